@@ -1,0 +1,28 @@
+# Set-up and the two everyday jobs. Every target builds .venv from a Python >= 3.12 first.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint clean
+
+$(STAMP): pyproject.toml scripts/python.sh
+	@py="$$(scripts/python.sh)" || exit 1; \
+	  [ -x $(PY) ] || "$$py" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## run: install, then run the main job on the shipped evidence base
+run: $(STAMP)
+	$(VENV)/bin/hlhbayes data list
+
+## test: install, then run the whole test suite (slow sampling tests included)
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+## lint: ruff on the whole tree
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,180 @@
+"""``hlhbayes data``: validate, list, show, export patients and add studies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from hlhbayes.cli.common import (
+    data_option,
+    emit_frame,
+    emit_json,
+    format_option,
+    handle_domain_errors,
+    load,
+)
+from hlhbayes.evidence import default_data_dir
+from hlhbayes.evidence.add import apply_addition, plan_addition
+from hlhbayes.evidence.reconcile import reconcile
+
+PATIENT_EXPORT_COLUMNS = [
+    "patient",
+    "age",
+    "sex",
+    "hscore",
+    "anakinra_line",
+    "regimen",
+    "response",
+    "died",
+    "anakinra_days",
+    "corticosteroid_days",
+    "infection",
+    "malignancy",
+    "rheumatic",
+    "medication",
+    "other",
+    "unknown",
+    "factors",
+    "treatment_lines",
+    "efficacy",
+    "status",
+    "outcome_summary",
+    "location",
+    "judgement",
+]
+PATIENT_TABLE_COLUMNS = PATIENT_EXPORT_COLUMNS[:16]
+
+
+@click.group()
+def data() -> None:
+    """Inspect, validate and extend the evidence base."""
+
+
+@data.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
+@handle_domain_errors
+def validate(path: Path | None) -> None:
+    """Validate every study, stratum and patient file under PATH (default: the shipped base).
+
+    Lists every problem with its file, row and field, and exits 1 if there is any.
+    Disagreements between a paper's text and its patient table are reported as notes.
+    """
+    base = load(path)
+    n_strata = sum(len(s.strata) for s in base.studies.values())
+    click.echo(
+        f"ok: {len(base.studies)} studies, {n_strata} strata, {len(base.patients)} patients "
+        f"in {path or default_data_dir()}"
+    )
+    click.echo(f"content hash: {base.content_hash}")
+    for sid in sorted(base.studies):
+        disagreements = [f for f in reconcile(base, sid) if f.status == "disagrees"]
+        if disagreements:
+            click.echo(
+                f"note: {sid}: {len(disagreements)} stated figures disagree with the patient "
+                f"table (see: hlhbayes describe {sid})",
+                err=True,
+            )
+
+
+@data.command(name="list")
+@data_option
+@format_option("table", "csv", "json")
+@handle_domain_errors
+def list_studies(data_path: Path | None, fmt: str) -> None:
+    """List the studies with population, condition, pooling status and record counts."""
+    emit_frame(load(data_path).studies_frame(), fmt)
+
+
+@data.command()
+@click.argument("study")
+@data_option
+@format_option("table", "json")
+@handle_domain_errors
+def show(study: str, data_path: Path | None, fmt: str) -> None:
+    """Show one study: its record, the aggregates it reports, and its strata."""
+    base = load(data_path)
+    record = base.study(study)
+    if fmt == "json":
+        emit_json(record.model_dump(mode="json"))
+        return
+    for name, value in record.study.model_dump().items():
+        if value is not None:
+            click.echo(f"{name + ':':<21}{value}")
+    click.echo(f"{'patients:':<21}{len(base.patients_of(study))}")
+    if record.reported:
+        click.echo("\nReported aggregates")
+        rows = [r.model_dump(exclude={"note"}) for r in record.reported]
+        click.echo(pd.DataFrame(rows).to_string(index=False))
+    strata = base.strata_frame()
+    if not strata.empty and (strata["study"] == study).any():
+        click.echo("\nStrata")
+        mine = strata[strata["study"] == study].drop(columns=["study", "location"])
+        mine = mine.dropna(axis=1, how="all")
+        click.echo(mine.to_string(index=False, na_rep=""))
+
+
+@data.command()
+@click.argument("study")
+@data_option
+@format_option("table", "csv", "json")
+@handle_domain_errors
+def patients(study: str, data_path: Path | None, fmt: str) -> None:
+    """Export the patient rows of STUDY (flags, response and death as 0/1; missing as empty)."""
+    base = load(data_path)
+    frame = base.patients_frame(study)
+    if frame.empty:
+        raise ValueError(f"study {study!r} has no patient rows")
+    ages = frame["age"].dropna()
+    if (ages == ages.round()).all():
+        frame["age"] = frame["age"].round().astype("Int64")
+    columns = PATIENT_TABLE_COLUMNS if fmt == "table" else PATIENT_EXPORT_COLUMNS
+    emit_frame(frame[columns], fmt)
+
+
+@data.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--patients",
+    "patients_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A CSV of patient rows for this study (format: data/FORMAT.md).",
+)
+@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+@click.option("--replace", is_flag=True, help="Replace a study with the same id.")
+@click.option(
+    "--allow-overlap",
+    is_flag=True,
+    help="Add a study whose overlap group is already pooled, with pool: false.",
+)
+@data_option
+@handle_domain_errors
+def add(
+    file: Path,
+    patients_file: Path | None,
+    dry_run: bool,
+    replace: bool,
+    allow_overlap: bool,
+    data_path: Path | None,
+) -> None:
+    """Add the study in FILE (YAML; see data/FORMAT.md) to the evidence base.
+
+    The new study is validated together with the whole base; files are written only if
+    everything passes, and atomically. Refuses a duplicate id or DOI, and an overlap with a
+    pooled study, unless told otherwise.
+    """
+    root = data_path or default_data_dir()
+    plan = plan_addition(
+        root, file, patients_file, replace=replace, allow_overlap=allow_overlap
+    )
+    for notice in plan.notices:
+        click.echo(f"note: {notice}", err=True)
+    targets = ", ".join(str(p) for p in plan.writes)
+    if dry_run:
+        click.echo(f"dry run: {plan.study_id} is valid; would write {targets}")
+        click.echo(f"content hash after: {plan.content_hash}")
+        return
+    apply_addition(plan)
+    click.echo(f"added {plan.study_id}: wrote {targets}")
+    click.echo(f"content hash: {plan.content_hash}")

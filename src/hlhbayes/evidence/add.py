@@ -1,0 +1,170 @@
+"""Add a new study (and optionally its patient table) to the evidence base, atomically.
+
+The new files are validated together with the existing base in a scratch copy; only when that
+copy loads cleanly are they moved into place. A failure at any point leaves ``data/``
+byte-identical to what it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hlhbayes.evidence.issues import EvidenceError, Issue
+from hlhbayes.evidence.load import (
+    PATIENTS_DIR,
+    STUDIES_DIR,
+    load_evidence,
+    parse_patients_text,
+    parse_study_text,
+)
+
+
+@dataclass
+class AddPlan:
+    """What an addition will write (or wrote), and the notices for the user."""
+
+    study_id: str
+    writes: dict[Path, bytes] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    content_hash: str = ""
+
+
+def plan_addition(
+    root: Path,
+    study_file: Path,
+    patients_file: Path | None = None,
+    *,
+    replace: bool = False,
+    allow_overlap: bool = False,
+) -> AddPlan:
+    """Validate a new study against the base under ``root`` and return what to write.
+
+    Refuses (``EvidenceError``) a study id or DOI / PMID already in the base unless
+    ``replace`` (same id), and a pooled study in an overlap group that is already pooled unless
+    ``allow_overlap`` (the study is then added with ``pool: false``).
+    """
+    base = load_evidence(root)
+    text = study_file.read_text(encoding="utf-8")
+    record, issues = parse_study_text(text, str(study_file))
+    if record is None:
+        raise EvidenceError(issues)
+    study = record.study
+    new_file = str(study_file)
+    plan = AddPlan(study.id)
+
+    if study.id in base.studies and not replace:
+        issues.append(
+            Issue(new_file, "study", "id", f"study {study.id!r} exists; use --replace to replace it")
+        )
+    for attr in ("doi", "pmid"):
+        value = getattr(study, attr)
+        if value is None:
+            continue
+        for other_id, other in base.studies.items():
+            other_value = getattr(other.study, attr)
+            same = other_value is not None and str(other_value).lower() == str(value).lower()
+            if same and other_id != study.id:
+                issues.append(
+                    Issue(new_file, "study", attr, f"{attr} {value} is already study {other_id}")
+                )
+    if study.overlap_group and study.pool:
+        pooled = [
+            sid
+            for sid, other in base.studies.items()
+            if sid != study.id and other.study.overlap_group == study.overlap_group and other.study.pool
+        ]
+        if pooled and not allow_overlap:
+            issues.append(
+                Issue(
+                    new_file,
+                    "study",
+                    "overlap_group",
+                    f"overlap group {study.overlap_group!r} is already pooled through "
+                    f"{pooled[0]}; use --allow-overlap to add this study unpooled",
+                )
+            )
+        elif pooled:
+            raw = yaml.safe_load(text)
+            raw["study"]["pool"] = False
+            raw["study"]["exclusion_reason"] = (
+                f"overlaps with {pooled[0]} (group {study.overlap_group}); added unpooled"
+            )
+            text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+            plan.notices.append(f"{study.id} overlaps with {pooled[0]}: added with pool: false")
+    if issues:
+        raise EvidenceError(issues)
+
+    plan.writes[root / STUDIES_DIR / f"{study.id}.yaml"] = text.encode("utf-8")
+    if patients_file is not None:
+        ptext = patients_file.read_text(encoding="utf-8")
+        _, pissues = parse_patients_text(ptext, str(patients_file))
+        if pissues:
+            raise EvidenceError(pissues)
+        plan.writes[root / PATIENTS_DIR / f"{study.id}.csv"] = ptext.encode("utf-8")
+
+    with tempfile.TemporaryDirectory(prefix="hlhbayes-add-") as scratch:
+        trial = Path(scratch) / "data"
+        shutil.copytree(root, trial)
+        for target, content in plan.writes.items():
+            path = trial / target.relative_to(root)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        try:
+            plan.content_hash = load_evidence(trial).content_hash
+        except EvidenceError as exc:
+            raise EvidenceError([_relocate(i, trial, root) for i in exc.issues]) from None
+    return plan
+
+
+def apply_addition(plan: AddPlan) -> None:
+    """Write the planned files atomically: all of them, or (after any failure) none."""
+    write_atomically(plan.writes)
+
+
+def write_atomically(writes: dict[Path, bytes]) -> None:
+    """Replace several files so that a failure part-way leaves every one of them as it was.
+
+    Each new content goes to a temporary file in the target's folder first; existing targets
+    are kept as backups until every replacement has succeeded.
+    """
+    staged: dict[Path, Path] = {}
+    backups: dict[Path, Path] = {}
+    done: list[Path] = []
+    try:
+        for target, content in writes.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged[target] = Path(tmp)
+        for target, tmp in staged.items():
+            if target.exists():
+                backup = target.with_name(f".{target.name}.bak")
+                shutil.copy2(target, backup)
+                backups[target] = backup
+            os.replace(tmp, target)
+            done.append(target)
+    except BaseException:
+        for target in done:
+            if target in backups:
+                os.replace(backups.pop(target), target)
+            else:
+                target.unlink(missing_ok=True)
+        raise
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        for backup in backups.values():
+            backup.unlink(missing_ok=True)
+
+
+def _relocate(issue: Issue, scratch: Path, root: Path) -> Issue:
+    return Issue(issue.file.replace(str(scratch), str(root)), issue.row, issue.field, issue.message)

@@ -1,0 +1,127 @@
+"""The validated evidence base in memory, its canonical tables and its content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from hlhbayes.evidence.schema import ETIOLOGIES, PATIENT_COLUMNS, Patient, StudyFile
+
+
+class UnknownStudyError(KeyError):
+    """A study id that is not in the evidence base."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class EvidenceBase:
+    """Validated studies (with their reported aggregates and strata) and patient rows."""
+
+    root: Path
+    studies: dict[str, StudyFile]
+    patients: list[Patient]
+
+    def study(self, study_id: str) -> StudyFile:
+        """Return one study record, with a helpful error listing the known ids."""
+        try:
+            return self.studies[study_id]
+        except KeyError:
+            known = ", ".join(sorted(self.studies))
+            raise UnknownStudyError(f"unknown study {study_id!r}; known: {known}") from None
+
+    def patients_of(self, study_id: str) -> list[Patient]:
+        """Patient rows of one study, in the order of the paper's table."""
+        self.study(study_id)
+        return sorted((p for p in self.patients if p.study == study_id), key=lambda p: p.patient)
+
+    @cached_property
+    def canonical(self) -> dict:
+        """A canonical, order-independent JSON-able form of the whole base."""
+        studies = []
+        for sid in sorted(self.studies):
+            record = self.studies[sid].model_dump(mode="json")
+            record["reported"] = sorted(
+                record["reported"], key=lambda r: (r["key"], r["location"], str(r["value"]))
+            )
+            record["strata"] = sorted(record["strata"], key=lambda s: s["id"])
+            studies.append(record)
+        patients = [
+            p.model_dump(mode="json") for p in sorted(self.patients, key=lambda p: (p.study, p.patient))
+        ]
+        return {"studies": studies, "patients": patients}
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical form: same content, same hash, whatever the order on disk."""
+        text = json.dumps(self.canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def studies_frame(self) -> pd.DataFrame:
+        """One row per study with counts of its patients and strata."""
+        rows = []
+        for sid in sorted(self.studies):
+            s = self.studies[sid].study
+            rows.append(
+                {
+                    "study": sid,
+                    "year": s.year,
+                    "population": s.population,
+                    "condition": s.condition,
+                    "role": s.role,
+                    "pool": s.pool,
+                    "overlap_group": s.overlap_group,
+                    "patients": sum(p.study == sid for p in self.patients),
+                    "strata": len(self.studies[sid].strata),
+                    "reference": _reference(s.doi, s.pmid, s.url),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def strata_frame(self) -> pd.DataFrame:
+        """One row per stratum, with composition columns ``n_<etiology>`` and ``n_first/later``.
+
+        Unknown compositions are NaN in every composition column of that row.
+        """
+        rows = []
+        for sid in sorted(self.studies):
+            record = self.studies[sid]
+            for s in record.strata:
+                row = {
+                    "study": sid,
+                    "stratum": s.id,
+                    "outcome": s.outcome,
+                    "events": s.events,
+                    "total": s.total,
+                    "definition": s.definition,
+                    "derived": s.derived,
+                    "location": s.location,
+                }
+                for e in ETIOLOGIES:
+                    row[f"n_{e}"] = None if s.etiology is None else s.etiology.get(e, 0)
+                row["n_first"] = None if s.line is None else s.line.first
+                row["n_later"] = None if s.line is None else s.line.later
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def patients_frame(self, study_id: str | None = None) -> pd.DataFrame:
+        """Patient rows as a frame with the columns of the CSV format (missing as NA)."""
+        rows = self.patients if study_id is None else self.patients_of(study_id)
+        frame = pd.DataFrame([p.model_dump() for p in rows], columns=list(PATIENT_COLUMNS))
+        for col in ("age", "hscore", "anakinra_days", "corticosteroid_days"):
+            frame[col] = frame[col].astype("Float64" if col == "age" else "Int64")
+        return frame
+
+
+def _reference(doi: str | None, pmid: str | int | None, url: str | None) -> str:
+    if doi:
+        return f"https://doi.org/{doi}"
+    if pmid:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+    return url or ""

@@ -1,0 +1,65 @@
+"""Validation findings with their location, and the error that carries them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem in one place: file, row (or record path) and field."""
+
+    file: str
+    row: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        parts = [self.file, self.row, self.field]
+        return ": ".join(p for p in parts if p) + f": {self.message}"
+
+
+class EvidenceError(Exception):
+    """Raised when the evidence base (or a file to be added to it) is invalid.
+
+    Carries every issue found, not just the first, so a user can fix them all at once.
+    """
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = sorted(set(issues))
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -> list[Issue]:
+    """Turn pydantic's error list into located issues.
+
+    ``loc`` such as ``("strata", 2, "events")`` becomes row ``strata[2]`` and field ``events``.
+    Record-level rules put the field name first in their message (``"events: ..."``).
+    ``row_of`` maps the leading loc element to a row label (used for CSV rows).
+    """
+    found = []
+    for err in errors:
+        loc = [p for p in err["loc"] if p not in ("function-after", "function-before")]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        path: list[str] = []
+        field = ""
+        for part in loc:
+            if isinstance(part, int):
+                if path:
+                    path[-1] = f"{path[-1]}[{part}]"
+                else:
+                    path.append(f"[{part}]")
+            else:
+                path.append(str(part))
+        if err["type"] == "value_error" and ": " in message:
+            field, message = message.split(": ", 1)
+        elif path and not path[-1].endswith("]"):
+            field = path.pop()
+        row = ".".join(path)
+        if row_of is not None:
+            row = row_of(row)
+        if err["type"] not in ("missing", "value_error") and "input" in err:
+            message = f"{message} (got {err['input']!r})"
+        found.append(Issue(file, row, field, message))
+    return found

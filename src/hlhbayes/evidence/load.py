@@ -1,0 +1,139 @@
+"""Read and validate the evidence base from disk.
+
+``data/studies/<ID>.yaml`` holds a study with its reported aggregates and strata;
+``data/patients/<ID>.csv`` holds individual patient rows. :func:`load_evidence` reads both,
+validates every record against :mod:`hlhbayes.evidence.schema`, runs the cross-record rules of
+:mod:`hlhbayes.evidence.validate`, and either returns an :class:`EvidenceBase` or raises
+:class:`EvidenceError` listing every issue with its file, row and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from hlhbayes.evidence.base import EvidenceBase
+from hlhbayes.evidence.issues import EvidenceError, Issue, issues_from_pydantic
+from hlhbayes.evidence.schema import PATIENT_COLUMNS, Patient, StudyFile
+from hlhbayes.evidence.validate import cross_check
+
+STUDIES_DIR = "studies"
+PATIENTS_DIR = "patients"
+
+
+def default_data_dir() -> Path:
+    """The evidence base to use when none is given.
+
+    ``$HLHBAYES_DATA`` if set, else the ``data/`` folder of the source checkout.
+    """
+    env = os.environ.get("HLHBAYES_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "data"
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse_study_text(text: str, file: str) -> tuple[StudyFile | None, list[Issue]]:
+    """Parse and validate the YAML text of one study file."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, [Issue(file, row, "", f"not valid YAML: {problem}")]
+    if not isinstance(raw, dict):
+        return None, [Issue(file, "", "", "expected a mapping with keys study, reported, strata")]
+    try:
+        return StudyFile.model_validate(raw), []
+    except ValidationError as exc:
+        return None, issues_from_pydantic(file, exc.errors())
+
+
+def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue]]:
+    """Parse and validate the CSV text of one patient table (empty cells are missing)."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    issues = [
+        Issue(file, "header", col, "unknown column") for col in header if col not in PATIENT_COLUMNS
+    ]
+    issues += [
+        Issue(file, "header", col, "missing column")
+        for col in PATIENT_COLUMNS
+        if col not in header and col != "judgement"
+    ]
+    if issues:
+        return [], issues
+    patients = []
+    for index, row in enumerate(reader):
+        line = f"row {index + 2}"  # the header is row 1, as a spreadsheet shows it
+        if None in row:
+            issues.append(Issue(file, line, "", "more cells than columns"))
+            continue
+        values = {k: (v.strip() if v and v.strip() else None) for k, v in row.items()}
+        try:
+            patients.append(Patient.model_validate(values))
+        except ValidationError as exc:
+            issues += issues_from_pydantic(file, exc.errors(), row_of=lambda _r, ln=line: ln)
+    return patients, issues
+
+
+def read_records(
+    root: Path,
+) -> tuple[dict[str, tuple[str, StudyFile]], dict[str, tuple[str, list[Patient]]], list[Issue]]:
+    """Read every study and patient file under ``root`` without cross-checking them."""
+    issues: list[Issue] = []
+    studies: dict[str, tuple[str, StudyFile]] = {}
+    patients: dict[str, tuple[str, list[Patient]]] = {}
+    studies_dir = root / STUDIES_DIR
+    if not studies_dir.is_dir():
+        raise EvidenceError([Issue(_display(root), "", "", f"no {STUDIES_DIR}/ folder here")])
+    for path in sorted(studies_dir.glob("*.yaml")):
+        file = _display(path)
+        record, found = parse_study_text(path.read_text(encoding="utf-8"), file)
+        issues += found
+        if record is None:
+            continue
+        if record.study.id != path.stem:
+            issues.append(Issue(file, "study", "id", f"id {record.study.id!r} != file name"))
+        if record.study.id in studies:
+            issues.append(Issue(file, "study", "id", f"duplicate study id {record.study.id!r}"))
+            continue
+        studies[record.study.id] = (file, record)
+    for path in sorted((root / PATIENTS_DIR).glob("*.csv")):
+        file = _display(path)
+        rows, found = parse_patients_text(path.read_text(encoding="utf-8"), file)
+        issues += found
+        patients[path.stem] = (file, rows)
+    return studies, patients, issues
+
+
+def load_evidence(root: Path | str | None = None) -> EvidenceBase:
+    """Load, validate and cross-check the evidence base under ``root``.
+
+    Raises
+    ------
+    EvidenceError
+        With every issue found, each located by file, row and field.
+    """
+    root = Path(root) if root is not None else default_data_dir()
+    studies, patients, issues = read_records(root)
+    issues += cross_check(studies, patients)
+    if issues:
+        raise EvidenceError(issues)
+    return EvidenceBase(
+        root=root,
+        studies={sid: rec for sid, (_, rec) in studies.items()},
+        patients=[p for _, (_, rows) in sorted(patients.items()) for p in rows],
+    )
