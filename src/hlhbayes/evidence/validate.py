@@ -30,6 +30,8 @@ def cross_check(
                 Issue(file, f"reported[{i}]", "key", f"{key!r} at {where!r} is given twice")
             )
 
+    # One publication may hold two records (a cohort and the literature review printed with it)
+    # only when they can never be pooled together: same overlap group, or one is secondary.
     for attr in ("doi", "pmid"):
         seen: dict[str, str] = {}
         for sid, (file, record) in sorted(studies.items()):
@@ -37,12 +39,21 @@ def cross_check(
             if value is None:
                 continue
             norm = str(value).strip().lower()
-            if norm in seen:
+            first = seen.setdefault(norm, sid)
+            group = record.study.overlap_group
+            other = studies[first][1].study
+            shared = group is not None and group == other.overlap_group
+            secondary = "secondary" in (record.study.role, other.role)
+            if first != sid and not (shared or secondary):
                 issues.append(
-                    Issue(file, "study", attr, f"{attr} {value} is also used by {seen[norm]}")
+                    Issue(
+                        file,
+                        "study",
+                        attr,
+                        f"{attr} {value} is also used by {first} (allowed only within one "
+                        "overlap group or for a secondary record)",
+                    )
                 )
-            else:
-                seen[norm] = sid
 
     pooled: dict[str, list[str]] = defaultdict(list)
     for sid, (_, record) in sorted(studies.items()):
