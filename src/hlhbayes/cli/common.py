@@ -36,7 +36,9 @@ def handle_domain_errors(func: Callable) -> Callable:
         except EvidenceError as exc:
             count = len(exc.issues)
             lines = "\n".join(str(i) for i in exc.issues)
-            raise DomainError(f"{count} problem{'s' if count != 1 else ''} found:\n{lines}") from None
+            raise DomainError(
+                f"{count} problem{'s' if count != 1 else ''} found:\n{lines}"
+            ) from None
         except (UnknownStudyError, ValueError, FileNotFoundError) as exc:
             raise DomainError(str(exc)) from None
 

@@ -165,9 +165,7 @@ def add(
     pooled study, unless told otherwise.
     """
     root = data_path or default_data_dir()
-    plan = plan_addition(
-        root, file, patients_file, replace=replace, allow_overlap=allow_overlap
-    )
+    plan = plan_addition(root, file, patients_file, replace=replace, allow_overlap=allow_overlap)
     for notice in plan.notices:
         click.echo(f"note: {notice}", err=True)
     targets = ", ".join(str(p) for p in plan.writes)

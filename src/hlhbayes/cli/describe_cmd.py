@@ -40,7 +40,7 @@ def _print_table(r: dict) -> None:
         missing = f"  ({c['missing']} missing)" if c["missing"] else ""
         if "median" in c:
             echo(
-                f"  {c['label']:<30}{c['median']:g} [{c['q1']:g}-{c['q3']:g}]  n={c['n']}{missing}"
+                f"  {c['label']:<32}{c['median']:g} [{c['q1']:g}-{c['q3']:g}]  n={c['n']}{missing}"
             )
     echo("\nBy anakinra line")
     echo(f"  {'line':<6}{'patients':>9}{'alone':>7}{'with CS':>9}{'responders':>12}{'deaths':>8}")
@@ -72,7 +72,9 @@ def _print_table(r: dict) -> None:
             continue
         computed = "" if f["computed"] is None else f"{f['computed']:g}"
         mark = "DISAGREES" if f["status"] == "disagrees" else "agrees"
-        echo(f"  {mark:<10}{f['key']:<28}stated {f['stated']!s:<8}table {computed:<8}{f['location']}")
+        echo(
+            f"  {mark:<10}{f['key']:<28}stated {f['stated']!s:<8}table {computed:<8}{f['location']}"
+        )
     skipped = sum(f["status"] == "not recomputable" for f in findings)
     if skipped:
         echo(f"  ({skipped} stated figures cannot be recomputed from the table; see data show)")

@@ -7,6 +7,7 @@ import click
 from hlhbayes import __version__
 from hlhbayes.cli.data_cmds import data
 from hlhbayes.cli.describe_cmd import describe
+from hlhbayes.cli.fit_cmd import fit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,3 +22,4 @@ def main() -> None:
 
 main.add_command(data)
 main.add_command(describe)
+main.add_command(fit)

@@ -52,6 +52,10 @@ def plan_addition(
     base = load_evidence(root)
     text = study_file.read_text(encoding="utf-8")
     record, issues = parse_study_text(text, str(study_file))
+    ptext = None
+    if patients_file is not None:  # checked now, so that every problem is listed at once
+        ptext = patients_file.read_text(encoding="utf-8")
+        issues += parse_patients_text(ptext, str(patients_file))[1]
     if record is None:
         raise EvidenceError(issues)
     study = record.study
@@ -60,7 +64,9 @@ def plan_addition(
 
     if study.id in base.studies and not replace:
         issues.append(
-            Issue(new_file, "study", "id", f"study {study.id!r} exists; use --replace to replace it")
+            Issue(
+                new_file, "study", "id", f"study {study.id!r} exists; use --replace to replace it"
+            )
         )
     for attr in ("doi", "pmid"):
         value = getattr(study, attr)
@@ -77,7 +83,9 @@ def plan_addition(
         pooled = [
             sid
             for sid, other in base.studies.items()
-            if sid != study.id and other.study.overlap_group == study.overlap_group and other.study.pool
+            if sid != study.id
+            and other.study.overlap_group == study.overlap_group
+            and other.study.pool
         ]
         if pooled and not allow_overlap:
             issues.append(
@@ -100,13 +108,12 @@ def plan_addition(
     if issues:
         raise EvidenceError(issues)
 
-    plan.writes[root / STUDIES_DIR / f"{study.id}.yaml"] = text.encode("utf-8")
-    if patients_file is not None:
-        ptext = patients_file.read_text(encoding="utf-8")
-        _, pissues = parse_patients_text(ptext, str(patients_file))
-        if pissues:
-            raise EvidenceError(pissues)
-        plan.writes[root / PATIENTS_DIR / f"{study.id}.csv"] = ptext.encode("utf-8")
+    origin: dict[Path, Path] = {}  # where each new file comes from, to name it in issues
+    target = root / STUDIES_DIR / f"{study.id}.yaml"
+    plan.writes[target], origin[target] = text.encode("utf-8"), study_file
+    if patients_file is not None and ptext is not None:
+        target = root / PATIENTS_DIR / f"{study.id}.csv"
+        plan.writes[target], origin[target] = ptext.encode("utf-8"), patients_file
 
     with tempfile.TemporaryDirectory(prefix="hlhbayes-add-") as scratch:
         trial = Path(scratch) / "data"
@@ -118,7 +125,7 @@ def plan_addition(
         try:
             plan.content_hash = load_evidence(trial).content_hash
         except EvidenceError as exc:
-            raise EvidenceError([_relocate(i, trial, root) for i in exc.issues]) from None
+            raise EvidenceError([_relocate(i, trial, root, origin) for i in exc.issues]) from None
     return plan
 
 
@@ -140,11 +147,11 @@ def write_atomically(writes: dict[Path, bytes]) -> None:
         for target, content in writes.items():
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            staged[target] = Path(tmp)  # registered first: a failed write is cleaned up too
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
-            staged[target] = Path(tmp)
         for target, tmp in staged.items():
             if target.exists():
                 backup = target.with_name(f".{target.name}.bak")
@@ -166,5 +173,16 @@ def write_atomically(writes: dict[Path, bytes]) -> None:
             backup.unlink(missing_ok=True)
 
 
-def _relocate(issue: Issue, scratch: Path, root: Path) -> Issue:
-    return Issue(issue.file.replace(str(scratch), str(root)), issue.row, issue.field, issue.message)
+def _relocate(issue: Issue, trial: Path, root: Path, origin: dict[Path, Path]) -> Issue:
+    """Name the file an issue of the trial copy is about: the user's new file, or one in root.
+
+    The loader shows paths relative to the working directory when it can, so the trial path is
+    matched after resolving, not as a string prefix.
+    """
+    try:
+        inside = Path(issue.file).resolve().relative_to(trial.resolve())
+    except ValueError:
+        return issue
+    target = root / inside
+    shown = origin.get(target, target)
+    return Issue(str(shown), issue.row, issue.field, issue.message)

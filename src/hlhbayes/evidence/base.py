@@ -53,7 +53,8 @@ class EvidenceBase:
             record["strata"] = sorted(record["strata"], key=lambda s: s["id"])
             studies.append(record)
         patients = [
-            p.model_dump(mode="json") for p in sorted(self.patients, key=lambda p: (p.study, p.patient))
+            p.model_dump(mode="json")
+            for p in sorted(self.patients, key=lambda p: (p.study, p.patient))
         ]
         return {"studies": studies, "patients": patients}
 

@@ -91,7 +91,10 @@ def describe(base: EvidenceBase, study_id: str) -> dict:
         "men": _count(patients, lambda p: p.sex == "M"),
         "women": _count(patients, lambda p: p.sex == "F"),
         "children (<18 y)": _count(patients, lambda p: p.age is not None and p.age < 18),
-        **{f"etiology: {e}": _count(patients, lambda p, e=e: getattr(p, e) == 1) for e in ETIOLOGIES},
+        **{
+            f"etiology: {e}": _count(patients, lambda p, e=e: getattr(p, e) == 1)
+            for e in ETIOLOGIES
+        },
         "several triggers": _count(patients, lambda p: len(p.etiologies) > 1),
         "anakinra first line": _count(patients, lambda p: p.anakinra_line == 1),
         "anakinra alone at start": _count(patients, lambda p: p.regimen == "alone"),

@@ -31,6 +31,10 @@ class EvidenceError(Exception):
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
+# Parts of pydantic's ``loc`` that name a validator or a union member, not a place in the file.
+_NOT_LOCATIONS = frozenset({"function-after", "function-before", "int", "float", "str", "bool"})
+
+
 def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -> list[Issue]:
     """Turn pydantic's error list into located issues.
 
@@ -40,7 +44,11 @@ def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -
     """
     found = []
     for err in errors:
-        loc = [p for p in err["loc"] if p not in ("function-after", "function-before")]
+        loc = list(err["loc"])
+        if loc and loc[-1] == "[key]":  # a bad dict key: the key itself is in the message
+            loc = loc[:-2]
+        tail = loc[-1:] if err["type"] == "extra_forbidden" else []  # the unknown key itself
+        loc = [p for p in loc[: len(loc) - len(tail)] if p not in _NOT_LOCATIONS] + tail
         message = str(err["msg"]).removeprefix("Value error, ")
         path: list[str] = []
         field = ""

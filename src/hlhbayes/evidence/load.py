@@ -48,7 +48,7 @@ def parse_study_text(text: str, file: str) -> tuple[StudyFile | None, list[Issue
     """Parse and validate the YAML text of one study file."""
     try:
         raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date, 2021-02-30
         mark = getattr(exc, "problem_mark", None)
         row = f"line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -63,8 +63,18 @@ def parse_study_text(text: str, file: str) -> tuple[StudyFile | None, list[Issue
 
 def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue]]:
     """Parse and validate the CSV text of one patient table (empty cells are missing)."""
+    numbered, issues = _parse_patient_rows(text, file)
+    return [p for _, p in numbered], issues
+
+
+def _parse_patient_rows(text: str, file: str) -> tuple[list[tuple[int, Patient]], list[Issue]]:
+    """Like :func:`parse_patients_text`, with the spreadsheet row of each valid patient."""
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    number = 1  # the header is row 1, as a spreadsheet shows it
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        return [], [Issue(file, "header", "", f"not valid CSV: {exc}")]
     issues = [
         Issue(file, "header", col, "unknown column") for col in header if col not in PATIENT_COLUMNS
     ]
@@ -76,23 +86,31 @@ def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue
     if issues:
         return [], issues
     patients = []
-    for index, row in enumerate(reader):
-        line = f"row {index + 2}"  # the header is row 1, as a spreadsheet shows it
-        if None in row:
-            issues.append(Issue(file, line, "", "more cells than columns"))
-            continue
-        values = {k: (v.strip() if v and v.strip() else None) for k, v in row.items()}
-        try:
-            patients.append(Patient.model_validate(values))
-        except ValidationError as exc:
-            issues += issues_from_pydantic(file, exc.errors(), row_of=lambda _r, ln=line: ln)
+    try:
+        for number, row in enumerate(reader, start=2):  # number is used after a csv.Error
+            line = f"row {number}"
+            if None in row:
+                issues.append(Issue(file, line, "", "more cells than columns"))
+                continue
+            values = {k: (v.strip() if v and v.strip() else None) for k, v in row.items()}
+            try:
+                patients.append((number, Patient.model_validate(values)))
+            except ValidationError as exc:
+                issues += issues_from_pydantic(file, exc.errors(), row_of=lambda _r, ln=line: ln)
+    except csv.Error as exc:
+        issues.append(Issue(file, f"row {number + 1}", "", f"not valid CSV: {exc}"))
     return patients, issues
 
 
 def read_records(
     root: Path,
+    row_numbers: dict[str, list[int]] | None = None,
 ) -> tuple[dict[str, tuple[str, StudyFile]], dict[str, tuple[str, list[Patient]]], list[Issue]]:
-    """Read every study and patient file under ``root`` without cross-checking them."""
+    """Read every study and patient file under ``root`` without cross-checking them.
+
+    ``row_numbers``, when given, receives the spreadsheet row of each valid patient per table
+    (rows that failed validation are left out of the patients, so their index is not their row).
+    """
     issues: list[Issue] = []
     studies: dict[str, tuple[str, StudyFile]] = {}
     patients: dict[str, tuple[str, list[Patient]]] = {}
@@ -101,7 +119,10 @@ def read_records(
         raise EvidenceError([Issue(_display(root), "", "", f"no {STUDIES_DIR}/ folder here")])
     for path in sorted(studies_dir.glob("*.yaml")):
         file = _display(path)
-        record, found = parse_study_text(path.read_text(encoding="utf-8"), file)
+        text = _read_text(path, file, issues)
+        if text is None:
+            continue
+        record, found = parse_study_text(text, file)
         issues += found
         if record is None:
             continue
@@ -113,10 +134,23 @@ def read_records(
         studies[record.study.id] = (file, record)
     for path in sorted((root / PATIENTS_DIR).glob("*.csv")):
         file = _display(path)
-        rows, found = parse_patients_text(path.read_text(encoding="utf-8"), file)
+        text = _read_text(path, file, issues)
+        if text is None:
+            continue
+        numbered, found = _parse_patient_rows(text, file)
         issues += found
-        patients[path.stem] = (file, rows)
+        patients[path.stem] = (file, [p for _, p in numbered])
+        if row_numbers is not None:
+            row_numbers[path.stem] = [n for n, _ in numbered]
     return studies, patients, issues
+
+
+def _read_text(path: Path, file: str, issues: list[Issue]) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        issues.append(Issue(file, "", "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        return None
 
 
 def load_evidence(root: Path | str | None = None) -> EvidenceBase:
@@ -128,8 +162,9 @@ def load_evidence(root: Path | str | None = None) -> EvidenceBase:
         With every issue found, each located by file, row and field.
     """
     root = Path(root) if root is not None else default_data_dir()
-    studies, patients, issues = read_records(root)
-    issues += cross_check(studies, patients)
+    row_numbers: dict[str, list[int]] = {}
+    studies, patients, issues = read_records(root, row_numbers)
+    issues += cross_check(studies, patients, row_numbers)
     if issues:
         raise EvidenceError(issues)
     return EvidenceBase(

@@ -136,7 +136,9 @@ class Stratum(_Record):
         if self.outcome == "death" and self.definition != "mortality":
             raise ValueError("definition: a death stratum has definition mortality")
         if self.outcome == "response" and self.definition == "mortality":
-            raise ValueError(f"definition: a response stratum needs one of {', '.join(RESPONSE_DEFINITIONS)}")
+            raise ValueError(
+                f"definition: a response stratum needs one of {', '.join(RESPONSE_DEFINITIONS)}"
+            )
         return self
 
 
@@ -179,7 +181,9 @@ class Patient(_Record):
     @model_validator(mode="after")
     def _rules(self) -> Patient:
         if not any(getattr(self, e) for e in ETIOLOGIES):
-            raise ValueError("unknown: no etiology flag set (use unknown = 1 when the trigger is unknown)")
+            raise ValueError(
+                "unknown: no etiology flag set (use unknown = 1 when the trigger is unknown)"
+            )
         return self
 
     @property

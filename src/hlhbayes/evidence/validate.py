@@ -11,6 +11,7 @@ from hlhbayes.evidence.schema import Patient, StudyFile
 def cross_check(
     studies: dict[str, tuple[str, StudyFile]],
     patients: dict[str, tuple[str, list[Patient]]],
+    row_numbers: dict[str, list[int]] | None = None,
 ) -> list[Issue]:
     """Check the rules no single record can check on its own.
 
@@ -19,6 +20,9 @@ def cross_check(
     - at most one pooled study per overlap group (two reports of the same patients);
     - every patient file named after, and every patient row pointing to, a known study;
       patient numbers unique within a study.
+
+    ``row_numbers`` gives the spreadsheet row of each patient per table (default: its index + 2,
+    right only when no row of the table failed validation).
     """
     issues: list[Issue] = []
     for file, record in studies.values():
@@ -32,28 +36,31 @@ def cross_check(
 
     # One publication may hold two records (a cohort and the literature review printed with it)
     # only when they can never be pooled together: same overlap group, or one is secondary.
+    # Each study is compared with every earlier one (not only the first) that uses the value.
     for attr in ("doi", "pmid"):
-        seen: dict[str, str] = {}
+        seen: dict[str, list[str]] = {}
         for sid, (file, record) in sorted(studies.items()):
             value = getattr(record.study, attr)
             if value is None:
                 continue
             norm = str(value).strip().lower()
-            first = seen.setdefault(norm, sid)
             group = record.study.overlap_group
-            other = studies[first][1].study
-            shared = group is not None and group == other.overlap_group
-            secondary = "secondary" in (record.study.role, other.role)
-            if first != sid and not (shared or secondary):
-                issues.append(
-                    Issue(
-                        file,
-                        "study",
-                        attr,
-                        f"{attr} {value} is also used by {first} (allowed only within one "
-                        "overlap group or for a secondary record)",
+            for first in seen.setdefault(norm, []):
+                other = studies[first][1].study
+                shared = group is not None and group == other.overlap_group
+                secondary = "secondary" in (record.study.role, other.role)
+                if not (shared or secondary):
+                    issues.append(
+                        Issue(
+                            file,
+                            "study",
+                            attr,
+                            f"{attr} {value} is also used by {first} (allowed only within one "
+                            "overlap group or for a secondary record)",
+                        )
                     )
-                )
+                    break
+            seen[norm].append(sid)
 
     pooled: dict[str, list[str]] = defaultdict(list)
     for sid, (_, record) in sorted(studies.items()):
@@ -72,15 +79,16 @@ def cross_check(
             )
 
     for stem, (file, rows) in patients.items():
+        numbers = (row_numbers or {}).get(stem) or [i + 2 for i in range(len(rows))]
         if stem not in studies:
             issues.append(Issue(file, "", "", f"no study file studies/{stem}.yaml for this table"))
-        for index, patient in enumerate(rows):
+        for number, patient in zip(numbers, rows, strict=True):
             if patient.study != stem:
                 issues.append(
-                    Issue(file, f"row {index + 2}", "study", f"{patient.study!r} != file {stem!r}")
+                    Issue(file, f"row {number}", "study", f"{patient.study!r} != file {stem!r}")
                 )
         for i, n in _duplicates([p.patient for p in rows]):
-            issues.append(Issue(file, f"row {i + 2}", "patient", f"duplicate patient {n}"))
+            issues.append(Issue(file, f"row {numbers[i]}", "patient", f"duplicate patient {n}"))
     return issues
 
 

@@ -1,0 +1,121 @@
+"""Declarative model specs (``models/<name>.yaml``): priors, options, default filters, sampler.
+
+Merge order, stated once: the model's built-in defaults, then the spec file, then the command
+line. Unknown keys and unknown prior names are errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hlhbayes.models import get_model
+from hlhbayes.models.units import Filters
+from hlhbayes.priors import Prior, merge_priors
+
+SPEC_KEYS = {"model", "priors", "options", "filters", "sampler"}
+SAMPLER_DEFAULTS: dict[str, Any] = {
+    "chains": 4,
+    "draws": 1000,
+    "tune": 1000,
+    "target_accept": 0.95,
+    "sampler": "pymc",
+}
+FILTER_KEYS = {"outcome", "population", "conditions", "exclude_studies", "exclude_derived"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A fully merged model specification."""
+
+    model: str
+    priors: dict[str, Prior]
+    options: dict[str, Any]
+    filters: Filters
+    sampler: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialisable form (for provenance and reports)."""
+        f = self.filters
+        return {
+            "model": self.model,
+            "priors": {k: p.to_dict() for k, p in self.priors.items()},
+            "options": self.options,
+            "filters": {
+                "outcome": f.outcome,
+                "population": f.population,
+                "conditions": list(f.conditions),
+                "exclude_studies": list(f.exclude_studies),
+                "exclude_derived": f.exclude_derived,
+            },
+            "sampler": self.sampler,
+            "source": self.source,
+        }
+
+
+def default_spec_dir() -> Path:
+    """``$HLHBAYES_MODELS`` if set, else the ``models/`` folder of the source checkout."""
+    env = os.environ.get("HLHBAYES_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "models"
+
+
+def load_spec(
+    name: str,
+    spec_path: Path | None = None,
+    prior_overrides: dict[str, Prior] | None = None,
+    option_overrides: dict[str, Any] | None = None,
+    filter_overrides: dict[str, Any] | None = None,
+    sampler_overrides: dict[str, Any] | None = None,
+) -> Spec:
+    """Merge built-in defaults, the spec file (if any) and overrides into one :class:`Spec`."""
+    module = get_model(name)
+    path = spec_path or default_spec_dir() / f"{name}.yaml"
+    raw: dict[str, Any] = {}
+    if spec_path is not None or path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read model spec: {exc}") from None
+        unknown = set(raw) - SPEC_KEYS
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}")
+        if raw.get("model", name) != name:
+            raise ValueError(f"{path}: spec is for model {raw['model']!r}, not {name!r}")
+    try:
+        spec_priors = {k: Prior.from_dict(v) for k, v in (raw.get("priors") or {}).items()}
+        priors = merge_priors(module.DEFAULT_PRIORS, spec_priors, prior_overrides)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+    options = dict(module.DEFAULT_OPTIONS)
+    for source, layer in (("spec", raw.get("options") or {}), ("command line", option_overrides)):
+        for key, value in (layer or {}).items():
+            if key not in module.DEFAULT_OPTIONS:
+                raise ValueError(f"unknown option {key!r} ({source}) for model {name}")
+            options[key] = value
+
+    filter_values: dict[str, Any] = {}
+    for source, layer in (("spec", raw.get("filters") or {}), ("command line", filter_overrides)):
+        for key, value in (layer or {}).items():
+            if key not in FILTER_KEYS:
+                raise ValueError(f"unknown filter {key!r} ({source}); valid: {sorted(FILTER_KEYS)}")
+            if value is not None:
+                filter_values[key] = value
+    filters = replace(
+        Filters(),
+        **{k: tuple(v) if isinstance(v, list | tuple) else v for k, v in filter_values.items()},
+    )
+
+    sampler = dict(SAMPLER_DEFAULTS)
+    for source, layer in (("spec", raw.get("sampler") or {}), ("command line", sampler_overrides)):
+        for key, value in (layer or {}).items():
+            if key not in SAMPLER_DEFAULTS and key != "seed":
+                raise ValueError(f"unknown sampler setting {key!r} ({source})")
+            if value is not None:
+                sampler[key] = value
+    return Spec(name, priors, options, filters, sampler, str(path) if raw else None)

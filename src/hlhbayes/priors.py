@@ -1,0 +1,138 @@
+"""Priors as data: a family name and its parameters, serialisable, printable, parseable.
+
+The order in which priors are merged is stated once (:func:`merge_priors`): the model's built-in
+defaults, then the spec file in ``models/``, then the command line. Naming a parameter the model
+does not have, or a family that does not exist, is an error that lists what is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "normal": ("mu", "sigma"),
+    "halfnormal": ("sigma",),
+    "halfcauchy": ("beta",),
+    "halfstudentt": ("nu", "sigma"),
+    "exponential": ("lam",),
+}
+"""Prior families and the names of their parameters, in the order the short form takes them."""
+
+POSITIVE_FAMILIES = {"halfnormal", "halfcauchy", "halfstudentt", "exponential"}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A prior distribution: ``Prior("halfnormal", {"sigma": 1.0})``."""
+
+    family: str
+    params: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(
+                f"unknown prior family {self.family!r}; valid: {', '.join(sorted(FAMILIES))}"
+            )
+        expected = FAMILIES[self.family]
+        if set(self.params) != set(expected):
+            raise ValueError(
+                f"prior {self.family} takes parameters {', '.join(expected)}; "
+                f"got {', '.join(self.params) or 'none'}"
+            )
+        for name, value in self.params.items():
+            if name != "mu" and not value > 0:
+                raise ValueError(f"prior {self.family}: {name} must be > 0, got {value}")
+
+    @classmethod
+    def parse(cls, text: str) -> Prior:
+        """Parse the short form ``family:a,b`` (e.g. ``normal:0,1.5``, ``halfcauchy:1``)."""
+        family, _, rest = text.strip().partition(":")
+        family = family.strip().lower().replace("-", "").replace("_", "")
+        if family not in FAMILIES:
+            raise ValueError(
+                f"unknown prior family {family!r} in {text!r}; valid: {', '.join(sorted(FAMILIES))}"
+            )
+        names = FAMILIES[family]
+        try:
+            values = [float(v) for v in rest.split(",")] if rest.strip() else []
+        except ValueError:
+            raise ValueError(f"prior {text!r}: parameters must be numbers") from None
+        if len(values) != len(names):
+            raise ValueError(
+                f"prior {text!r}: {family} takes {len(names)} parameter(s): {', '.join(names)}"
+            )
+        return cls(family, dict(zip(names, values, strict=True)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Prior:
+        """Build from ``{"family": "normal", "mu": 0, "sigma": 1.5}``."""
+        data = dict(data)
+        family = str(data.pop("family", ""))
+        return cls(family, {k: float(v) for k, v in data.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec-file form."""
+        return {"family": self.family, **self.params}
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{v:g}" for v in self.params.values())
+        name = {"normal": "Normal", "halfnormal": "HalfNormal", "halfcauchy": "HalfCauchy"}.get(
+            self.family, self.family
+        )
+        return f"{name}({args})"
+
+    def to_pymc(self, name: str, **kwargs: Any):
+        """Create the PyMC random variable (inside a model context)."""
+        import pymc as pm
+
+        dist = {
+            "normal": pm.Normal,
+            "halfnormal": pm.HalfNormal,
+            "halfcauchy": pm.HalfCauchy,
+            "halfstudentt": pm.HalfStudentT,
+            "exponential": pm.Exponential,
+        }[self.family]
+        return dist(name, **self.params, **kwargs)
+
+    def scipy(self):
+        """The frozen scipy distribution (for exact computations and prior checks)."""
+        from scipy import stats
+
+        p = self.params
+        match self.family:
+            case "normal":
+                return stats.norm(p["mu"], p["sigma"])
+            case "halfnormal":
+                return stats.halfnorm(scale=p["sigma"])
+            case "halfcauchy":
+                return stats.halfcauchy(scale=p["beta"])
+            case "halfstudentt":
+                return stats.t(p["nu"], scale=p["sigma"])  # folded below by callers
+            case _:
+                return stats.expon(scale=1 / p["lam"])
+
+
+def merge_priors(
+    defaults: dict[str, Prior],
+    spec: dict[str, Prior] | None = None,
+    overrides: dict[str, Prior] | None = None,
+) -> dict[str, Prior]:
+    """Merge in the stated order: defaults < spec file < command line.
+
+    Raises ``ValueError`` for a parameter name the model does not have, and for a positive-only
+    parameter given a prior on the whole real line (or the other way round).
+    """
+    merged = dict(defaults)
+    for source, layer in (("model spec", spec or {}), ("command line", overrides or {})):
+        for name, prior in layer.items():
+            if name not in defaults:
+                raise ValueError(
+                    f"unknown prior {name!r} ({source}); this model has: {', '.join(defaults)}"
+                )
+            positive = defaults[name].family in POSITIVE_FAMILIES
+            if positive != (prior.family in POSITIVE_FAMILIES):
+                kind = "a positive (half-) family" if positive else "a family on the real line"
+                raise ValueError(f"prior {name!r} ({source}) must use {kind}; got {prior.family}")
+            merged[name] = prior
+    return merged

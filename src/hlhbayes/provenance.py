@@ -1,0 +1,48 @@
+"""What produced a result: data hash, spec and priors, sampler settings, versions, command."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+PACKAGES = ("hlhbayes", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas", "xarray", "nutpie")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape a result (None when not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def provenance(
+    *,
+    data_hash: str,
+    data_source: str,
+    spec: dict[str, Any],
+    seed: int,
+    method: str,
+    units: dict[str, Any],
+    excluded: dict[str, str],
+    command: list[str] | None = None,
+) -> dict[str, Any]:
+    """The provenance record stamped into every run directory."""
+    return {
+        "data_hash": data_hash,
+        "data_source": data_source,
+        "model_spec": spec,
+        "seed": seed,
+        "method": method,
+        "units": units,
+        "excluded_studies": excluded,
+        "packages": package_versions(),
+        "command": command if command is not None else [*sys.argv],
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
