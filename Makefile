@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/python.sh
 
 ## run: install, then run the main job on the shipped evidence base
 run: $(STAMP)
-	$(VENV)/bin/hlhbayes data list
+	$(VENV)/bin/hlhbayes fit --etiology infection
 
 ## test: install, then run the whole test suite (slow sampling tests included)
 test: $(STAMP)
