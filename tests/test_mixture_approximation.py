@@ -33,7 +33,9 @@ CASES = [
 
 
 def exact_convolution(n1: int, n2: int, p1: float, p2: float) -> np.ndarray:
-    return np.convolve(stats.binom.pmf(np.arange(n1 + 1), n1, p1), stats.binom.pmf(np.arange(n2 + 1), n2, p2))
+    return np.convolve(
+        stats.binom.pmf(np.arange(n1 + 1), n1, p1), stats.binom.pmf(np.arange(n2 + 1), n2, p2)
+    )
 
 
 def mean_probability(n1: int, n2: int, p1: float, p2: float) -> np.ndarray:
@@ -42,7 +44,9 @@ def mean_probability(n1: int, n2: int, p1: float, p2: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("n1", "n2", "p1", "p2", "tv_bound", "dlog_bound"), CASES)
-def test_mean_probability_binomial_is_close_to_the_convolution(n1, n2, p1, p2, tv_bound, dlog_bound):
+def test_mean_probability_binomial_is_close_to_the_convolution(
+    n1, n2, p1, p2, tv_bound, dlog_bound
+):
     exact = exact_convolution(n1, n2, p1, p2)
     approx = mean_probability(n1, n2, p1, p2)
     k = np.arange(n1 + n2 + 1)
@@ -82,7 +86,9 @@ def test_the_model_uses_the_mean_probability(shipped):
     outputs += model.replace_rvs_by_values(
         [model["eta"], model["gamma"], model["u"], *(model[n] for n in latent)]
     )
-    fn = model.compile_fn(outputs, inputs=model.value_vars, on_unused_input="ignore", point_fn=False)
+    fn = model.compile_fn(
+        outputs, inputs=model.value_vars, on_unused_input="ignore", point_fn=False
+    )
     values = fn(*[point[v.name] for v in model.value_vars])
     n_obs = len(model.observed_RVs)
     pointwise, (eta, gamma, u, *latent_values) = values[:n_obs], values[n_obs:]
@@ -95,13 +101,18 @@ def test_the_model_uses_the_mean_probability(shipped):
             "u": (("chain", "draw", "study"), u[None, None]),
         }
     )
-    dims = {"mix_latent": ("stratum_unknown_mix", "etiology"), "later_latent": ("stratum_unknown_line",)}
+    dims = {
+        "mix_latent": ("stratum_unknown_mix", "etiology"),
+        "later_latent": ("stratum_unknown_line",),
+    }
     for name, value in zip(latent, latent_values, strict=True):
         posterior[name] = (("chain", "draw", *dims[name]), value[None, None])
     probs = etiology_line.unit_probabilities(posterior, units)
     names = [v.name for v in model.observed_RVs]
     by_name = dict(zip(names, pointwise, strict=True))
-    expected_strata = stats.binom.logpmf(units.agg_events, units.agg_total, probs["y_stratum"][0, 0])
+    expected_strata = stats.binom.logpmf(
+        units.agg_events, units.agg_total, probs["y_stratum"][0, 0]
+    )
     expected_patients = stats.binom.logpmf(units.pat_y, 1, probs["y_patient"][0, 0])
     np.testing.assert_allclose(by_name["y_stratum"], expected_strata, rtol=1e-8)
     np.testing.assert_allclose(by_name["y_patient"], expected_patients, rtol=1e-8)

@@ -1,0 +1,252 @@
+"""``hlhbayes fit`` end to end through Click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import arviz as az
+import pytest
+from click.testing import CliRunner
+
+from hlhbayes.cli import main
+from hlhbayes.exact import random_effects_exact
+
+AS_CSV = """study,r,n
+Study 1,23,107
+Study 2,12,44
+Study 3,19,51
+Study 4,9,39
+Study 5,39,139
+Study 6,6,20
+Study 7,9,78
+Study 8,10,35
+"""
+SUMMARY_KEYS = {"model", "outcome", "data_hash", "seed", "summary", "diagnostics"}
+RECORD_KEYS = [
+    "quantity",
+    "etiology",
+    "line",
+    "mean",
+    "sd",
+    "q2.5",
+    "q50",
+    "q97.5",
+    "mcse_mean",
+    "ess_bulk",
+    "r_hat",
+]
+DIAGNOSTIC_KEYS = {"max_r_hat", "min_ess_bulk", "divergences", "converged"}
+
+
+@pytest.fixture
+def as_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "as.csv"
+    path.write_text(AS_CSV)
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_exact_random_effects_on_a_user_table(as_csv, tmp_path):
+    out = tmp_path / "run"
+    result = run(
+        "fit",
+        "--model",
+        "random-effects",
+        "--data",
+        str(as_csv),
+        "--method",
+        "exact",
+        "--prior-mu-sd",
+        "2",
+        "--threshold",
+        "0.2",
+        "--threshold",
+        "0.3",
+        "--out",
+        str(out),
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["model"] == "random-effects"
+    assert summary["diagnostics"]["converged"] is True
+    assert [r["quantity"] for r in summary["summary"]] == ["mu", "tau", "rate_typical", "rate_new"]
+    for record in summary["summary"]:
+        assert list(record) == RECORD_KEYS
+        assert record["etiology"] is None and record["line"] is None
+    reference = {
+        r["quantity"]: r
+        for r in random_effects_exact(
+            [23, 12, 19, 9, 39, 6, 9, 10], [107, 44, 51, 39, 139, 20, 78, 35], mu_sd=2.0
+        ).summary()
+    }
+    for record in summary["summary"]:
+        assert record["mean"] == pytest.approx(reference[record["quantity"]]["mean"])
+        assert record["q97.5"] == pytest.approx(reference[record["quantity"]]["q97.5"])
+    probs = {(p["quantity"], p["threshold"]): p["probability"] for p in payload["probabilities"]}
+    assert set(probs) == {(q, t) for q in ("rate_typical", "rate_new") for t in (0.2, 0.3)}
+    assert probs[("rate_new", 0.2)] > probs[("rate_new", 0.3)]
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["method"] == "exact"
+    assert provenance["model_spec"]["priors"]["mu"] == {"family": "normal", "mu": 0.0, "sigma": 2.0}
+
+
+def test_table_output_lists_both_rates(as_csv, tmp_path):
+    result = run(
+        "fit",
+        "--model",
+        "random-effects",
+        "--data",
+        str(as_csv),
+        "--method",
+        "exact",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "etiology",
+        "line",
+        "quantity",
+        "mean",
+        "median",
+        "95%",
+        "interval",
+        "P(>0.5)",
+    ]
+    assert [ln.split()[2] for ln in lines[1:3]] == ["rate_typical", "rate_new"]
+    assert lines[3].startswith("hyperparameters: mu ")
+
+
+def test_bad_table_is_one_line_per_problem_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("study,events,total\nA,3,10\nB,12,10\nC,x,5\n")
+    out = tmp_path / "run"
+    result = run(
+        "fit",
+        "--model",
+        "random-effects",
+        "--data",
+        str(bad),
+        "--method",
+        "exact",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 1
+    assert f"{bad}: row 3: events: events 12 > total 10" in result.stderr
+    assert f"{bad}: row 4: events: must be a whole number >= 0, got 'x'" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prior", "nope=normal:0,1"], "unknown prior 'nope'"),
+        (["--prior", "tau=gamma:1,1"], "unknown prior family 'gamma'"),
+        (
+            ["--prior", "tau=normal:0,1"],
+            "prior 'tau' (command line) must use a positive (half-) family",
+        ),
+        (["--prior-tau", "halfnormal:-1"], "sigma must be > 0"),
+        (["--threshold", "1.5"], "--threshold must lie strictly between 0 and 1"),
+        (
+            ["--exclude-study", "Nobody2020"],
+            "--exclude-study 'Nobody2020' is not in the evidence base",
+        ),
+        (["--method", "exact"], "--method exact is available for --model random-effects only"),
+    ],
+)
+def test_bad_options_fail_before_sampling(args, message, tmp_path):
+    result = run("fit", "--out", str(tmp_path / "r"), *args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_random_effects_has_no_etiology(tmp_path):
+    result = run(
+        "fit", "--model", "random-effects", "--etiology", "infection", "--out", str(tmp_path / "r")
+    )
+    assert result.exit_code == 1
+    assert "random-effects has no etiology or line" in result.stderr
+
+
+def test_dry_run_prints_model_and_samples_nothing(tmp_path):
+    out = tmp_path / "r"
+    result = run("fit", "--etiology", "infection", "--dry-run", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert (
+        "dry run: etiology-line, outcome response: 8 studies (21 patients, 7 strata; 55/62 events)"
+        in text
+    )
+    for line in (
+        "alpha     ~ Normal(0, 1.5)",
+        "sigma_eta ~ HalfNormal(1)",
+        "tau       ~ HalfNormal(1)",
+        "gamma     ~ Normal(0, 1)",
+    ):
+        assert line in text
+    assert "dims: study 8, patient 21, stratum 7" in text
+    assert "prior predictive (2.5%, 50%, 97.5%):" in text
+    assert "observed events 55" in text
+    assert not out.exists()
+
+
+@pytest.mark.sampling
+def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
+    out = tmp_path / "r"
+    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet"]
+    result = run(*args, "--out", str(out))
+    assert result.exit_code == 3
+    assert "WARNING: the fit did NOT converge" in result.stderr
+    assert "run more --draws" in result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["diagnostics"]["converged"] is False
+    assert set(summary["diagnostics"]) == DIAGNOSTIC_KEYS
+    cells = {(r["quantity"], r["etiology"], r["line"]) for r in summary["summary"]}
+    assert ("rate_new", "infection", "later") in cells
+    tree = az.from_netcdf(out / "fit.nc")
+    for group in (
+        "posterior",
+        "sample_stats",
+        "prior",
+        "prior_predictive",
+        "posterior_predictive",
+        "log_likelihood",
+        "observed_data",
+    ):
+        assert group in tree.children, group
+    assert tree["log_likelihood"]["y_patient"].shape == (2, 30, 21)
+    # same inputs and seed: identical numbers
+    again = tmp_path / "again"
+    run(*args, "--out", str(again))
+    assert (again / "summary.json").read_text() == (out / "summary.json").read_text()
+
+
+@pytest.mark.slow
+def test_default_fit_converges_and_reports_both_lines(tmp_path):
+    out = tmp_path / "r"
+    result = run("fit", "--etiology", "infection", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.stderr
+    rows = [ln.split() for ln in result.stdout.splitlines()[1:5]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("infection", "first", "rate_typical"),
+        ("infection", "first", "rate_new"),
+        ("infection", "later", "rate_typical"),
+        ("infection", "later", "rate_new"),
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["diagnostics"]["converged"] is True
+    assert summary["diagnostics"]["divergences"] == 0
+    for r in summary["summary"]:
+        assert r["q2.5"] <= r["q50"] <= r["q97.5"]
