@@ -95,23 +95,6 @@ class Prior:
         }[self.family]
         return dist(name, **self.params, **kwargs)
 
-    def scipy(self):
-        """The frozen scipy distribution (for exact computations and prior checks)."""
-        from scipy import stats
-
-        p = self.params
-        match self.family:
-            case "normal":
-                return stats.norm(p["mu"], p["sigma"])
-            case "halfnormal":
-                return stats.halfnorm(scale=p["sigma"])
-            case "halfcauchy":
-                return stats.halfcauchy(scale=p["beta"])
-            case "halfstudentt":
-                return stats.t(p["nu"], scale=p["sigma"])  # folded below by callers
-            case _:
-                return stats.expon(scale=1 / p["lam"])
-
 
 def merge_priors(
     defaults: dict[str, Prior],

@@ -80,7 +80,14 @@ def emit_frame(frame: pd.DataFrame, fmt: str) -> None:
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", indent=2, force_ascii=False))
     else:
-        click.echo(frame.to_string(index=False, na_rep=""))
+        # na_rep does not reach pandas' nullable columns (Int64, Float64): blank them here
+        shown = frame.copy()
+        for col in shown.columns:
+            values = shown[col]
+            nullable = pd.api.types.is_extension_array_dtype(values.dtype)
+            if nullable and pd.api.types.is_numeric_dtype(values.dtype) and values.isna().any():
+                shown[col] = values.astype(object).where(values.notna(), "")
+        click.echo(shown.to_string(index=False, na_rep=""))
 
 
 def emit_json(payload: Any) -> None:

@@ -221,6 +221,10 @@ def _header(spec, prepared) -> str:
     )
 
 
+def _shorten(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
 def _cells(result, etiologies, lines) -> set[tuple[str | None, str | None]]:
     if result.model == "random-effects":
         return {(None, None)}
@@ -294,7 +298,7 @@ def _print_dry_run(spec, prepared, header) -> None:
     u = prepared.units
     click.echo(f"dims: study {len(u.studies)}, patient {len(u.pat_ids)}, stratum {len(u.agg_ids)}")
     for sid, reason in sorted(u.excluded.items()):
-        click.echo(f"  left out {sid}: {reason}")
+        click.echo(f"  left out {sid}: {_shorten(reason)}")
     s = spec.sampler
     click.echo(
         f"sampler: {s['sampler']} NUTS, {s['chains']} chains x {s['draws']} draws, "
