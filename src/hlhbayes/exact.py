@@ -251,8 +251,11 @@ def _log_likelihood(
     out = np.zeros((mu.size, tau.size))
     pairs, counts = np.unique(np.stack([events, totals], axis=1), axis=0, return_counts=True)
     for (r, n), mult in zip(pairs.tolist(), counts.tolist(), strict=True):
-        se = math.sqrt(1.0 / (r + 0.5) + 1.0 / (n - r + 0.5))
-        narrow = tau <= _ADAPTIVE_LIMIT * se
+        if 0 < r < n:
+            narrow = np.ones(tau.shape, dtype=bool)
+        else:
+            se = math.sqrt(1.0 / (r + 0.5) + 1.0 / (n - r + 0.5))
+            narrow = tau <= _ADAPTIVE_LIMIT * se
         if narrow.any():
             out[:, narrow] += mult * _study_loglik_adaptive(m, tau[None, narrow], r, n, x, logw)
         if (~narrow).any():
