@@ -73,9 +73,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import cumulative_simpson
-from scipy.linalg import eigh_tridiagonal
 from scipy.optimize import brentq
-from scipy.special import betaln, expit, gammaln, log_expit, log_ndtr, logit, ndtr
+from scipy.special import expit, gammaln, log_expit, log_ndtr, logit, ndtr
 
 __all__ = ["QUANTITIES", "TAU_FAMILIES", "ExactPosterior", "random_effects_exact"]
 
@@ -90,7 +89,8 @@ QUANTITIES: tuple[str, ...] = ("mu", "tau", "rate_typical", "rate_new")
 _HALF_T_DF = 3.0
 _LOG_THRESHOLD = 30.0  # grid ends must carry density below exp(-30) of the maximum
 _MAX_NEWTON = 100  # Newton steps for the mode (stops once converged)
-_ADAPTIVE_LIMIT = 1.0  # adaptive Gauss-Hermite for tau <= limit * study's logit SE
+_ADAPTIVE_LIMIT = 1.0  # r = 0 or n: adaptive Gauss-Hermite for tau <= limit * logit SE
+_EDGE_STEP = 0.4
 _COARSE_MU, _COARSE_U, _COARSE_GH = 41, 31, 8
 _MAX_COARSE_PASSES = 40
 _SMALL_TAU_FACTOR = 2.0  # tau_k < factor * h_mu: smooth the column's CDF instead of summing
@@ -144,30 +144,6 @@ def _hermite_rule(n: int) -> tuple[FloatArray, FloatArray]:
     return x, np.log(w / math.sqrt(2.0 * math.pi))
 
 
-def _beta_rule(n: int, a: float, b: float) -> tuple[FloatArray, FloatArray]:
-    """Gauss-Jacobi rule for the Beta(a, b) distribution on (0, 1): logit nodes, log weights.
-
-    Golub-Welsch on the Jacobi matrix of the weight (1 - x)^(b - 1) (1 + x)^(a - 1) on
-    [-1, 1], p = (1 + x) / 2; the weights are the squared first eigenvector components, so
-    no normalising constant (which overflows for large a + b) is needed.
-    """
-    al, be = b - 1.0, a - 1.0
-    k = np.arange(n, dtype=float)
-    s = 2.0 * k + al + be
-    diag = np.empty(n)
-    diag[0] = (be - al) / (al + be + 2.0)
-    diag[1:] = (be * be - al * al) / (s[1:] * (s[1:] + 2.0))
-    m = k[1:]
-    sm = 2.0 * m + al + be
-    off = np.sqrt(4.0 * m * (m + al) * (m + be) * (m + al + be) / (sm**2 * (sm + 1.0) * (sm - 1.0)))
-    x, vec = eigh_tridiagonal(diag, off)
-    # logit p = log((1 + x) / (1 - x)), computed without cancellation at either end
-    eta = np.log1p(x) - np.log1p(-x)
-    with np.errstate(divide="ignore"):
-        logw = 2.0 * np.log(np.abs(vec[0]))
-    return eta, logw - np.logaddexp.reduce(logw)
-
-
 def _logsumexp_last(a: FloatArray) -> FloatArray:
     """log(sum(exp(a), axis=-1)) without overflow."""
     top = a.max(axis=-1)
@@ -210,28 +186,32 @@ def _study_loglik_adaptive(
     return _logsumexp_last(terms) + np.log(rho) + log_choose
 
 
-def _study_loglik_beta(mu: FloatArray, tau: FloatArray, r: int, n: int, n_nodes: int) -> FloatArray:
-    """Same integral for ``tau`` wider than the likelihood, by Gauss-Jacobi in p.
+def _study_loglik_edge(mu: FloatArray, tau: FloatArray, r: int, n: int) -> FloatArray:
+    """Same integral for a study with r = 0 or r = n and tau wider than its likelihood.
 
-    With p = logistic(eta), ``Bin(r | n, p) d eta = C(n, r) B(r, n - r) Beta(p | r, n - r) dp``
-    for 0 < r < n, so the integral is ``C(n, r) B(r, n - r) E[N(logit p | mu, tau^2)]`` under
-    Beta(r, n - r).  For r = 0 (r = n) integrate by parts: the integral is
-    ``E[Phi((logit p - mu) / tau)]`` under Beta(1, n) (``E[Phi((mu - logit p) / tau)]`` under
-    Beta(n, 1)).  Requires tau > 0.
+    For r = 0 the likelihood ``B(eta) = (1 + e^eta)^(-n)`` is a soft step, which the
+    Laplace-centred rule cannot follow once tau is large.  Integrating by parts,
+
+    ``integral B(eta) N(eta | mu, tau^2) d eta = integral Phi((eta - mu) / tau) g(eta) d eta``,
+
+    with ``g = -B' = n logistic(eta) (1 - logistic(eta))^n`` a smooth density (analytic in
+    the strip ``|Im eta| < pi``, so the trapezoid rule with step 0.4 is accurate to ~1e-30 and
+    Phi is smooth on that scale because tau > sqrt(2)).  r = n is the mirror image.  The range
+    drops tail mass below 1e-18.  Requires tau > 0.
     """
-    if 0 < r < n:
-        eta, logw = _beta_rule(n_nodes, float(r), float(n - r))
-        zz = (eta - mu[..., None]) / tau[..., None]
-        terms = logw - 0.5 * zz * zz - np.log(tau[..., None]) - 0.5 * math.log(2.0 * math.pi)
-        const = gammaln(n + 1.0) - gammaln(r + 1.0) - gammaln(n - r + 1.0) + betaln(r, n - r)
-        return _logsumexp_last(terms) + const
-    if r == 0:
-        eta, logw = _beta_rule(n_nodes, 1.0, float(n))
-        terms = logw + log_ndtr((eta - mu[..., None]) / tau[..., None])
-    else:
-        eta, logw = _beta_rule(n_nodes, float(n), 1.0)
-        terms = logw + log_ndtr((mu[..., None] - eta) / tau[..., None])
+    eta, logw = _edge_rule(n)
+    sign = 1.0 if r == 0 else -1.0
+    terms = logw + log_ndtr((eta - sign * mu[..., None]) / tau[..., None])
     return _logsumexp_last(terms)
+
+
+def _edge_rule(n: int) -> tuple[FloatArray, FloatArray]:
+    """Trapezoid nodes and log weights for the density n logistic(eta) (1 - logistic(eta))^n."""
+    lo = math.log(1e-18 / n)  # left tail mass ~ n e^eta
+    hi = math.log(math.expm1(41.5 / n))  # right tail mass (1 + e^eta)^(-n) < 1e-18
+    eta = np.arange(lo, hi + _EDGE_STEP, _EDGE_STEP)
+    logw = math.log(n * _EDGE_STEP) + log_expit(eta) + n * log_expit(-eta)
+    return eta, logw
 
 
 def _log_likelihood(
@@ -243,8 +223,8 @@ def _log_likelihood(
 ) -> FloatArray:
     """Sum over studies of log L_i(mu, tau) on the outer grid, shape (len(mu), len(tau)).
 
-    Columns with tau <= the study's logit-scale standard error use adaptive Gauss-Hermite in
-    the random effect, wider ones Gauss-Jacobi in p (both with ``n_gh`` nodes).
+    Adaptive Gauss-Hermite with ``n_gh`` nodes, except for studies with no events (or only
+    events) at tau above the study's logit-scale standard error, see ``_study_loglik_edge``.
     """
     x, logw = _hermite_rule(n_gh)
     m = mu[:, None]
@@ -259,7 +239,7 @@ def _log_likelihood(
         if narrow.any():
             out[:, narrow] += mult * _study_loglik_adaptive(m, tau[None, narrow], r, n, x, logw)
         if (~narrow).any():
-            out[:, ~narrow] += mult * _study_loglik_beta(m, tau[None, ~narrow], r, n, n_gh)
+            out[:, ~narrow] += mult * _study_loglik_edge(m, tau[None, ~narrow], r, n)
     return out
 
 
