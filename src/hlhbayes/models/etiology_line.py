@@ -34,9 +34,11 @@ The exact likelihood of a mixed stratum is the convolution of one binomial per s
 single binomial with the mean probability has the same mean and a slightly larger variance
 (the size of the difference is measured in ``tests/test_mixture_approximation.py``).
 Where a stratum's etiology mix is unknown, :math:`w_j` is **latent**,
-:math:`w_j \sim \text{Dirichlet}(c\,\bar w)` with :math:`\bar w` the pooled mix of the units whose
-mix is known and :math:`c` the concentration; an unknown line fraction is
-:math:`v_j \sim \text{Beta}(c\,\bar v, c\,(1-\bar v))`. Nothing is imputed.
+:math:`w_j \sim \text{Dirichlet}(1 + c\,\bar w)` with :math:`\bar w` the pooled mix of the units
+whose mix is known and :math:`c` the concentration; an unknown line fraction is
+:math:`v_j \sim \text{Beta}(1 + c\,\bar v, 1 + c\,(1-\bar v))`. The added 1 keeps every
+Dirichlet / Beta parameter at least 1, so the prior has no spikes at the edges of the simplex
+(which would force tiny NUTS step sizes). Nothing is imputed.
 
 Estimands, for every etiology :math:`e` and line :math:`l` (:math:`[l]` = 1 for later line):
 :math:`\text{rate\_typical}_{el} = \operatorname{logit}^{-1}(\eta_e + \gamma[l])` and
@@ -103,7 +105,7 @@ def build(units: Units, priors: dict[str, Prior], options: dict[str, Any]):
                 mix = units.pooled_mix()
                 w_latent = pm.Dirichlet(
                     "mix_latent",
-                    a=np.tile(concentration * np.clip(mix, 0.02, None), (len(unknown_w), 1)),
+                    a=np.tile(1.0 + concentration * mix, (len(unknown_w), 1)),
                     dims=("stratum_unknown_mix", "etiology"),
                 )
                 w = pt.set_subtensor(w[unknown_w], w_latent)
@@ -112,8 +114,8 @@ def build(units: Units, priors: dict[str, Prior], options: dict[str, Any]):
                 later = float(np.clip(units.pooled_later(), 0.05, 0.95))
                 v_latent = pm.Beta(
                     "later_latent",
-                    alpha=concentration * later,
-                    beta=concentration * (1 - later),
+                    alpha=1.0 + concentration * later,
+                    beta=1.0 + concentration * (1 - later),
                     dims="stratum_unknown_line",
                 )
                 v = pt.set_subtensor(v[unknown_v], v_latent)

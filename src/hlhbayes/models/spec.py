@@ -21,8 +21,8 @@ SPEC_KEYS = {"model", "priors", "options", "filters", "sampler"}
 SAMPLER_DEFAULTS: dict[str, Any] = {
     "chains": 4,
     "draws": 1000,
-    "tune": 1000,
-    "target_accept": 0.95,
+    "tune": 500,
+    "target_accept": 0.9,
     "sampler": "pymc",
 }
 FILTER_KEYS = {"outcome", "population", "conditions", "exclude_studies", "exclude_derived"}
