@@ -60,20 +60,23 @@ class Diagnostics:
         return found
 
 
-def _records(ds: xr.Dataset, name: str, with_mcmc: bool) -> list[dict[str, Any]]:
-    import arviz as az
+def _mcmc_diagnostics(ds: xr.Dataset) -> dict[str, xr.Dataset]:
+    """MCSE of the mean, bulk ESS and R-hat of every variable, each in one ArviZ call."""
+    import arviz_stats as az  # the statistics half of ArviZ: skips importing the plotting stack
 
+    return {
+        "mcse_mean": az.mcse(ds, method="mean"),
+        "ess_bulk": az.ess(ds, method="bulk"),
+        "r_hat": az.rhat(ds),
+    }
+
+
+def _records(
+    ds: xr.Dataset, name: str, diagnostics: dict[str, xr.Dataset] | None
+) -> list[dict[str, Any]]:
     da = ds[name]
     extra = [d for d in da.dims if d not in ("chain", "draw")]
     stacked = da.stack(sample=("chain", "draw")).transpose(*extra, "sample")
-    diag = {}
-    if with_mcmc:
-        sub = ds[[name]]
-        diag = {
-            "mcse_mean": az.mcse(sub, method="mean")[name],
-            "ess_bulk": az.ess(sub, method="bulk")[name],
-            "r_hat": az.rhat(sub)[name],
-        }
     out = []
     for index in np.ndindex(*stacked.shape[:-1]):
         draws = stacked.values[index]
@@ -87,19 +90,23 @@ def _records(ds: xr.Dataset, name: str, with_mcmc: bool) -> list[dict[str, Any]]
         }
         for p, q in zip(QUANTILES, np.quantile(draws, QUANTILES), strict=True):
             rec[_qkey(p)] = float(q)
-        for key, arr in diag.items():
-            rec[key] = float(arr.values[index])
-        if not with_mcmc:
-            rec.update(mcse_mean=None, ess_bulk=None, r_hat=None)
+        for key in ("mcse_mean", "ess_bulk", "r_hat"):
+            value = None
+            if diagnostics is not None:
+                value = float(diagnostics[key][name].transpose(*extra).values[index])
+            rec[key] = value
         out.append(rec)
     return out
 
 
 def summarise(posterior: xr.Dataset, hyperparameters: tuple[str, ...]) -> list[dict[str, Any]]:
     """One record per quantity: hyperparameters, then ``rate_typical`` and ``rate_new``."""
+    names = [*hyperparameters, *REPORTED]
+    subset = posterior[names]
+    diagnostics = _mcmc_diagnostics(subset)
     records: list[dict[str, Any]] = []
-    for name in (*hyperparameters, *REPORTED):
-        records += _records(posterior, name, with_mcmc=True)
+    for name in names:
+        records += _records(subset, name, diagnostics)
     return records
 
 
@@ -109,12 +116,11 @@ def diagnose(idata: xr.DataTree, records: list[dict[str, Any]]) -> Diagnostics:
     Converged means: every R-hat <= 1.01 and every bulk ESS >= 400 (free parameters and
     reported quantities), and no divergent transition.
     """
-    import arviz as az
-
     posterior = idata["posterior"].to_dataset()
-    free = [v for v in posterior.data_vars if v not in REPORTED]
-    r_hats = [float(np.nanmax(az.rhat(posterior[[v]])[v].values)) for v in free]
-    esses = [float(np.nanmin(az.ess(posterior[[v]], method="bulk")[v].values)) for v in free]
+    free = posterior[[v for v in posterior.data_vars if v not in REPORTED]]
+    diagnostics = _mcmc_diagnostics(free)
+    r_hats = [float(np.nanmax(diagnostics["r_hat"][v].values)) for v in free.data_vars]
+    esses = [float(np.nanmin(diagnostics["ess_bulk"][v].values)) for v in free.data_vars]
     r_hats += [r["r_hat"] for r in records]
     esses += [r["ess_bulk"] for r in records]
     divergences = int(idata["sample_stats"]["diverging"].sum())

@@ -103,9 +103,18 @@ def build(units: Units, priors: dict[str, Prior], options: dict[str, Any]):
             w = pt.as_tensor_variable(np.nan_to_num(units.agg_w))
             if len(unknown_w):
                 mix = units.pooled_mix()
-                w_latent = pm.Dirichlet(
+                # Dirichlet(a) built as normalised Gamma(a_e, 1) draws: the same distribution,
+                # with a far smaller gradient graph than the simplex transform (faster to
+                # compile and to evaluate).
+                gammas = pm.Gamma(
+                    "mix_gamma",
+                    alpha=np.tile(1.0 + concentration * mix, (len(unknown_w), 1)),
+                    beta=1.0,
+                    dims=("stratum_unknown_mix", "etiology"),
+                )
+                w_latent = pm.Deterministic(
                     "mix_latent",
-                    a=np.tile(1.0 + concentration * mix, (len(unknown_w), 1)),
+                    gammas / gammas.sum(axis=1, keepdims=True),
                     dims=("stratum_unknown_mix", "etiology"),
                 )
                 w = pt.set_subtensor(w[unknown_w], w_latent)
