@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean reports
 
 $(STAMP): pyproject.toml scripts/python.sh
 	@py="$$(scripts/python.sh)" || exit 1; \
@@ -19,6 +19,14 @@ run: $(STAMP)
 ## test: install, then run the whole test suite (slow sampling tests included)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+## reports: fit the shipped evidence base and regenerate reports/infection and reports/overview
+## (a fit that fails its convergence gate exits 3: its report is still written, with a banner)
+reports: $(STAMP)
+	$(VENV)/bin/hlhbayes fit --etiology infection --out runs/infection -q || [ $$? -eq 3 ]
+	$(VENV)/bin/hlhbayes report runs/infection --name infection --out-dir reports
+	$(VENV)/bin/hlhbayes fit --out runs/overview -q || [ $$? -eq 3 ]
+	$(VENV)/bin/hlhbayes report runs/overview --name overview --out-dir reports
 
 ## lint: ruff on the whole tree
 lint: $(STAMP)

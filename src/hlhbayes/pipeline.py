@@ -166,6 +166,8 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         excluded=prepared.units.excluded,
         command=request.command,
     )
+    if Path(prepared.data_source).is_file():  # a user table: record how its columns were read
+        prov["table_columns"] = request.table_columns
     return FitResult(
         spec.model,
         spec.filters.outcome,

@@ -8,6 +8,7 @@ from hlhbayes import __version__
 from hlhbayes.cli.data_cmds import data
 from hlhbayes.cli.describe_cmd import describe
 from hlhbayes.cli.fit_cmd import fit
+from hlhbayes.cli.report_cmd import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,3 +24,4 @@ def main() -> None:
 main.add_command(data)
 main.add_command(describe)
 main.add_command(fit)
+main.add_command(report)

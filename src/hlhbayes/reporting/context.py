@@ -1,0 +1,324 @@
+"""Gather everything a report shows into one plain dict, for both templates.
+
+Nothing here formats HTML or Markdown: the dict holds text, tables (see
+:mod:`hlhbayes.reporting.tables`) and figures as PNG bytes; :mod:`hlhbayes.reporting.render`
+turns it into files.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+from hlhbayes.reporting import figures, tables
+from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
+from hlhbayes.reporting.loading import Run, command_values
+from hlhbayes.reporting.text import APPROXIMATION_NOTE, EQUATIONS, question
+from hlhbayes.summary import Diagnostics
+
+Cell = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What to focus on. Empty tuples mean: what the fit was asked to print, else everything."""
+
+    etiologies: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+    thresholds: tuple[float, ...] = ()
+    command: list[str] | None = field(default=None, compare=False)
+
+
+def focus_cells(run: Run, options: ReportOptions) -> list[Cell]:
+    """The etiology x line cells the results and figures show.
+
+    Default: the cells named by ``--etiology`` / ``--line`` in the fit's recorded command, else
+    all cells. ``random-effects`` has one cell, ``(None, None)``.
+    """
+    if run.model == "random-effects":
+        if options.etiologies or options.lines:
+            raise ValueError("a random-effects run has no etiology or line; drop --etiology/--line")
+        return [(None, None)]
+    command = run.provenance.get("command")
+    etiologies = list(options.etiologies) or [
+        e for e in command_values(command, "--etiology") if e in MODEL_ETIOLOGIES
+    ]
+    lines = list(options.lines) or [
+        ln for ln in command_values(command, "--line") if ln in MODEL_LINES
+    ]
+    return tables.cells_in_order(etiologies or list(MODEL_ETIOLOGIES), lines or list(MODEL_LINES))
+
+
+def thresholds_of(run: Run, options: ReportOptions) -> tuple[float, ...]:
+    """The thresholds asked for, else those of the fit, else 0.5."""
+    for t in options.thresholds:
+        if not 0 < t < 1:
+            raise ValueError(f"--threshold must lie strictly between 0 and 1, got {t}")
+    if options.thresholds:
+        return tuple(dict.fromkeys(options.thresholds))
+    found = tuple(dict.fromkeys(float(p["threshold"]) for p in run.probabilities))
+    return found or (0.5,)
+
+
+def focus_label(cells: list[Cell]) -> str:
+    """``infection (first and later line)``; ``all etiologies and lines``; ``all studies``."""
+    if cells == [(None, None)]:
+        return "all studies"
+    if len(cells) == len(MODEL_ETIOLOGIES) * len(MODEL_LINES):
+        return "all etiologies and lines"
+    by_etiology: dict[str, list[str]] = {}
+    for e, ln in cells:
+        by_etiology.setdefault(str(e), []).append(str(ln))
+    return "; ".join(f"{e} ({' and '.join(lines)} line)" for e, lines in by_etiology.items())
+
+
+def build_context(run: Run, options: ReportOptions) -> dict[str, Any]:
+    """Everything the templates need, as plain data."""
+    cells = focus_cells(run, options)
+    thresholds = thresholds_of(run, options)
+    prov = run.provenance
+    spec = prov["model_spec"]
+    outcome = run.outcome
+    rows = attach_posterior(
+        evidence_rows(run.units, run.detail_units), run.units, run.module, run.idata
+    )
+    posterior = run.idata["posterior"].to_dataset()
+
+    loo_table, loo_lines = tables.loo_tables(run, rows)
+    table_list = [tables.evidence_table(run, rows)]
+    if run.base is not None:
+        table_list += [tables.definitions_table(run), tables.excluded_table(run)]
+    table_list += [
+        tables.priors_table(run),
+        tables.sampler_table(run),
+        tables.diagnostics_table(run, cells),
+        loo_table,
+        tables.results_table(run, cells, thresholds),
+        tables.hyperparameter_table(run),
+    ]
+    return {
+        "title": _title(run, cells),
+        "run": str(run.path),
+        "model": run.model,
+        "outcome": outcome,
+        "banners": _banners(run),
+        "question": question(run.model, outcome, str(run.table_path) if run.table_path else None),
+        "focus": focus_label(cells),
+        "all_cells": run.model != "random-effects"
+        and len(cells) == len(MODEL_ETIOLOGIES) * len(MODEL_LINES),
+        "filters": _filters(run),
+        "equations": EQUATIONS[run.model],
+        "approximation": APPROXIMATION_NOTE[run.model],
+        "tables": {t["id"]: t for t in table_list},
+        "gate": _gate(run),
+        "loo_lines": loo_lines,
+        "figures": _figures(run, rows, cells, posterior, outcome),
+        "footer": {
+            "data_hash": prov["data_hash"],
+            "current_hash": run.current_hash,
+            "data_source": prov["data_source"],
+            "packages": [(k, v or "not installed") for k, v in prov["packages"].items()],
+            "seed": prov["seed"],
+            "fit_command": shlex.join(prov.get("command") or []),
+            "report_command": shlex.join(options.command) if options.command else "",
+            "fitted": prov.get("created", ""),
+            "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+            "spec_source": spec.get("source") or "built-in defaults",
+        },
+    }
+
+
+def _title(run: Run, cells: list[Cell]) -> str:
+    what = "Response" if run.outcome == "response" else "Death"
+    if run.model == "random-effects":
+        return f"{what} to anakinra in secondary HLH: random-effects meta-analysis"
+    etiologies = list(dict.fromkeys(e for e, _ in cells if e))
+    scope = (
+        "by trigger and line of therapy"
+        if len(etiologies) == len(MODEL_ETIOLOGIES)
+        else f"{', '.join(etiologies)}-triggered sHLH, by line of therapy"
+    )
+    return f"{what} to anakinra in secondary HLH: {scope}"
+
+
+def _banners(run: Run) -> list[dict[str, Any]]:
+    out = []
+    d = run.summary["diagnostics"]
+    if not run.converged:
+        diag = Diagnostics(d["max_r_hat"], d["min_ess_bulk"], int(d["divergences"]), False)
+        out.append(
+            {
+                "kind": "danger",
+                "title": "NOT CONVERGED",
+                "text": "This fit failed its convergence gate: do not use these estimates.",
+                "items": diag.problems(),
+            }
+        )
+    if run.stale:
+        out.append(
+            {
+                "kind": "warning",
+                "title": "STALE RUN",
+                "text": (
+                    "The data changed since this fit (data hash "
+                    f"{run.provenance['data_hash'][:12]} then, {run.current_hash[:12]} now). The evidence units are unchanged, so "
+                    "the report could be drawn, but refit before relying on it."
+                ),
+                "items": [],
+            }
+        )
+    return out
+
+
+def _gate(run: Run) -> dict[str, Any]:
+    d = run.summary["diagnostics"]
+    return {
+        "max_r_hat": f"{d['max_r_hat']:.3f}",
+        "min_ess_bulk": f"{d['min_ess_bulk']:.0f}",
+        "divergences": int(d["divergences"]),
+        "converged": bool(d["converged"]),
+    }
+
+
+def _filters(run: Run) -> list[tuple[str, str]]:
+    prov = run.provenance
+    f = prov["model_spec"]["filters"]
+    u = prov.get("units") or {}
+    if run.table_path is not None:
+        return [
+            ("data", f"the user's table {run.table_path}"),
+            ("studies", str(len(run.units.studies))),
+            ("events", f"{u.get('events', '')}/{u.get('total', '')}"),
+        ]
+    conditions = ", ".join(tables.CONDITION_LABELS.get(c, c) for c in f["conditions"])
+    excluded = ", ".join(f["exclude_studies"]) or "none"
+    if run.model == "random-effects":
+        fitted = [
+            (
+                "evidence fitted",
+                f"{u.get('studies')} studies, one count per study (its patients and strata added "
+                f"up); {u.get('events')} {f['outcome']} events in {u.get('total')} patients",
+            )
+        ]
+    else:
+        fitted = [
+            (
+                "evidence fitted",
+                f"{u.get('studies')} studies: {u.get('patients')} patients with individual data "
+                f"and {u.get('strata')} aggregate strata; {u.get('events')} {f['outcome']} events "
+                f"in {u.get('total')} patients",
+            ),
+            (
+                "unknown compositions",
+                f"{u.get('strata_with_unknown_etiology', 0)} strata with unknown etiology mix, "
+                f"{u.get('strata_with_unknown_line', 0)} with unknown line mix (latent in the "
+                "model, not guessed)",
+            ),
+        ]
+    return [
+        ("outcome", f["outcome"] + " (definitions differ between studies: see below)"),
+        ("population", f["population"]),
+        ("conditions", conditions),
+        ("studies excluded on the command line", excluded),
+        ("derived counts", "excluded" if f["exclude_derived"] else "included"),
+        *fitted,
+    ]
+
+
+def _figures(run, rows, cells, posterior, outcome) -> list[dict[str, Any]]:
+    hyper = tuple(run.module.HYPERPARAMETERS)
+    if run.model == "random-effects":
+        pooled = [
+            figures.Pooled(
+                "pooled: typical study", posterior["rate_typical"].values.ravel(), "typical"
+            ),
+            figures.Pooled("pooled: new study", posterior["rate_new"].values.ravel(), "new"),
+        ]
+        shrink = "logit⁻¹(θ_i), the study's rate shrunk toward the pooled mean"
+    else:
+        pooled = []
+        for e, ln in cells:
+            for q, kind, word in (
+                ("rate_typical", "typical", "typical"),
+                ("rate_new", "new", "new study"),
+            ):
+                draws = posterior[q].sel(etiology=e, line=ln).values.ravel()
+                pooled.append(figures.Pooled(f"{e}, {ln}: {word}", draws, kind))
+        shrink = (
+            "the mean of the fitted probabilities of its patients and strata (weighted by their "
+            "size), i.e. its rate shrunk toward the pooled estimates"
+        )
+    focus = focus_label(cells)
+    out = [
+        figures.figure(
+            "forest",
+            "Forest plot",
+            f"Each study in the fit: the observed {outcome} rate (events/n, black square) with "
+            f"its exact 95% Clopper-Pearson interval, and the model's estimate of the study's "
+            f"rate (blue circle: posterior mean and 95% interval), {shrink}. Below the line: "
+            f"pooled rates for {focus}: rate_typical (filled red diamond) and rate_new (hollow "
+            "orange diamond), posterior mean and 95% interval (numbers on the right)."
+            + (
+                " Studies mix etiologies and lines, so a study's rate is not the rate of any one "
+                "cell."
+                if run.model != "random-effects"
+                else ""
+            ),
+            figures.forest(rows, pooled, outcome),
+        ),
+        figures.figure(
+            "densities",
+            f"Posterior densities of the {outcome} rate",
+            (
+                f"Posterior densities of the {outcome} rate "
+                + (
+                    "by etiology (colour), one panel per line of therapy; solid: a typical study "
+                    "(rate_typical), dashed: a new study (rate_new)."
+                    if run.model != "random-effects"
+                    else "in a typical study (rate_typical) and a new study (rate_new)."
+                )
+            ),
+            figures.rate_densities(posterior, cells, outcome),
+        ),
+        figures.figure(
+            "prior_posterior",
+            "Prior vs posterior of the hyperparameters",
+            "Prior (blue) and posterior (orange) densities of "
+            + ", ".join(hyper)
+            + ": where they coincide, the data say little about that parameter.",
+            figures.prior_posterior(run.idata, hyper),
+        ),
+        figures.figure(
+            "trace",
+            "Trace plots",
+            "Per-chain posterior densities (left) and draws in sampling order (right) of the "
+            "hyperparameters; line styles distinguish the chains. Converged chains overlap and "
+            "look like stationary noise.",
+            figures.trace(run.idata, hyper),
+        ),
+        figures.figure(
+            "rank",
+            "Rank plots",
+            "Fractional rank ΔECDF plots of the hyperparameters, one line per chain: for "
+            "well-mixed chains each line stays near zero; the p-value tests the ranks for "
+            "uniformity (α = 0.01) and marks the segments that leave the simultaneous envelope. "
+            "With several parameters an occasional small p-value is expected by chance; chains "
+            "that have not mixed give lines far from zero for most parameters.",
+            figures.rank(run.idata, hyper),
+        ),
+        figures.figure(
+            "ppc",
+            "Posterior predictive check",
+            f"For each study (and group of patients) the observed share of {outcome}s "
+            "(events/n, open circle) against the posterior predictive distribution of that "
+            "share in a replicate of the same patients (95% interval, light bar; mean, dark tick). "
+            "For a single patient the mean is the fitted probability. Right: the "
+            f"posterior predictive distribution of the total number of {outcome}s over all "
+            "patients of the fit, with the observed total (vertical line).",
+            figures.predictive_check(rows, outcome),
+        ),
+    ]
+    return out

@@ -1,0 +1,116 @@
+"""Render a report context to HTML and Markdown, and write them atomically.
+
+HTML is one self-contained file; Markdown refers to PNG files in ``figures/`` beside it. Both go
+under ``<out_dir>/<name>/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+FORMATS = ("html", "md", "both")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def environment() -> Environment:
+    """The Jinja environment: templates from the installed package, HTML autoescaped."""
+    env = Environment(
+        loader=PackageLoader("hlhbayes.reporting", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
+    env.filters["md"] = _md_cell
+    return env
+
+
+def _md_cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(f"[{_md_text(link['text'])}]({link['href']})" for link in value)
+    return _md_text(str(value))
+
+
+def _md_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_html(context: dict[str, Any]) -> str:
+    """One self-contained HTML page: CSS inline, figures as base64 PNG data URIs."""
+    return environment().get_template("report.html.j2").render(figs=_by_id(context), **context)
+
+
+def render_markdown(context: dict[str, Any], figure_dir: str = "figures") -> str:
+    """Markdown that refers to ``<figure_dir>/<id>.png``."""
+    template = environment().get_template("report.md.j2")
+    return template.render(figure_dir=figure_dir, figs=_by_id(context), **context)
+
+
+def _by_id(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["id"]: f for f in context["figures"]}
+
+
+def check_name(name: str) -> str:
+    """A report name is one folder name: letters, digits, ``.``, ``_``, ``-``."""
+    if not NAME_PATTERN.match(name) or name in (".", ".."):
+        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return name
+
+
+def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
+    """Write the report into ``target`` atomically: build it beside, then swap it into place.
+
+    On any failure nothing is left behind and an existing report at ``target`` is untouched.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{target}: exists and is not a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise ValueError(f"cannot write under {target.parent}: {exc.strerror or exc}") from None
+    written = []
+    try:
+        if fmt in ("html", "both"):
+            (staging / "report.html").write_text(render_html(context), encoding="utf-8")
+            written.append("report.html")
+        if fmt in ("md", "both"):
+            (staging / "figures").mkdir()
+            for fig in context["figures"]:
+                (staging / "figures" / f"{fig['id']}.png").write_bytes(fig["png"])
+            (staging / "report.md").write_text(render_markdown(context), encoding="utf-8")
+            written.append("report.md")
+        staging.chmod(0o755)
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [target / name for name in written]
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Put ``staging`` in the place of ``target``; restore the old ``target`` if that fails."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    target.rename(old)
+    try:
+        staging.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

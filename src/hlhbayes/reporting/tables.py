@@ -1,0 +1,454 @@
+"""The report's tables as plain data: a title, column names and rows of cells.
+
+A cell is a string or a list of links (``{"text": ..., "href": ...}``); a row may carry a
+class (``group`` for patient groups under their study, ``flag`` for a row that needs a look).
+Both templates (HTML and Markdown) render any table the same way, and the tests count rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from hlhbayes.models.units import MODEL_ETIOLOGIES
+from hlhbayes.priors import Prior
+from hlhbayes.reporting.estimates import EvidenceRow
+from hlhbayes.reporting.loading import Run
+from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK
+
+QUANTITY_LABELS = {"rate_typical": "typical study", "rate_new": "new study (MAP)"}
+PARAMETER_MEANING = {
+    "alpha": "logit rate, first line, of an average etiology",
+    "sigma_eta": "spread of the etiologies around alpha (logit scale)",
+    "tau": "between-study heterogeneity, SD of the study effects (logit scale)",
+    "gamma": "later line vs first line (log-odds ratio)",
+    "mu": "logit rate of a typical study",
+}
+CONDITION_LABELS = {
+    "classic_shlh": "classic sHLH",
+    "mas": "MAS in rheumatic disease",
+    "sepsis_mas": "sepsis with MAS features",
+    "covid_shlh": "COVID-19 sHLH",
+}
+
+
+def make_table(
+    table_id: str,
+    title: str,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    note: str | None = None,
+    numeric: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    """A table: ``rows`` are ``{"cells": [...], "cls": str | None}``."""
+    return {
+        "id": table_id,
+        "title": title,
+        "columns": columns,
+        "rows": rows,
+        "note": note,
+        "numeric": list(numeric),
+    }
+
+
+def row(cells: list[Any], cls: str | None = None) -> dict[str, Any]:
+    """One table row."""
+    return {"cells": cells, "cls": cls}
+
+
+def f3(x: float | None) -> str:
+    """Three decimals (empty for missing)."""
+    return "" if x is None or not np.isfinite(x) else f"{x:.3f}"
+
+
+def interval(lo: float, hi: float, digits: int = 3) -> str:
+    """``[lo, hi]``."""
+    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def study_links(study) -> list[dict[str, str]]:
+    """Links to a study's DOI, PMID and URL (each one it has)."""
+    links = []
+    if study.doi:
+        links.append({"text": f"doi:{study.doi}", "href": f"https://doi.org/{study.doi}"})
+    if study.pmid:
+        links.append(
+            {"text": f"PMID {study.pmid}", "href": f"https://pubmed.ncbi.nlm.nih.gov/{study.pmid}/"}
+        )
+    if study.url:
+        links.append({"text": "URL", "href": study.url})
+    return links
+
+
+def evidence_table(run: Run, rows: list[EvidenceRow]) -> dict[str, Any]:
+    """Each study of the fit (and its patient groups) with its counts and where to read it."""
+    outcome = run.outcome
+    if run.base is None:
+        return make_table(
+            "evidence",
+            "Evidence table",
+            ["Study", "n", "Events", "Observed rate [95% exact]"],
+            [
+                row([r.study, str(r.total), str(r.events), _observed(r)])
+                for r in rows
+                if r.group is None
+            ],
+            note=f"The table fitted: {run.table_path}.",
+            numeric=(1, 2, 3),
+        )
+    out = []
+    for r in rows:
+        if r.group is not None:
+            out.append(
+                row(
+                    [
+                        f"↳ {r.group}",
+                        "individual patients",
+                        "",
+                        "",
+                        str(r.total),
+                        str(r.events),
+                        _observed(r),
+                        r.derived,
+                        [],
+                    ],
+                    "group",
+                )
+            )
+            continue
+        s = run.base.studies[r.study].study
+        out.append(
+            row(
+                [
+                    r.study,
+                    s.design,
+                    s.population,
+                    CONDITION_LABELS.get(s.condition, s.condition),
+                    str(r.total),
+                    str(r.events),
+                    _observed(r),
+                    r.derived,
+                    study_links(s),
+                ]
+            )
+        )
+    n_groups = sum(r.group is not None for r in rows)
+    note = (
+        f"{len(rows) - n_groups} studies; outcome {outcome}. "
+        + (
+            f"{n_groups} rows marked ↳ group one study's individual patients by etiology and "
+            "line (a patient with several triggers is in the group of that combination, e.g. "
+            "infection + malignancy). "
+            if n_groups
+            else ""
+        )
+        + "Derived: whether a count was computed by us from other figures rather than printed."
+    )
+    return make_table(
+        "evidence",
+        "Evidence table",
+        [
+            "Study",
+            "Design",
+            "Population",
+            "Condition",
+            "n",
+            "Events",
+            "Observed rate [95% exact]",
+            "Derived",
+            "Source",
+        ],
+        out,
+        note=note,
+        numeric=(4, 5, 6),
+    )
+
+
+def _observed(r: EvidenceRow) -> str:
+    lo, hi = r.exact_interval
+    return f"{r.observed:.2f} {interval(lo, hi, 2)}"
+
+
+def definitions_table(run: Run) -> dict[str, Any]:
+    """How each study in the fit defined the outcome."""
+    assert run.base is not None
+    out = []
+    for sid in run.units.studies:
+        record = run.base.studies[sid]
+        strata = [s for s in record.strata if s.outcome == run.outcome and s.events is not None]
+        codes = sorted({s.definition for s in strata})
+        detail = run.detail_units or run.units
+        if sid in {p.split("#")[0] for p in detail.pat_ids}:
+            codes.append("per-patient table")
+        if run.outcome == "response":
+            stated = record.study.response_definition or "not stated"
+        else:
+            frames = sorted({s.timeframe for s in strata if s.timeframe})
+            stated = "at " + ", ".join(frames) if frames else "at last follow-up as reported"
+        out.append(row([sid, ", ".join(codes), stated]))
+    return make_table(
+        "definitions",
+        "Outcome definitions",
+        ["Study", "Definition (coded)", "As the study states it"],
+        out,
+    )
+
+
+def excluded_table(run: Run) -> dict[str, Any]:
+    """Studies of the evidence base left out of the fit, with the reason."""
+    excluded = run.provenance.get("excluded_studies") or {}
+    return make_table(
+        "excluded",
+        "Studies left out",
+        ["Study", "Reason"],
+        [row([sid, reason]) for sid, reason in sorted(excluded.items())],
+    )
+
+
+def priors_table(run: Run) -> dict[str, Any]:
+    """Every prior as used by the fit (from its provenance)."""
+    priors = run.provenance["model_spec"]["priors"]
+    return make_table(
+        "priors",
+        "Priors as used",
+        ["Parameter", "Prior", "Meaning"],
+        [
+            row([name, str(Prior.from_dict(p)), PARAMETER_MEANING.get(name, "")])
+            for name, p in priors.items()
+        ],
+    )
+
+
+def sampler_table(run: Run) -> dict[str, Any]:
+    """Sampler settings, seed and options of the fit."""
+    spec = run.provenance["model_spec"]
+    s = spec["sampler"]
+    items = [
+        ("sampler", f"{s.get('sampler', 'pymc')} NUTS"),
+        ("chains", str(s["chains"])),
+        ("draws per chain", str(s["draws"])),
+        ("tuning steps per chain", str(s["tune"])),
+        ("target_accept", str(s["target_accept"])),
+        ("seed", str(run.provenance["seed"])),
+    ]
+    items += [(f"option {k}", str(v)) for k, v in (spec.get("options") or {}).items()]
+    return make_table(
+        "sampler", "Sampler settings", ["Setting", "Value"], [row(list(i)) for i in items]
+    )
+
+
+def results_table(
+    run: Run, cells: list[tuple[str | None, str | None]], thresholds: tuple[float, ...]
+) -> dict[str, Any]:
+    """``rate_typical`` and ``rate_new`` per cell: mean, median, 95% interval, P(rate > t)."""
+    records = {(r["quantity"], r["etiology"], r["line"]): r for r in run.summary["summary"]}
+    posterior = run.idata["posterior"].to_dataset()
+    out = []
+    for e, ln in cells:
+        for q in ("rate_typical", "rate_new"):
+            rec = records[(q, e, ln)]
+            draws = _cell_draws(posterior, q, e, ln)
+            probs = [f"{float((draws > t).mean()):.3f}" for t in thresholds]
+            out.append(
+                row(
+                    [
+                        e or "all",
+                        ln or "all",
+                        QUANTITY_LABELS[q],
+                        f3(rec["mean"]),
+                        f3(rec["q50"]),
+                        interval(rec["q2.5"], rec["q97.5"]),
+                        *probs,
+                    ]
+                )
+            )
+    what = "response" if run.outcome == "response" else "death"
+    return make_table(
+        "results",
+        f"Estimated {what} rates",
+        [
+            "Etiology",
+            "Line",
+            "Rate in a",
+            "Mean",
+            "Median",
+            "95% interval",
+            *(f"P(rate > {t:g})" for t in thresholds),
+        ],
+        out,
+        note=(
+            "Typical study: rate_typical, the rate in a study with an average study effect. "
+            "New study (MAP): rate_new, the rate to expect in a new study, including the "
+            "between-study heterogeneity: the meta-analytic-predictive prior for trial design. "
+            "Intervals are 95% equal-tailed posterior intervals."
+        ),
+        numeric=tuple(range(3, 7 + len(thresholds))),
+    )
+
+
+def _cell_draws(posterior, quantity: str, etiology: str | None, line: str | None) -> np.ndarray:
+    da = posterior[quantity]
+    if etiology is not None:
+        da = da.sel(etiology=etiology, line=line)
+    return np.asarray(da.values).ravel()
+
+
+def hyperparameter_table(run: Run) -> dict[str, Any]:
+    """Posterior of the hyperparameters (mean, median, 95% interval)."""
+    names = run.module.HYPERPARAMETERS
+    records = [r for r in run.summary["summary"] if r["quantity"] in names]
+    return make_table(
+        "hyperparameters",
+        "Hyperparameters",
+        ["Parameter", "Meaning", "Mean", "Median", "95% interval"],
+        [
+            row(
+                [
+                    r["quantity"],
+                    PARAMETER_MEANING.get(r["quantity"], ""),
+                    f3(r["mean"]),
+                    f3(r["q50"]),
+                    interval(r["q2.5"], r["q97.5"]),
+                ]
+            )
+            for r in records
+        ],
+        numeric=(2, 3, 4),
+    )
+
+
+def diagnostics_table(run: Run, cells: list[tuple[str | None, str | None]]) -> dict[str, Any]:
+    """R-hat, bulk and tail ESS and MCSE of the hyperparameters and reported rates.
+
+    The worst values of all other parameters form one more row; rows failing the gate are flagged.
+    """
+    import arviz as az
+
+    posterior = run.idata["posterior"].to_dataset()
+    names = [*run.module.HYPERPARAMETERS, "rate_typical", "rate_new"]
+    others = [v for v in posterior.data_vars if v not in names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rhat = az.rhat(posterior)
+        bulk = az.ess(posterior, method="bulk")
+        tail = az.ess(posterior, method="tail")
+        mcse = az.mcse(posterior, method="mean")
+    out = []
+
+    def add(label: str, r: float, b: float, t: float, m: str) -> None:
+        bad = not (r <= MAX_R_HAT and b >= MIN_ESS_BULK)
+        out.append(row([label, f3(r), f"{b:.0f}", f"{t:.0f}", m], "flag" if bad else None))
+
+    for name in run.module.HYPERPARAMETERS:
+        add(name, float(rhat[name]), float(bulk[name]), float(tail[name]), f3(float(mcse[name])))
+    for e, ln in cells:
+        for q in ("rate_typical", "rate_new"):
+            sel = {} if e is None else {"etiology": e, "line": ln}
+            label = q if e is None else f"{q}[{e}, {ln}]"
+            add(
+                label,
+                float(rhat[q].sel(sel)),
+                float(bulk[q].sel(sel)),
+                float(tail[q].sel(sel)),
+                f3(float(mcse[q].sel(sel))),
+            )
+    if others:
+        add(
+            f"all other parameters ({', '.join(others)}): worst",
+            max(float(np.nanmax(rhat[v].values)) for v in others),
+            min(float(np.nanmin(bulk[v].values)) for v in others),
+            min(float(np.nanmin(tail[v].values)) for v in others),
+            "",
+        )
+    return make_table(
+        "diagnostics",
+        "Convergence diagnostics",
+        ["Quantity", "R-hat", "Bulk ESS", "Tail ESS", "MCSE of mean"],
+        out,
+        note=(
+            f"The gate: every R-hat <= {MAX_R_HAT}, every bulk ESS >= {MIN_ESS_BULK} and no "
+            "divergent transition. Rows that fail it are highlighted."
+        ),
+        numeric=(1, 2, 3, 4),
+    )
+
+
+def loo_tables(run: Run, rows: list[EvidenceRow]) -> tuple[dict[str, Any], list[str]]:
+    """PSIS-LOO: Pareto k and elpd per observation (patient or stratum), and summary lines.
+
+    An observation is flagged when its k is above arviz's threshold (0.7; lower for few draws).
+    """
+    import arviz as az
+
+    units = run.units
+    study_of = {}
+    for r in rows:
+        if r.group is None:
+            study_of.update({("y_patient", int(i)): r.study for i in r.patients})
+            study_of.update({("y_stratum", int(i)): r.study for i in r.strata})
+    out, lines = [], []
+    for name in run.module.OBSERVED:
+        if name not in run.idata["log_likelihood"].to_dataset():
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loo = az.loo(run.idata, var_name=name, pointwise=True)
+        except (ValueError, TypeError, FloatingPointError) as exc:
+            lines.append(f"{name}: PSIS-LOO could not be computed ({exc}).")
+            continue
+        k = np.asarray(loo.pareto_k.values)
+        elpd = np.asarray(loo.elpd_i.values)
+        threshold = float(loo.good_k)
+        kind = "patient" if name == "y_patient" else "stratum"
+        ids = units.pat_ids if name == "y_patient" else units.agg_ids
+        for i, uid in enumerate(ids):
+            if name == "y_patient":
+                observed = f"{units.pat_y[i]}/1"
+            else:
+                observed = f"{units.agg_events[i]}/{units.agg_total[i]}"
+            flagged = k[i] > threshold
+            out.append(
+                (
+                    -k[i],
+                    row(
+                        [
+                            uid,
+                            study_of.get((name, i), ""),
+                            kind,
+                            observed,
+                            f"{elpd[i]:.2f}",
+                            f"{k[i]:.2f}",
+                            "influential" if flagged else "",
+                        ],
+                        "flag" if flagged else None,
+                    ),
+                )
+            )
+        n_bad = int((k > threshold).sum())
+        lines.append(
+            f"{kind} likelihood ({len(ids)} observations): elpd_loo {loo.elpd:.2f} "
+            f"(SE {loo.se:.2f}), p_loo {loo.p:.2f}; {n_bad} with Pareto k > {threshold:.2f}."
+        )
+    out.sort(key=lambda pair: pair[0])
+    table = make_table(
+        "loo",
+        "PSIS-LOO: Pareto k per observation",
+        ["Observation", "Study", "Kind", "Observed", "elpd_i", "Pareto k", "Flag"],
+        [r for _, r in out],
+        note=(
+            "Sorted by Pareto k. A k above the threshold marks an observation whose removal "
+            "would change the posterior a lot (an influential study, stratum or patient); its "
+            "leave-one-out estimate is then unreliable."
+        ),
+        numeric=(4, 5),
+    )
+    return table, lines
+
+
+def cells_in_order(etiologies: list[str], lines: list[str]) -> list[tuple[str, str]]:
+    """Etiology x line cells in the models' order."""
+    es = [e for e in MODEL_ETIOLOGIES if e in etiologies]
+    return [(e, ln) for e in es for ln in ("first", "later") if ln in lines]
