@@ -7,6 +7,7 @@ import click
 from hlhbayes import __version__
 from hlhbayes.cli.data_cmds import data
 from hlhbayes.cli.describe_cmd import describe
+from hlhbayes.cli.design_cmd import design
 from hlhbayes.cli.fit_cmd import fit
 from hlhbayes.cli.report_cmd import report
 
@@ -25,3 +26,4 @@ main.add_command(data)
 main.add_command(describe)
 main.add_command(fit)
 main.add_command(report)
+main.add_command(design)

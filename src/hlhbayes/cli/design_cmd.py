@@ -1,0 +1,837 @@
+"""``hlhbayes design``: priors from the evidence, decisions, operating characteristics, sample size.
+
+Every command that takes a prior accepts a JSON prior file (``[{"w": ..., "a": ..., "b": ...}]``,
+as written by ``design map`` and ``design robustify``), ``beta:A,B`` or ``mix:W,A,B+W,A,B+...``.
+Results go to stdout, messages to stderr; bad input exits with status 1 and one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from hlhbayes.cli.common import emit_json, format_option, handle_domain_errors
+
+PRIOR_HELP = "JSON prior file, beta:A,B or mix:W,A,B+W,A,B+..."
+
+
+# ---------------------------------------------------------------------- helpers
+def _prior(text: str | None, option: str) -> Any:
+    from hlhbayes.design.mixture import load_prior
+
+    if text is None:
+        raise ValueError(f"{option} is required")
+    return load_prior(text)
+
+
+def _grid(text: str | None, option: str) -> np.ndarray | None:
+    """``0.1,0.2,0.3`` or ``START:STOP:STEP`` (inclusive)."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if not step > 0 or stop < start:
+                raise ValueError
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            return np.round(start + step * np.arange(count), 12)
+        return np.array([float(v) for v in text.split(",") if v.strip()], dtype=float)
+    except ValueError:
+        raise ValueError(
+            f"{option} {text!r}: give numbers separated by commas, or START:STOP:STEP"
+        ) from None
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: give whole numbers separated by commas") from None
+    if not values or any(v < 1 for v in values):
+        raise ValueError(f"{option} {text!r}: sample sizes must be >= 1")
+    return values
+
+
+def _design_prior(text: str | None, option: str) -> Any:
+    """A design prior: a fixed rate (a number) or a prior."""
+    from hlhbayes.design.mixture import load_prior
+
+    if text is None:
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        return load_prior(text)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"{option} {text}: a fixed rate must lie in [0, 1]")
+    return rate
+
+
+def _arms(o: dict[str, Any], single: list[str], double: list[str]) -> bool:
+    """True for a two-arm call; refuse a mix of single- and two-arm options."""
+    one = [k for k in single if o.get(k) is not None]
+    two = [k for k in double if o.get(k) is not None]
+    if one and two:
+        raise ValueError(
+            f"give either single-arm options ({', '.join(_flag(k) for k in one)}) or two-arm "
+            f"options ({', '.join(_flag(k) for k in two)}), not both"
+        )
+    if not one and not two:
+        raise ValueError(
+            "give --prior (single arm) or --prior-treat and --prior-control (two arms)"
+        )
+    return bool(two)
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _need(o: dict[str, Any], keys: list[str], context: str) -> None:
+    missing = [_flag(k) for k in keys if o.get(k) is None]
+    if missing:
+        raise ValueError(f"{context}: missing {', '.join(missing)}")
+
+
+def _say(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def _echo_ess_notes(mix: Any) -> None:
+    from hlhbayes.design.ess import ess_notes
+
+    for note in ess_notes(mix):
+        click.echo(f"note: {note}", err=True)
+
+
+def _plot_option(help_text: str) -> Any:
+    return click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), help=help_text)
+
+
+def _rule_options(func: Any) -> Any:
+    func = click.option(
+        "--lower-tail",
+        is_flag=True,
+        help="Success means a LOW rate: P(p <= p0) > C (two arms: P(p_t - p_c <= delta) > C).",
+    )(func)
+    return click.option(
+        "--prob",
+        type=float,
+        required=True,
+        help="Posterior probability C that success requires (strictly exceeded).",
+    )(func)
+
+
+# ---------------------------------------------------------------------- group
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def design() -> None:
+    """Trial design from the evidence: MAP priors, ESS, decisions, operating characteristics.
+
+    Priors are JSON files ([{"w": ..., "a": ..., "b": ...}, ...], as written by map and
+    robustify), beta:A,B or mix:W,A,B+W,A,B+... Everything is exact (conjugate updates,
+    binomial sums, one-dimensional integrals); nothing is simulated.
+    """
+
+
+# ---------------------------------------------------------------------- map
+@design.command("map")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--etiology", help="Etiology cell (etiology-line runs).")
+@click.option("--line", help="Line cell: first or later (etiology-line runs).")
+@click.option(
+    "--components",
+    type=click.IntRange(1, 4),
+    help="Number of mixture components (default: 1-4 chosen by AIC with penalty 6).",
+)
+@click.option(
+    "--robust",
+    "robust_weight",
+    type=float,
+    help="Robustify: add a vague Beta component with this weight (e.g. 0.2).",
+)
+@click.option(
+    "--robust-mean",
+    type=float,
+    help="Mean of the vague component (default 0.5, i.e. Beta(1,1)); needs --robust.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Prior file to write (default RUN/map-<etiology>-<line>.json).",
+)
+@_plot_option("Figure of draws vs mixture (default: the prior file with .png).")
+@click.option("--no-plot", is_flag=True, help="Do not draw the figure.")
+@format_option("table", "json")
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
+@handle_domain_errors
+def map_cmd(run: Path, **o: Any) -> None:
+    """MAP prior of a fitted run as a beta mixture, with its ESS.
+
+    Fits the MAP prior of one cell of a run by a beta mixture and saves it as a prior file.
+
+    The draws of rate_new[etiology, line] (the response rate of a new study) are fitted by a
+    mixture of 1-4 beta distributions (EM; number of components by AIC with penalty 6 unless
+    --components). Prints the fit, the mixture against the draws and the effective sample
+    size; writes the prior file (the robust mixture if --robust) and a figure.
+    """
+    from hlhbayes.design import text
+    from hlhbayes.design.ess import ess
+    from hlhbayes.design.map_prior import load_map_draws, map_prior
+    from hlhbayes.design.mixture import BetaMixture
+    from hlhbayes.design.plots import plot_map_fit
+
+    if o["robust_mean"] is not None and o["robust_weight"] is None:
+        raise ValueError("--robust-mean needs --robust WEIGHT")
+    if o["robust_weight"] is not None:  # check the options before the (slow) fit
+        BetaMixture.beta(1, 1).robustify(
+            o["robust_weight"], 0.5 if o["robust_mean"] is None else o["robust_mean"]
+        )
+    src = load_map_draws(run, o["etiology"], o["line"])
+    if src.converged is False:
+        click.echo(
+            f"warning: {run} did not pass its convergence checks; the MAP prior inherits that",
+            err=True,
+        )
+    out = o["out"] or (Path(run) / f"map-{src.cell}.json")
+    if out.exists() and out.is_dir():
+        raise ValueError(f"--out {out}: is a folder")
+    what = f"{o['components']}" if o["components"] else "1-4"
+    _say(
+        f"fitting {what}-component beta mixtures to {src.draws.size} draws of {src.label}",
+        o["quiet"],
+    )
+    result = map_prior(
+        src.draws,
+        components=o["components"],
+        robust_weight=o["robust_weight"],
+        robust_mean=0.5 if o["robust_mean"] is None else o["robust_mean"],
+    )
+    result.final.save(out)
+    plot = None
+    if not o["no_plot"]:
+        plot = o["plot"] or out.with_suffix(".png")
+        plot_map_fit(
+            result.draws, result.mixture, plot, title=f"MAP prior {src.label}", robust=result.robust
+        )
+    _say(f"wrote prior {out}" + (f" and figure {plot}" if plot else ""), o["quiet"])
+    if o["fmt"] == "json":
+        payload = {
+            "run": str(run),
+            "quantity": src.label,
+            "etiology": src.etiology,
+            "line": src.line,
+            **result.to_dict(),
+            "prior_file": str(out),
+            "saved": "robust" if result.robust is not None else "map",
+            "plot": None if plot is None else str(plot),
+        }
+        emit_json(payload)
+        return
+    lines = [f"MAP prior {src.label} from {run}: {src.draws.size} draws"]
+    fits = result.fit.table()
+    if len(fits) > 1:
+        lines.append(
+            f"number of components by AIC (penalty {result.fit.penalty:g}; lowest chosen):"
+        )
+        lines.append(
+            text.records_table(
+                fits,
+                [("components", "K"), ("loglik", "log-lik"), ("aic", "AIC"), ("chosen", "chosen")],
+            )
+        )
+    lines += ["", f"beta mixture ({result.mixture.n_components} components):"]
+    lines.append(text.mixture_table(result.mixture))
+    lines += [
+        "",
+        text.summary_table(
+            [("draws", result.draws_summary()), ("mixture", result.mixture.summary())]
+        ),
+    ]
+    lines.append(text.ess_line(ess(result.mixture)))
+    if result.robust is not None:
+        rob = result.robust
+        lines += [
+            "",
+            f"robust mixture (weight {o['robust_weight']:g} on Beta({rob.a[-1]:g}, {rob.b[-1]:g})):",
+            text.mixture_table(rob),
+            text.ess_line(ess(rob)),
+        ]
+    click.echo("\n".join(lines))
+
+
+# ---------------------------------------------------------------------- ess / robustify
+@design.command("ess")
+@click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
+@format_option("table", "json")
+@handle_domain_errors
+def ess_cmd(prior_text: str, fmt: str) -> None:
+    """Effective sample size of a prior (ELIR, moment, Morita).
+
+    ELIR (expected local-information ratio, Neuenschwander et al. 2020) is RBesT's default
+    and predictively consistent; moment matching is conservative, Morita (at the mode)
+    liberal for mixtures. A method undefined for the prior (ELIR with a or b < 1; Morita with
+    the mode at 0 or 1) gives null, with the reason on stderr.
+    """
+    from hlhbayes.design import text
+    from hlhbayes.design.ess import ess
+
+    mix = _prior(prior_text, "--prior")
+    values = ess(mix)
+    _echo_ess_notes(mix)
+    if fmt == "json":
+        emit_json(values)
+        return
+    click.echo(f"prior: {text.describe_prior(mix)}")
+    for k in ("elir", "moment", "morita"):
+        v = values[k]
+        click.echo(f"{k:<7} {'-' if v is None else f'{v:.2f}'}")
+
+
+@design.command("robustify")
+@click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
+@click.option("--weight", type=float, required=True, help="Weight of the vague component (0-1).")
+@click.option("--mean", type=float, default=0.5, show_default=True, help="Its mean.")
+@click.option(
+    "--n",
+    "n_obs",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Its size: Beta(mean*(n+1), (1-mean)*(n+1)) as RBesT (n=1, mean 0.5: Beta(1,1)).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Prior file to write.",
+)
+@format_option("table", "json")
+@handle_domain_errors
+def robustify_cmd(
+    prior_text: str, weight: float, mean: float, n_obs: float, out: Path, fmt: str
+) -> None:
+    """Add a vague component to a prior.
+
+    The robust MAP prior of Schmidli et al. (2014), saved as a prior file.
+
+    The prior's weights are scaled by (1 - WEIGHT) and Beta(MEAN (n+1), (1-MEAN)(n+1)) gets
+    WEIGHT: with the defaults, Beta(1, 1).
+    """
+    from hlhbayes.design import text
+    from hlhbayes.design.ess import ess
+
+    mix = _prior(prior_text, "--prior").robustify(weight, mean, n_obs)
+    mix.save(out)
+    click.echo(f"wrote prior {out}", err=True)
+    if fmt == "json":
+        emit_json({"mixture": mix.components(), "ess": ess(mix), "prior_file": str(out)})
+        return
+    click.echo(f"robust prior: {text.describe_prior(mix)}")
+    click.echo(text.mixture_table(mix))
+    click.echo(text.ess_line(ess(mix)))
+
+
+# ---------------------------------------------------------------------- decide
+@design.command("decide")
+@click.option("--prior", "prior", metavar="PRIOR", help="Single arm: the prior. " + PRIOR_HELP)
+@click.option("--responders", type=click.IntRange(0), help="Single arm: responders observed.")
+@click.option("--n", "n", type=click.IntRange(1), help="Single arm: patients.")
+@click.option("--p0", type=float, help="Single arm: threshold rate p0.")
+@click.option("--prior-treat", metavar="PRIOR", help="Two arms: treatment prior.")
+@click.option("--prior-control", metavar="PRIOR", help="Two arms: control prior (e.g. the MAP).")
+@click.option("--responders-treat", type=click.IntRange(0), help="Two arms: treatment responders.")
+@click.option("--n-treat", type=click.IntRange(1), help="Two arms: treatment patients.")
+@click.option("--responders-control", type=click.IntRange(0), help="Two arms: control responders.")
+@click.option("--n-control", type=click.IntRange(1), help="Two arms: control patients.")
+@click.option("--delta", type=float, help="Two arms: margin delta (default 0).")
+@_rule_options
+@_plot_option("Figure of the prior(s) and posterior(s).")
+@format_option("table", "json")
+@handle_domain_errors
+def decide_cmd(**o: Any) -> None:
+    """The decision for observed data (one or two arms).
+
+    The posterior probability of the rule, against the cut-off:
+
+    \b
+    single arm: success if P(p > p0 | data) > PROB        (--lower-tail: p <= p0)
+    two arms:   success if P(p_t - p_c > delta | data) > PROB (--lower-tail: <= delta)
+    """  # noqa: D301 - \b is click's no-rewrap marker
+    from hlhbayes.design import text
+    from hlhbayes.design.decision import Rule1S, Rule2S
+    from hlhbayes.design.plots import plot_priors
+
+    two = _arms(
+        o,
+        ["prior", "responders", "n", "p0"],
+        [
+            "prior_treat",
+            "prior_control",
+            "responders_treat",
+            "n_treat",
+            "responders_control",
+            "n_control",
+            "delta",
+        ],
+    )
+    if two:
+        _need(
+            o,
+            [
+                "prior_treat",
+                "prior_control",
+                "responders_treat",
+                "n_treat",
+                "responders_control",
+                "n_control",
+            ],
+            "two arms",
+        )
+        rule = Rule2S(o["prob"], o["delta"] or 0.0, o["lower_tail"])
+        pt, pc = (
+            _prior(o["prior_treat"], "--prior-treat"),
+            _prior(o["prior_control"], "--prior-control"),
+        )
+        post_t = pt.posterior(o["responders_treat"], o["n_treat"])
+        post_c = pc.posterior(o["responders_control"], o["n_control"])
+        prob = rule.probability(post_t, post_c)
+        posts = {"treatment": post_t, "control": post_c}
+        curves = [
+            ("treatment prior", pt),
+            ("treatment posterior", post_t),
+            ("control prior", pc),
+            ("control posterior", post_c),
+        ]
+    else:
+        _need(o, ["prior", "responders", "n", "p0"], "single arm")
+        rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
+        prior = _prior(o["prior"], "--prior")
+        post = prior.posterior(o["responders"], o["n"])
+        prob = rule.probability(post)
+        posts = {"posterior": post}
+        curves = [("prior", prior), ("posterior", post)]
+    success = prob > rule.prob
+    if o["plot"]:
+        plot_priors(curves, o["plot"], rule.describe())
+    if o["fmt"] == "json":
+        payload: dict[str, Any] = {"rule": rule.describe(), "probability": prob, "success": success}
+        for name, mix in posts.items():
+            key = "posterior" if name == "posterior" else f"posterior_{name}"
+            payload[key] = mix.components()
+            payload[f"{key}_summary"] = mix.summary()
+        emit_json(payload)
+        return
+    for name, mix in posts.items():
+        label = "posterior" if name == "posterior" else f"{name} posterior"
+        click.echo(f"{label}: {text.describe_prior(mix)}")
+    verdict = "success" if success else "no success"
+    op = ">" if success else "<="
+    click.echo(f"{rule.quantity()} = {prob:.7f} {op} {rule.prob:g}: {verdict}")
+
+
+# ---------------------------------------------------------------------- oc (single arm)
+@design.command("oc")
+@click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
+@click.option("--n", "n", type=click.IntRange(1), help="Patients (or search it: --target-power).")
+@click.option("--p0", type=float, required=True, help="Threshold rate p0 of the rule.")
+@_rule_options
+@click.option("--rates", help="True rates: R1,R2,... or START:STOP:STEP (default 0:1:0.01).")
+@click.option("--target-power", type=float, help="Search the smallest n reaching this power ...")
+@click.option("--rate", "power_rate", type=float, help="... at this true rate.")
+@click.option(
+    "--n-max", type=click.IntRange(1), default=500, show_default=True, help="Search limit."
+)
+@_plot_option("Figure: OC curve, decision boundary, prior vs posteriors.")
+@format_option("table", "json", "csv")
+@handle_domain_errors
+def oc_cmd(prior_text: str, **o: Any) -> None:
+    """Exact operating characteristics, single arm.
+
+    No simulation: the boundary and binomial sums.
+
+    Success if P(p > P0 | data) > PROB (--lower-tail: P(p <= P0 | data) > PROB). Prints the
+    decision boundary (the fewest responders that succeed; with --lower-tail, the most), the
+    type I error at P0 and the probability of success at each true rate, from the binomial
+    distribution. With --target-power and --rate instead of --n, first finds the smallest n
+    whose power at that rate reaches the target.
+    """
+    from hlhbayes.design import text
+    from hlhbayes.design.decision import Rule1S
+    from hlhbayes.design.oc import oc_1s, sample_size_1s
+    from hlhbayes.design.plots import plot_oc_1s
+
+    prior = _prior(prior_text, "--prior")
+    rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
+    size = None
+    if o["target_power"] is not None or o["power_rate"] is not None:
+        _need(o, ["target_power", "power_rate"], "sample-size search")
+        if o["n"] is not None:
+            raise ValueError("give --n or --target-power with --rate, not both")
+        size = sample_size_1s(prior, rule, o["power_rate"], o["target_power"], n_max=o["n_max"])
+        if size.n is None:
+            raise ValueError(
+                f"power {o['target_power']:g} at rate {o['power_rate']:g} is not reached for any "
+                f"n up to {o['n_max']}; raise --n-max or revisit the rule"
+            )
+        n = size.n
+    elif o["n"] is None:
+        raise ValueError("give --n, or --target-power with --rate to search it")
+    else:
+        n = o["n"]
+    oc = oc_1s(prior, n, rule, _grid(o["rates"], "--rates"))
+    if o["plot"]:
+        plot_oc_1s(oc, o["plot"])
+    if o["fmt"] == "json":
+        payload: dict[str, Any] = {
+            "rule": rule.describe(),
+            "n": n,
+            "boundary": oc.design.boundary,
+            "type_i_error": oc.type_i_error,
+            "oc": oc.records(),
+        }
+        if size is not None:
+            payload["sample_size"] = text.size_payload(size, o["power_rate"])
+        emit_json(payload)
+        return
+    if o["fmt"] == "csv":
+        click.echo("rate,probability_success")
+        for r in oc.records():
+            click.echo(f"{r['rate']:.12g},{r['probability_success']:.12g}")
+        return
+    if size is not None:
+        click.echo(text.size_sentence(size, f"rate {o['power_rate']:g}", "n"))
+    click.echo(f"single arm, n = {n}: success if {rule.describe()}")
+    click.echo(f"prior: {text.describe_with_ess(prior)}")
+    click.echo(text.boundary_sentence(oc.design.boundary, n, rule.lower_tail))
+    click.echo(f"type I error (P(success) at p = {rule.p0:g}): {oc.type_i_error:.4f}")
+    click.echo(f"{'rate':>6}  P(success)")
+    for r in oc.records():
+        click.echo(f"{r['rate']:>6.3f}  {r['probability_success']:.4f}")
+
+
+# ---------------------------------------------------------------------- sample size
+@design.command("sample-size")
+@click.option("--prior", metavar="PRIOR", help="Single arm: the prior. " + PRIOR_HELP)
+@click.option("--p0", type=float, help="Single arm: threshold rate p0.")
+@click.option("--rate", type=float, help="Single arm: true rate at which power is required.")
+@click.option("--prior-treat", metavar="PRIOR", help="Two arms: treatment prior.")
+@click.option("--prior-control", metavar="PRIOR", help="Two arms: control prior (e.g. the MAP).")
+@click.option("--rate-treat", type=float, help="Two arms: true treatment rate.")
+@click.option("--rate-control", type=float, help="Two arms: true control rate.")
+@click.option("--delta", type=float, help="Two arms: margin of the rule (default 0).")
+@click.option("--ratio", type=float, help="Two arms: n_treat / n_control (default 1).")
+@click.option(
+    "--n-control", type=click.IntRange(1), help="Two arms: fix the control arm, search n_treat."
+)
+@_rule_options
+@click.option("--target-power", type=float, required=True, help="Power to reach (e.g. 0.8).")
+@click.option("--n-min", type=click.IntRange(1), default=1, show_default=True, help="Search from.")
+@click.option("--n-max", type=click.IntRange(1), help="Search limit (default 500; two arms 300).")
+@format_option("table", "json")
+@handle_domain_errors
+def sample_size_cmd(**o: Any) -> None:
+    """Smallest sample size reaching a target power.
+
+    The smallest n whose exact power at the given true rate(s) reaches the target.
+
+    \b
+    single arm: --prior --p0 --prob --rate --target-power
+    two arms:   --prior-treat --prior-control --prob --rate-treat --rate-control
+                --target-power [--delta] [--ratio R | --n-control N]
+
+    Power saw-tooths in n (discrete outcomes): the single-arm search also reports from which n
+    on the power stays above the target (up to --n-max).
+    """  # noqa: D301 - \b is click's no-rewrap marker
+    from hlhbayes.design import text
+    from hlhbayes.design.decision import Rule1S, Rule2S
+    from hlhbayes.design.oc import sample_size_1s, sample_size_2s
+
+    two = _arms(
+        o,
+        ["prior", "p0", "rate"],
+        [
+            "prior_treat",
+            "prior_control",
+            "rate_treat",
+            "rate_control",
+            "delta",
+            "ratio",
+            "n_control",
+        ],
+    )
+    if not two:
+        _need(o, ["prior", "p0", "rate"], "single arm")
+        rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
+        size = sample_size_1s(
+            _prior(o["prior"], "--prior"),
+            rule,
+            o["rate"],
+            o["target_power"],
+            n_min=o["n_min"],
+            n_max=o["n_max"] or 500,
+        )
+        payload = {"arms": 1, "rule": rule.describe(), **text.size_payload(size, o["rate"])}
+        sentence = text.size_sentence(size, f"rate {o['rate']:g}", "n")
+    else:
+        _need(o, ["prior_treat", "prior_control", "rate_treat", "rate_control"], "two arms")
+        if o["ratio"] is not None and o["n_control"] is not None:
+            raise ValueError("give --ratio or --n-control, not both")
+        rule = Rule2S(o["prob"], o["delta"] or 0.0, o["lower_tail"])
+        size = sample_size_2s(
+            _prior(o["prior_treat"], "--prior-treat"),
+            _prior(o["prior_control"], "--prior-control"),
+            rule,
+            o["rate_treat"],
+            o["rate_control"],
+            o["target_power"],
+            ratio=o["ratio"] or 1.0,
+            n_control=o["n_control"],
+            n_min=o["n_min"],
+            n_max=o["n_max"] or 300,
+        )
+        last = size.scan[-1] if size.scan else {}
+        payload = {
+            "arms": 2,
+            "rule": rule.describe(),
+            "target_power": size.target_power,
+            "rate_treatment": o["rate_treat"],
+            "rate_control": o["rate_control"],
+            "n_treatment": last.get("n_treatment") if size.n is not None else None,
+            "n_control": last.get("n_control") if size.n is not None else None,
+            "power": size.power,
+            "n_max": size.n_max,
+            "scan": size.scan,
+        }
+        searched = "n_treat" if o["n_control"] is not None else "n_control"
+        rates = f"p_t = {o['rate_treat']:g}, p_c = {o['rate_control']:g}"
+        sentence = text.size_sentence(size, rates, searched)
+        if size.n is not None:
+            sentence += f": n_treat = {payload['n_treatment']}, n_control = {payload['n_control']}"
+    if o["fmt"] == "json":
+        emit_json(payload)
+        return
+    click.echo(f"rule: success if {rule.describe()}")
+    click.echo(sentence)
+
+
+# ---------------------------------------------------------------------- oc2 (two arms)
+@design.command("oc2")
+@click.option(
+    "--prior-treat", required=True, metavar="PRIOR", help="Treatment prior. " + PRIOR_HELP
+)
+@click.option(
+    "--prior-control", required=True, metavar="PRIOR", help="Control prior (e.g. the MAP)."
+)
+@click.option("--n-treat", required=True, help="Treatment sample size(s): N or N1,N2,...")
+@click.option("--n-control", required=True, help="Control sample size(s): N or N1,N2,...")
+@click.option(
+    "--delta", type=float, default=0.0, show_default=True, help="Margin delta of the rule."
+)
+@_rule_options
+@click.option(
+    "--rate-control",
+    help="True control rate(s) (default: the control prior's mean): R or R1,R2,...",
+)
+@click.option("--rates-treat", help="True treatment rates: R1,... or START:STOP:STEP.")
+@click.option(
+    "--differences",
+    help="True differences p_t - p_c instead (default 0 to 1 - p_c by 0.01; with --lower-tail "
+    "0 down to -p_c).",
+)
+@click.option(
+    "--target-power",
+    type=float,
+    help="Also find, per design and control rate, the true difference with this power.",
+)
+@_plot_option("Figure: OC curves against the difference, decision boundaries.")
+@format_option("table", "json", "csv")
+@handle_domain_errors
+def oc2_cmd(**o: Any) -> None:
+    """Exact operating characteristics, two arms.
+
+    Treatment against control.
+
+    Success if P(p_t - p_c > DELTA | data) > PROB (--lower-tail: <= DELTA), with independent
+    beta-mixture priors per arm (e.g. the MAP prior for control). For every design (each
+    --n-treat with each --n-control) the decision boundary is computed once (exact posterior
+    probabilities by numerical integration), then the probability of success at every pair of
+    true rates exactly from binomial sums.
+    """
+    from hlhbayes.design import text
+    from hlhbayes.design.decision import Rule2S
+    from hlhbayes.design.oc import Design2S, find_delta, oc_2s
+    from hlhbayes.design.plots import plot_oc_2s
+
+    if o["rates_treat"] is not None and o["differences"] is not None:
+        raise ValueError("give --rates-treat or --differences, not both")
+    pt, pc = (
+        _prior(o["prior_treat"], "--prior-treat"),
+        _prior(o["prior_control"], "--prior-control"),
+    )
+    rule = Rule2S(o["prob"], o["delta"], o["lower_tail"])
+    controls = _grid(o["rate_control"], "--rate-control")
+    if controls is None:
+        controls = np.array([pc.mean()])
+    designs = [
+        Design2S(pt, pc, nt, nc, rule)
+        for nt in _ints(o["n_treat"], "--n-treat")
+        for nc in _ints(o["n_control"], "--n-control")
+    ]
+    out_designs, curves, rows = [], [], []
+    for d in designs:
+        records: list[dict[str, float]] = []
+        deltas = []
+        for rc in controls:
+            if o["rates_treat"] is not None:
+                treat = _grid(o["rates_treat"], "--rates-treat")
+            else:
+                diffs = _grid(o["differences"], "--differences")
+                if diffs is None:
+                    step = -0.01 if rule.lower_tail else 0.01
+                    end = -rc if rule.lower_tail else 1.0 - rc
+                    diffs = np.round(np.arange(0.0, end + step / 2, step), 10)
+                treat = rc + diffs
+                treat = treat[(treat >= -1e-12) & (treat <= 1 + 1e-12)].clip(0.0, 1.0)
+            part = oc_2s(d, treat, np.full(treat.shape, rc))
+            records += part
+            curves.append(
+                (
+                    f"{d.n_t}:{d.n_c}, p_c = {rc:.3g}",
+                    np.array([r["rate_treatment"] - rc for r in part]),
+                    np.array([r["probability_success"] for r in part]),
+                )
+            )
+            if o["target_power"] is not None:
+                deltas.append(
+                    {
+                        "rate_control": float(rc),
+                        "delta": find_delta(d, float(rc), o["target_power"]),
+                    }
+                )
+        entry: dict[str, Any] = {
+            "n_treatment": d.n_t,
+            "n_control": d.n_c,
+            "boundary": [int(v) for v in d.boundary],
+            "oc": records,
+        }
+        if o["target_power"] is not None:
+            entry["target_power"] = o["target_power"]
+            entry["delta_for_target"] = deltas
+        out_designs.append(entry)
+        rows += [{"n_treatment": d.n_t, "n_control": d.n_c, **r} for r in records]
+    if o["plot"]:
+        plot_oc_2s(designs, curves, o["plot"])
+    if o["fmt"] == "json":
+        emit_json({"rule": rule.describe(), "designs": out_designs})
+        return
+    if o["fmt"] == "csv":
+        click.echo("n_treatment,n_control,rate_treatment,rate_control,probability_success")
+        for r in rows:
+            click.echo(
+                f"{r['n_treatment']},{r['n_control']},{r['rate_treatment']:.12g},"
+                f"{r['rate_control']:.12g},{r['probability_success']:.12g}"
+            )
+        return
+    click.echo(text.oc2_report(rule, pt, pc, out_designs, o["lower_tail"]))
+
+
+# ---------------------------------------------------------------------- pos
+@design.command("pos")
+@click.option("--prior", metavar="PRIOR", help="Single arm: analysis prior. " + PRIOR_HELP)
+@click.option("--n", "n", type=click.IntRange(1), help="Single arm: patients.")
+@click.option("--p0", type=float, help="Single arm: threshold rate p0.")
+@click.option(
+    "--design-prior",
+    metavar="PRIOR|RATE",
+    help="Single arm: distribution of the true rate (default: the analysis prior).",
+)
+@click.option("--prior-treat", metavar="PRIOR", help="Two arms: treatment analysis prior.")
+@click.option("--prior-control", metavar="PRIOR", help="Two arms: control analysis prior.")
+@click.option("--n-treat", type=click.IntRange(1), help="Two arms: treatment patients.")
+@click.option("--n-control", type=click.IntRange(1), help="Two arms: control patients.")
+@click.option("--delta", type=float, help="Two arms: margin delta (default 0).")
+@click.option(
+    "--design-treat",
+    metavar="PRIOR|RATE",
+    help="Two arms: true treatment rate's distribution, or a fixed rate (default: its prior).",
+)
+@click.option(
+    "--design-control",
+    metavar="PRIOR|RATE",
+    help="Two arms: true control rate's distribution, e.g. the MAP (default: its prior).",
+)
+@_rule_options
+@format_option("table", "json")
+@handle_domain_errors
+def pos_cmd(**o: Any) -> None:
+    """Probability of success (assurance) of a planned trial.
+
+    The power averaged over a design prior.
+
+    The design prior says what the true rate(s) may be; for a control arm, the MAP prior is
+    the natural choice. Exact: a sum of the design prior's beta-binomial predictive over the
+    design's success region. A fixed rate (a number) instead of a prior gives the power.
+    """
+    from hlhbayes.design.decision import Rule1S, Rule2S
+    from hlhbayes.design.oc import Design1S, Design2S
+    from hlhbayes.design.pos import pos_1s, pos_2s
+
+    two = _arms(
+        o,
+        ["prior", "n", "p0", "design_prior"],
+        [
+            "prior_treat",
+            "prior_control",
+            "n_treat",
+            "n_control",
+            "delta",
+            "design_treat",
+            "design_control",
+        ],
+    )
+    if two:
+        _need(o, ["prior_treat", "prior_control", "n_treat", "n_control"], "two arms")
+        rule = Rule2S(o["prob"], o["delta"] or 0.0, o["lower_tail"])
+        d2 = Design2S(
+            _prior(o["prior_treat"], "--prior-treat"),
+            _prior(o["prior_control"], "--prior-control"),
+            o["n_treat"],
+            o["n_control"],
+            rule,
+        )
+        value = pos_2s(
+            d2,
+            _design_prior(o["design_treat"], "--design-treat"),
+            _design_prior(o["design_control"], "--design-control"),
+        )
+        payload = {
+            "arms": 2,
+            "rule": rule.describe(),
+            "n_treatment": d2.n_t,
+            "n_control": d2.n_c,
+            "probability_of_success": value,
+        }
+        what = f"two arms {d2.n_t}:{d2.n_c}"
+    else:
+        _need(o, ["prior", "n", "p0"], "single arm")
+        rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
+        d1 = Design1S(_prior(o["prior"], "--prior"), o["n"], rule)
+        value = pos_1s(d1, _design_prior(o["design_prior"], "--design-prior"))
+        payload = {
+            "arms": 1,
+            "rule": rule.describe(),
+            "n": d1.n,
+            "boundary": d1.boundary,
+            "probability_of_success": value,
+        }
+        what = f"single arm, n = {d1.n}"
+    if o["fmt"] == "json":
+        emit_json(payload)
+        return
+    click.echo(f"{what}: success if {rule.describe()}")
+    click.echo(f"probability of success: {value:.4f}")
