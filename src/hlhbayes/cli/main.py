@@ -9,6 +9,7 @@ from hlhbayes.cli.data_cmds import data
 from hlhbayes.cli.describe_cmd import describe
 from hlhbayes.cli.design_cmd import design
 from hlhbayes.cli.fit_cmd import fit
+from hlhbayes.cli.living_cmds import compare, cumulative, sensitivity, update
 from hlhbayes.cli.report_cmd import report
 
 
@@ -24,6 +25,10 @@ def main() -> None:
 
 main.add_command(data)
 main.add_command(describe)
+main.add_command(design)
 main.add_command(fit)
 main.add_command(report)
-main.add_command(design)
+main.add_command(update)
+main.add_command(compare)
+main.add_command(cumulative)
+main.add_command(sensitivity)

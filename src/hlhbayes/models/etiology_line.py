@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hlhbayes.models.include import add_inclusion_weights
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES, Units
 from hlhbayes.priors import Prior
 
@@ -68,8 +69,17 @@ HYPERPARAMETERS = ("alpha", "sigma_eta", "tau", "gamma")
 OBSERVED = {"y_patient": "patient", "y_stratum": "stratum"}
 
 
-def build(units: Units, priors: dict[str, Prior], options: dict[str, Any]):
-    """Build the PyMC model (non-centred) for ``units``."""
+def build(
+    units: Units,
+    priors: dict[str, Prior],
+    options: dict[str, Any],
+    include: np.ndarray | None = None,
+):
+    """Build the PyMC model (non-centred) for ``units``.
+
+    ``include`` (optional): one likelihood weight per unit (patients, then strata); see
+    :mod:`hlhbayes.models.include`. ``None`` (the default) leaves the model as it is.
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -136,6 +146,8 @@ def build(units: Units, priors: dict[str, Prior], options: dict[str, Any]):
             pm.Binomial(
                 "y_stratum", n=units.agg_total, p=p, observed=units.agg_events, dims="stratum"
             )
+    if include is not None:
+        add_inclusion_weights(model, units, include)
     return model
 
 
@@ -192,4 +204,6 @@ def _expit(x: xr.DataArray) -> xr.DataArray:
 
 
 def _expit_np(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    from scipy.special import expit  # no overflow warning for extreme prior draws
+
+    return expit(x)

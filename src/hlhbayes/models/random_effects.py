@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy.special import expit
 
+from hlhbayes.models.include import add_inclusion_weights
 from hlhbayes.models.units import Units
 from hlhbayes.priors import Prior
 
@@ -34,8 +36,17 @@ HYPERPARAMETERS = ("mu", "tau")
 OBSERVED = {"y_stratum": "stratum"}
 
 
-def build(units: Units, priors: dict[str, Prior], options: dict[str, Any]):
-    """Build the PyMC model: one binomial count per study (``units.agg_*``)."""
+def build(
+    units: Units,
+    priors: dict[str, Prior],
+    options: dict[str, Any],
+    include: np.ndarray | None = None,
+):
+    """Build the PyMC model: one binomial count per study (``units.agg_*``).
+
+    ``include`` (optional): one likelihood weight per unit; see :mod:`hlhbayes.models.include`.
+    ``None`` (the default) leaves the model as it is.
+    """
     import pymc as pm
 
     coords = {"study": list(units.studies), "stratum": list(units.agg_ids)}
@@ -51,6 +62,8 @@ def build(units: Units, priors: dict[str, Prior], options: dict[str, Any]):
             observed=units.agg_events,
             dims="stratum",
         )
+    if include is not None:
+        add_inclusion_weights(model, units, include)
     return model
 
 
@@ -59,11 +72,11 @@ def quantities(posterior: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
     mu, tau = posterior["mu"], posterior["tau"]
     z = xr.DataArray(rng.standard_normal(tau.shape), dims=tau.dims)
     return xr.Dataset(
-        {"rate_typical": 1 / (1 + np.exp(-mu)), "rate_new": 1 / (1 + np.exp(-(mu + tau * z)))}
+        {"rate_typical": xr.apply_ufunc(expit, mu), "rate_new": xr.apply_ufunc(expit, mu + tau * z)}
     )
 
 
 def unit_probabilities(posterior: xr.Dataset, units: Units) -> dict[str, np.ndarray]:
     """Per-draw success probability of every study, ``(chain, draw, study)``."""
     theta = posterior["theta"].values[..., units.agg_study]
-    return {"y_stratum": 1.0 / (1.0 + np.exp(-theta))}
+    return {"y_stratum": expit(theta)}

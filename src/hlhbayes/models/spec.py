@@ -22,7 +22,7 @@ SAMPLER_DEFAULTS: dict[str, Any] = {
     "chains": 4,
     "draws": 1000,
     "tune": 500,
-    "target_accept": 0.9,
+    "target_accept": 0.95,
     "sampler": "pymc",
 }
 FILTER_KEYS = {"outcome", "population", "conditions", "exclude_studies", "exclude_derived"}

@@ -1,0 +1,443 @@
+"""Sensitivity analysis: the headline estimates under alternative priors, data and definitions.
+
+Every scenario is the saved spec with overrides (:func:`hlhbayes.models.spec.load_spec`), fitted
+with :func:`hlhbayes.pipeline.prepare` / :func:`~hlhbayes.pipeline.run_fit` like ``fit``:
+
+- ``baseline``: the spec as saved;
+- heterogeneity priors: ``tau-halfnormal-0.5``, ``-1``, ``-2``, ``tau-halfcauchy-1`` (the one equal
+  to the baseline's prior is the baseline and is not fitted twice);
+- leave one study out: ``loo-<STUDY>`` for every study of the baseline (its influence);
+- ``no-derived``: counts we derived from stated figures left out;
+- ``classic-shlh-only``: only classic sHLH (drops MAS in rheumatic disease, sepsis with MAS
+  features and COVID-19 sHLH); ``all-conditions``: every condition, including sepsis with MAS
+  features and COVID-19 (which the default filters leave out);
+- ``adults-only`` / ``children-only``: the population filter (studies of the other population
+  are left out; patient rows of mixed studies are split by age at 18; aggregate strata of mixed
+  studies stay, since they cannot be split);
+- ``definition-<CODE>``: each response definition alone (response outcome only): the studies
+  whose response counts all use that definition. Patient rows carry no definition code; they
+  count under their study's single stratum definition, or :data:`PATIENT_DEFINITION` (the coding
+  of the shipped patient-level series, Baverez 2022: physician-judged efficacy) when the study has
+  no response strata.
+
+A scenario is **not estimable** for a cell (etiology x line) when none of its units carries direct
+data on that cell: a patient of that etiology and line, or a stratum whose known composition
+includes them (strata with an unknown mix or line do not count). Scenarios that leave no units,
+or no requested cell with data, are listed with the reason and not fitted. Scenarios that fail
+their convergence gate are listed as ``not converged``, with their numbers.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hlhbayes import pipeline
+from hlhbayes.evidence.schema import CONDITIONS
+from hlhbayes.models.spec import Spec, load_spec
+from hlhbayes.models.units import MODEL_ETIOLOGIES, Units
+from hlhbayes.priors import Prior
+
+Log = Callable[[str], None]
+PATIENT_DEFINITION = "clinician_judged"
+TAU_PRIORS = (
+    Prior("halfnormal", {"sigma": 0.5}),
+    Prior("halfnormal", {"sigma": 1.0}),
+    Prior("halfnormal", {"sigma": 2.0}),
+    Prior("halfcauchy", {"beta": 1.0}),
+)
+COLUMNS = [
+    "scenario",
+    "group",
+    "description",
+    "quantity",
+    "etiology",
+    "line",
+    "mean",
+    "q2.5",
+    "q97.5",
+    "studies",
+    "patients",
+    "strata",
+    "converged",
+    "max_r_hat",
+    "min_ess_bulk",
+    "divergences",
+    "status",
+    "reason",
+]
+
+
+def _silent(_message: str) -> None:
+    return None
+
+
+@dataclass
+class Scenario:
+    """One alternative analysis: overrides of the saved spec, or why it is not run."""
+
+    name: str
+    group: str
+    description: str
+    priors: dict[str, Prior] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)
+    skip: str | None = None
+
+
+def _prior_name(prior: Prior) -> str:
+    return f"tau-{prior.family}-{next(iter(prior.params.values())):g}"
+
+
+def build_scenarios(spec: Spec, data: Path | None, units: Units) -> list[Scenario]:
+    """Every scenario of the module docstring for the saved ``spec`` and its ``units``."""
+    from hlhbayes.evidence import load_evidence
+
+    base = load_evidence(data)
+    f = spec.filters
+    tau = spec.priors["tau"]
+    out = [Scenario("baseline", "baseline", f"the saved spec (tau ~ {tau})")]
+    for prior in TAU_PRIORS:
+        if prior != tau:
+            out.append(
+                Scenario(
+                    _prior_name(prior), "heterogeneity prior", f"tau ~ {prior}", {"tau": prior}
+                )
+            )
+    excluded = list(f.exclude_studies)
+    for sid in units.studies:
+        out.append(
+            Scenario(
+                f"loo-{sid}",
+                "leave one study out",
+                f"without {sid}",
+                filters={"exclude_studies": [*excluded, sid]},
+                skip=None if len(units.studies) > 1 else "it is the only study",
+            )
+        )
+    no_derived = Scenario(
+        "no-derived", "evidence", "derived counts left out", filters={"exclude_derived": True}
+    )
+    if f.exclude_derived:
+        no_derived.skip = "the baseline already leaves derived counts out"
+    elif not any(  # from the base: random-effects adds each study's counts up
+        st.derived and st.outcome == f.outcome and st.events is not None
+        for sid in units.studies
+        for st in base.studies[sid].strata
+    ):
+        no_derived.skip = "no derived count among the baseline's units"
+    out.append(no_derived)
+    for name, conditions, text in (
+        ("classic-shlh-only", ("classic_shlh",), "classic sHLH only"),
+        (
+            "all-conditions",
+            CONDITIONS,
+            "all conditions, with sepsis with MAS features and COVID-19 sHLH",
+        ),
+    ):
+        s = Scenario(name, "evidence", text, filters={"conditions": list(conditions)})
+        if set(conditions) == set(f.conditions):
+            s.skip = "the same conditions as the baseline"
+        out.append(s)
+    for name, population, text in (
+        ("adults-only", "adult", "adults only"),
+        ("children-only", "pediatric", "children only"),
+    ):
+        s = Scenario(name, "population", text, filters={"population": population})
+        if f.population == population:
+            s.skip = "the baseline's population"
+        out.append(s)
+    if f.outcome == "response":
+        out += _definition_scenarios(base, units, excluded)
+    return out
+
+
+def study_definitions(base: Any, units: Units) -> dict[str, set[str]]:
+    """The response definitions each study of ``units`` uses (see the module docstring)."""
+    with_patients = {p.study for p in base.patients}  # (random-effects adds them up per study)
+    out: dict[str, set[str]] = {}
+    for sid in units.studies:
+        codes = {
+            st.definition
+            for st in base.studies[sid].strata
+            if st.outcome == "response" and st.events is not None
+        }
+        if sid in with_patients and not codes:
+            codes = {PATIENT_DEFINITION}
+        out[sid] = codes
+    return out
+
+
+def _definition_scenarios(base: Any, units: Units, excluded: list[str]) -> list[Scenario]:
+    definitions = study_definitions(base, units)
+    codes = sorted({c for cs in definitions.values() for c in cs})
+    mixed = sorted(sid for sid, cs in definitions.items() if len(cs) > 1)
+    out = []
+    for code in codes:
+        keep = [sid for sid, cs in definitions.items() if cs == {code}]
+        text = f"response definition {code} alone ({', '.join(keep) or 'no study'})"
+        if mixed:
+            text += f"; studies mixing definitions left out: {', '.join(mixed)}"
+        s = Scenario(
+            f"definition-{code}",
+            "response definition",
+            text,
+            filters={"exclude_studies": [*excluded, *(x for x in units.studies if x not in keep)]},
+        )
+        if len(codes) == 1 and not mixed:
+            s.skip = f"every study of the baseline uses {code}"
+        elif not keep:
+            s.skip = f"no study uses {code} alone"
+        out.append(s)
+    return out
+
+
+def select(scenarios: list[Scenario], patterns: tuple[str, ...]) -> list[Scenario]:
+    """The scenarios matching any of ``patterns`` (names or globs such as ``loo-*``)."""
+    if not patterns:
+        return scenarios
+    names = [s.name for s in scenarios]
+    unknown = [p for p in patterns if not fnmatch.filter(names, p)]
+    if unknown:
+        raise ValueError(
+            f"--scenarios: no scenario matches {', '.join(unknown)}; valid: {', '.join(names)}"
+        )
+    return [s for s in scenarios if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
+
+
+def cell_has_data(units: Units, etiology: str, line: str) -> bool:
+    """Whether any unit carries direct data on (etiology, line) (see the module docstring)."""
+    e = MODEL_ETIOLOGIES.index(etiology)
+    later = line == "later"
+    patients = (units.pat_w[:, e] > 0) & ((units.pat_later > 0.5) == later)
+    known_w = ~np.isnan(units.agg_w).any(axis=1)
+    v = units.agg_v
+    with np.errstate(invalid="ignore"):
+        line_ok = ~np.isnan(v) & ((v > 0) if later else (v < 1))
+        strata = known_w & (np.nan_to_num(units.agg_w[:, e]) > 0) & line_ok
+    return bool(patients.any() or strata.any())
+
+
+@dataclass
+class SensitivityResult:
+    """One row per scenario, cell and rate."""
+
+    model: str
+    outcome: str
+    rows: list[dict[str, Any]]
+    provenance: dict[str, Any]
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a frame with :data:`COLUMNS`."""
+        return pd.DataFrame(self.rows, columns=COLUMNS)
+
+    @property
+    def converged(self) -> bool:
+        """False if any fitted scenario failed its convergence gate."""
+        return not any(r["status"] == "not converged" for r in self.rows)
+
+
+@dataclass
+class Prepared:
+    """A scenario checked before sampling: ready to fit, or why not."""
+
+    scenario: Scenario
+    prepared: pipeline.Prepared | None
+    status: str  # "fit", "not run" or "not estimable"
+    reason: str | None
+    missing: set = field(default_factory=set)  # requested cells without direct data
+
+
+def prepare_scenario(
+    model: str,
+    sc: Scenario,
+    cells: list[tuple[str | None, str | None]],
+    data: Path | None = None,
+    seed: int = 1,
+    outcome: str | None = None,
+    sampler_overrides: dict[str, Any] | None = None,
+    baseline: Units | None = None,
+) -> Prepared:
+    """Build the scenario's spec and units and decide whether it can be fitted (no sampling).
+
+    A data scenario whose units are exactly the ``baseline`` units is not run (it would repeat
+    the baseline).
+    """
+    if sc.skip:
+        return Prepared(sc, None, "not run", sc.skip)
+    try:
+        spec = load_spec(
+            model,
+            prior_overrides=sc.priors,
+            filter_overrides={"outcome": outcome, **sc.filters},
+            sampler_overrides=sampler_overrides,
+        )
+        prepared = pipeline.prepare(pipeline.FitRequest(spec=spec, data=data, seed=seed))
+    except ValueError as exc:
+        return Prepared(sc, None, "not estimable", str(exc))
+    u = prepared.units
+    if (
+        baseline is not None
+        and sc.name != "baseline"
+        and not sc.priors
+        and _same_units(u, baseline)
+    ):
+        return Prepared(sc, prepared, "not run", "the same evidence units as the baseline")
+    missing = {c for c in cells if c[0] is not None and not cell_has_data(u, *c)}
+    if len(missing) == len(cells):
+        cells_text = " or ".join(_cell_text(c) for c in cells)
+        reason = _no_data_reason(spec.filters.outcome, cells_text)
+        return Prepared(sc, prepared, "not estimable", reason, missing)
+    return Prepared(sc, prepared, "fit", None, missing)
+
+
+def run_sensitivity(
+    model: str,
+    scenarios: list[Scenario],
+    cells: list[tuple[str | None, str | None]],
+    data: Path | None = None,
+    seed: int = 1,
+    outcome: str | None = None,
+    sampler_overrides: dict[str, Any] | None = None,
+    log: Log = _silent,
+    command: list[str] | None = None,
+) -> SensitivityResult:
+    """Fit every scenario (those that can be) and collect the headline rows."""
+    from hlhbayes.provenance import provenance
+
+    rows: list[dict[str, Any]] = []
+    baseline_spec = load_spec(
+        model, filter_overrides={"outcome": outcome}, sampler_overrides=sampler_overrides
+    )
+    baseline = pipeline.prepare(pipeline.FitRequest(spec=baseline_spec, data=data)).units
+    checked = [
+        prepare_scenario(model, sc, cells, data, seed, outcome, sampler_overrides, baseline)
+        for sc in scenarios
+    ]
+    blank = {"converged": None, "max_r_hat": None, "min_ess_bulk": None, "divergences": None}
+    for k, ch in enumerate(checked, start=1):
+        sc = ch.scenario
+        head = f"[{k}/{len(scenarios)}] {sc.name}"
+        units = ch.prepared.units if ch.prepared is not None else None
+        if ch.status != "fit":
+            log(f"{head}: {ch.status} ({ch.reason})")
+            for cell in cells:
+                reason = ch.reason
+                if cell in ch.missing:
+                    outcome_name = ch.prepared.request.spec.filters.outcome
+                    reason = _no_data_reason(outcome_name, _cell_text(cell))
+                info = {**blank, "status": ch.status, "reason": reason}
+                rows += _rows(sc, [cell], None, units, info)
+            continue
+        t0 = time.perf_counter()
+        # heavy-tailed priors (HalfCauchy) give prior draws whose logits overflow exp() in the
+        # models' logistic function: the value (0 or 1) is right, the warning is noise
+        with np.errstate(over="ignore"):
+            result = pipeline.run_fit(ch.prepared)
+        d = result.diagnostics
+        state = "ok" if d.converged else "not converged"
+        log(f"{head}: {_describe(units)}, fitted in {time.perf_counter() - t0:.1f} s, {state}")
+        info = {
+            "converged": d.converged,
+            "max_r_hat": d.max_r_hat,
+            "min_ess_bulk": d.min_ess_bulk,
+            "divergences": d.divergences,
+            "status": state,
+            "reason": "; ".join(d.problems()) or None,
+        }
+        records = {(r["quantity"], r["etiology"], r["line"]): r for r in result.records}
+        for cell in cells:
+            if cell in ch.missing:
+                reason = _no_data_reason(result.outcome, _cell_text(cell))
+                rows += _rows(
+                    sc, [cell], None, units, {**info, "status": "not estimable", "reason": reason}
+                )
+            else:
+                rows += _rows(sc, [cell], records, units, info)
+    prov = provenance(
+        data_hash=_data_hash(data),
+        data_source=str(data) if data else "default",
+        spec=baseline_spec.to_dict(),
+        seed=seed,
+        method="mcmc",
+        units={},
+        excluded={},
+        command=command,
+    )
+    prov["scenarios"] = [
+        {
+            "name": s.name,
+            "priors": {k: p.to_dict() for k, p in s.priors.items()},
+            "filters": s.filters,
+        }
+        for s in scenarios
+    ]
+    return SensitivityResult(model, baseline_spec.filters.outcome, rows, prov)
+
+
+def _data_hash(data: Path | None) -> str:
+    from hlhbayes.evidence import load_evidence
+
+    return load_evidence(data).content_hash
+
+
+def _no_data_reason(outcome: str, cell: str) -> str:
+    return (
+        f"no direct {outcome} data on {cell} in this scenario (an estimate would rest on "
+        "pooling and the priors alone)"
+    )
+
+
+def _cell_text(cell: tuple[str | None, str | None]) -> str:
+    return f"{cell[0]}/{cell[1]}"
+
+
+def _describe(units: Units) -> str:
+    u = units.describe()
+    return f"{_plural(u['studies'], 'study', 'studies')}, {u['patients']} patients, {u['strata']} strata"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _rows(
+    sc: Scenario,
+    cells: list[tuple[str | None, str | None]],
+    records: dict | None,
+    units: Units | None,
+    info: dict[str, Any],
+) -> list[dict[str, Any]]:
+    out = []
+    u = units.describe() if units is not None else {}
+    for etiology, line in cells:
+        for quantity in ("rate_typical", "rate_new"):
+            rec = (records or {}).get((quantity, etiology, line))
+            out.append(
+                {
+                    "scenario": sc.name,
+                    "group": sc.group,
+                    "description": sc.description,
+                    "quantity": quantity,
+                    "etiology": etiology,
+                    "line": line,
+                    "mean": rec["mean"] if rec else None,
+                    "q2.5": rec["q2.5"] if rec else None,
+                    "q97.5": rec["q97.5"] if rec else None,
+                    "studies": u.get("studies"),
+                    "patients": u.get("patients"),
+                    "strata": u.get("strata"),
+                    **info,
+                }
+            )
+    return out
+
+
+def _same_units(a: Units, b: Units) -> bool:
+    return (a.studies, a.pat_ids, a.agg_ids) == (b.studies, b.pat_ids, b.agg_ids)

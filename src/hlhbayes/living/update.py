@@ -1,0 +1,364 @@
+"""``hlhbayes update``: re-run the saved analyses on the current evidence base, see what changed.
+
+The saved analyses are the model specs in ``models/*.yaml`` (one analysis per spec: its model and
+the outcome its filters name). For each analysis:
+
+1. the **previous run** is the latest run folder of that model and outcome
+   (:func:`hlhbayes.living.history.latest_run`);
+2. if it was fitted on the same evidence base with the same priors, options and filters, the
+   analysis is **up to date** and nothing is fitted;
+3. otherwise the spec is fitted on the current base, and the new run is compared with the previous
+   one (:mod:`hlhbayes.living.compare`) and every **new study** (in the new fit, not in the
+   previous one) is checked against the previous fit's predictive distribution
+   (:mod:`hlhbayes.living.conflict`).
+
+Without a previous run, ``new_studies`` (``--new STUDY``) names the studies just added: the
+previous state is then re-created by fitting the spec without them (the *baseline*, written to
+the history too), so a fresh clone can add a series and see what it changed. Without either,
+the fit is recorded as the baseline of later updates.
+
+Everything is fitted before anything is written; run folders are then written whole or not at
+all (:mod:`hlhbayes.living.history`), and existing runs are never touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hlhbayes import pipeline
+from hlhbayes.living import history
+from hlhbayes.living.compare import Comparison, comparison, spec_differences
+from hlhbayes.living.conflict import CONFLICT_LEVEL, prior_data_conflict
+from hlhbayes.living.history import RunInfo
+from hlhbayes.living.subset import units_of_studies
+from hlhbayes.models import MODELS
+from hlhbayes.models.spec import Spec, default_spec_dir, load_spec
+
+Log = Callable[[str], None]
+
+
+def _silent(_message: str) -> None:
+    return None
+
+
+@dataclass
+class AnalysisPlan:
+    """What ``update`` will do for one analysis (decided before any sampling)."""
+
+    spec: Spec
+    prepared: pipeline.Prepared
+    previous: RunInfo | None
+    status: str  # "update", "baseline", "baseline+update" or "up to date"
+    new_studies: list[str] = field(default_factory=list)
+    baseline: pipeline.Prepared | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """``model/outcome``."""
+        return f"{self.spec.model}/{self.spec.filters.outcome}"
+
+
+@dataclass
+class AnalysisUpdate:
+    """The outcome of one analysis: fits, comparison, conflict checks and where it was written."""
+
+    plan: AnalysisPlan
+    result: pipeline.FitResult | None = None
+    baseline: pipeline.FitResult | None = None
+    comparison: Comparison | None = None
+    conflict: list[dict[str, Any]] = field(default_factory=list)
+    run_dir: Path | None = None
+    baseline_dir: Path | None = None
+
+    @property
+    def converged(self) -> bool:
+        """False if any fit of this analysis failed its convergence gate."""
+        fits = [f for f in (self.result, self.baseline) if f is not None]
+        return all(f.diagnostics.converged for f in fits)
+
+
+def saved_specs(
+    models: tuple[str, ...] = (), sampler_overrides: dict[str, Any] | None = None
+) -> list[Spec]:
+    """The saved analyses: one spec per ``models/<model>.yaml`` (or the models named)."""
+    folder = default_spec_dir()
+    names = list(models) or sorted(p.stem for p in folder.glob("*.yaml") if p.stem in MODELS)
+    if not names:
+        raise ValueError(f"no saved analyses: no model spec (*.yaml) in {folder}")
+    return [load_spec(n, sampler_overrides=sampler_overrides) for n in names]
+
+
+def plan_update(
+    specs: list[Spec],
+    runs: Path,
+    data: Path | None = None,
+    new: tuple[str, ...] = (),
+    seed: int = 1,
+) -> list[AnalysisPlan]:
+    """Validate everything and decide, per analysis, what to fit. Samples nothing.
+
+    Raises ``ValueError`` (or ``EvidenceError``) for a bad evidence base, spec or ``new`` id.
+    """
+    plans = []
+    for spec in specs:
+        request = pipeline.FitRequest(spec=spec, data=data, seed=seed)
+        prepared = pipeline.prepare(request)
+        if new:
+            _check_known(new, prepared)
+        previous = history.latest_run(runs, spec.model, spec.filters.outcome)
+        plans.append(_plan_one(spec, prepared, previous, new, data, seed))
+    return plans
+
+
+def _check_known(new: tuple[str, ...], prepared: pipeline.Prepared) -> None:
+    from hlhbayes.evidence import load_evidence
+
+    base = load_evidence(prepared.request.data)
+    unknown = [s for s in new if s not in base.studies]
+    if unknown:
+        raise ValueError(f"--new {', '.join(unknown)}: not in the evidence base {base.root}")
+
+
+def _plan_one(spec, prepared, previous, new, data, seed) -> AnalysisPlan:
+    units = prepared.units
+    in_analysis = [s for s in new if s in units.studies]
+    plan = AnalysisPlan(spec, prepared, previous, "update")
+    for sid in new:
+        if sid not in units.studies:
+            reason = units.excluded.get(sid, "not in this analysis")
+            plan.notes.append(f"{sid} is not part of {plan.name}: {reason}")
+    if previous is None:
+        if not in_analysis:
+            plan.status = "baseline"
+            plan.notes.append(
+                f"no previous run of {plan.name}: this fit becomes the baseline of later updates"
+                + ("" if new else " (to compare now, name the new studies with --new)")
+            )
+            return plan
+        base_spec = dataclasses.replace(
+            spec,
+            filters=dataclasses.replace(
+                spec.filters,
+                exclude_studies=tuple(spec.filters.exclude_studies) + tuple(in_analysis),
+            ),
+        )
+        request = pipeline.FitRequest(spec=base_spec, data=data, seed=seed)
+        plan.baseline = pipeline.prepare(request)
+        plan.status = "baseline+update"
+        plan.new_studies = in_analysis
+        plan.notes.append(
+            f"no previous run of {plan.name}: the previous state is re-created by fitting it "
+            f"without {', '.join(in_analysis)}"
+        )
+        return plan
+    differences = spec_differences(previous.spec, spec.to_dict()) if previous.spec else []
+    if previous.data_hash == prepared.data_hash and not differences:
+        plan.status = "up to date"
+        plan.notes.append(
+            f"{plan.name} is up to date: {previous.path} was fitted on this evidence base "
+            f"({prepared.data_hash[:12]}) with this spec"
+        )
+        return plan
+    if differences:
+        plan.notes.append(
+            f"the previous run {previous.path} used another spec ({'; '.join(differences)}): "
+            "the changes reflect that too"
+        )
+    source = previous.provenance.get("data_source")
+    if source and source != prepared.data_source:
+        plan.notes.append(
+            f"the previous run used other data ({source}); this run uses {prepared.data_source}"
+        )
+    previous_studies = _posterior_studies(previous.path)
+    if new:
+        plan.new_studies = in_analysis
+        already = [s for s in in_analysis if previous_studies and s in previous_studies]
+        if already:
+            plan.notes.append(
+                f"{', '.join(already)} already in the previous run {previous.path}: its "
+                "prior-data conflict check is against a fit that includes it"
+            )
+    elif previous_studies is None:
+        plan.notes.append(
+            f"{previous.path} has no posterior draws: new studies cannot be checked for "
+            "prior-data conflict"
+        )
+    else:
+        plan.new_studies = [s for s in units.studies if s not in previous_studies]
+    return plan
+
+
+def _posterior_studies(run: Path) -> list[str] | None:
+    """The studies of a run's posterior (``None`` when the run has no ``fit.nc``)."""
+    import xarray as xr
+
+    path = Path(run) / "fit.nc"
+    if not path.is_file():
+        return None
+    with xr.open_datatree(path) as tree:
+        posterior = tree["posterior"]
+        if "study" not in posterior.coords:
+            return None
+        return [str(s) for s in posterior["study"].values]
+
+
+def _posterior(run: Path):
+    import xarray as xr
+
+    with xr.open_datatree(Path(run) / "fit.nc") as tree:
+        return tree["posterior"].to_dataset().load()
+
+
+def run_update(plans: list[AnalysisPlan], runs: Path, log: Log = _silent) -> list[AnalysisUpdate]:
+    """Fit, compare and check every planned analysis, in memory. Writes nothing.
+
+    The folders the new runs will be written to (under ``runs``) are named here, so that the
+    comparison can refer to them.
+    """
+    out = []
+    for k, plan in enumerate(plans, start=1):
+        update = AnalysisUpdate(plan)
+        out.append(update)
+        if plan.status == "up to date":
+            log(f"[{k}/{len(plans)}] {plan.name}: up to date, nothing to fit")
+            continue
+        folder = history.history_dir(runs, plan.spec.model, plan.spec.filters.outcome)
+        update.run_dir = folder / history.run_name(plan.prepared.data_hash)
+        previous_posterior = None
+        previous_summary = plan.previous
+        if plan.baseline is not None:
+            update.baseline_dir = update.run_dir.with_name(f"{update.run_dir.name}-baseline")
+            log(f"[{k}/{len(plans)}] {plan.name}: fitting the baseline ({_units(plan.baseline)})")
+            update.baseline = pipeline.run_fit(plan.baseline, log)
+            previous_posterior = update.baseline.idata["posterior"].to_dataset()
+            previous_summary = RunInfo(
+                update.baseline_dir, update.baseline.summary_json(), update.baseline.provenance
+            )
+        elif (
+            plan.previous is not None
+            and plan.new_studies
+            and (plan.previous.path / "fit.nc").is_file()
+        ):
+            previous_posterior = _posterior(plan.previous.path)
+        log(
+            f"[{k}/{len(plans)}] {plan.name}: fitting on the current base ({_units(plan.prepared)})"
+        )
+        update.result = pipeline.run_fit(plan.prepared, log)
+        if previous_summary is not None:
+            current = RunInfo(
+                update.run_dir, update.result.summary_json(), update.result.provenance
+            )
+            update.comparison = comparison(previous_summary, current)
+            if plan.baseline is not None:  # the baseline's exclusions are explained in a note
+                update.comparison.notes = [
+                    n
+                    for n in update.comparison.notes
+                    if "filters exclude_studies" not in n and "same data hash" not in n
+                ]
+        if previous_posterior is not None and plan.new_studies:
+            # unknown compositions of new strata: prior centred on the analysis's pooled mix
+            units = units_of_studies(plan.prepared.units, plan.new_studies)
+            mixes = {}
+            if plan.spec.model == "etiology-line":
+                mixes = {
+                    "pooled_mix": plan.prepared.units.pooled_mix(),
+                    "pooled_later": plan.prepared.units.pooled_later(),
+                }
+            update.conflict = prior_data_conflict(
+                plan.spec.model,
+                previous_posterior,
+                units,
+                seed=plan.prepared.request.seed,
+                options=plan.spec.options,
+                **mixes,
+            )
+    return out
+
+
+def _units(prepared: pipeline.Prepared) -> str:
+    u = prepared.units.describe()
+    return (
+        f"data {prepared.data_hash[:12]}: {u['studies']} studies, {u['patients']} patients, "
+        f"{u['strata']} strata"
+    )
+
+
+def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False) -> None:
+    """Write every new run folder (and the ``LATEST`` pointers) whole or not at all."""
+    from hlhbayes.living.figures import compare_figure
+    from hlhbayes.runs import write_run
+
+    staged: list[history.Staged] = []
+    pointers: dict[Path, bytes] = {}
+    try:
+        for update in updates:
+            if update.result is None:
+                continue
+            plan = update.plan
+            folder = update.run_dir.parent
+            if update.baseline is not None:
+                update.baseline.provenance["update"] = {"baseline_without": plan.new_studies}
+                staged.append(
+                    history.stage(update.baseline_dir, lambda p, r=update.baseline: write_run(r, p))
+                )
+            previous = update.baseline_dir or (plan.previous.path if plan.previous else None)
+            update.result.provenance["update"] = {
+                "previous_run": str(previous) if previous else None,
+                "new_studies": plan.new_studies,
+            }
+
+            def fill(path: Path, u: AnalysisUpdate = update, prev: Path | None = previous):
+                write_run(u.result, path)
+                if u.comparison is not None:
+                    payload = update_payload(u, prev)
+                    history.write_json(path / "changes.json", payload)
+                    u.comparison.frame.to_csv(path / "changes.csv", index=False)
+                    compare_figure(
+                        u.comparison.frame,
+                        path / "changes.png",
+                        f"{u.plan.name}: before ({prev}) and after",
+                    )
+                if u.conflict:
+                    pd.DataFrame(u.conflict).to_csv(path / "conflict.csv", index=False)
+
+            staged.append(history.stage(update.run_dir, fill))
+            pointers[folder / history.LATEST] = f"{update.run_dir.name}\n".encode()
+    except BaseException:
+        history.discard(staged, failed=True)
+        raise
+    history.commit(staged, pointers, force=force)
+
+
+def update_payload(update: AnalysisUpdate, previous: Path | None = None) -> dict[str, Any]:
+    """The JSON form of one analysis's update (also ``changes.json`` in the new run folder)."""
+    plan = update.plan
+    payload: dict[str, Any] = {
+        "model": plan.spec.model,
+        "outcome": plan.spec.filters.outcome,
+        "status": plan.status,
+        "previous_run": str(previous or (plan.previous.path if plan.previous else "")) or None,
+        "previous_data_hash": (
+            update.baseline.provenance["data_hash"]
+            if update.baseline is not None
+            else (plan.previous.data_hash if plan.previous else None)
+        ),
+        "run": str(update.run_dir) if update.run_dir else None,
+        "baseline_run": str(update.baseline_dir) if update.baseline_dir else None,
+        "data_hash": plan.prepared.data_hash,
+        "new_studies": plan.new_studies,
+        "notes": plan.notes,
+        "diagnostics": update.result.diagnostics.as_dict() if update.result else None,
+        "changes": update.comparison.as_json()["records"] if update.comparison else [],
+        "conflict_level": CONFLICT_LEVEL,
+        "conflict": update.conflict,
+    }
+    if update.comparison is not None:
+        payload["notes"] = [*plan.notes, *update.comparison.notes]
+    return payload

@@ -1,0 +1,226 @@
+"""``hlhbayes compare`` and the run history, on instant (quadrature) fits: no MCMC."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import snapshot
+from hlhbayes.cli import main
+from hlhbayes.living import history
+from hlhbayes.living.compare import COLUMNS, compare_records
+
+AS_CSV = "study,r,n\nS1,23,107\nS2,12,44\nS3,19,51\nS4,9,39\nS5,39,139\n"
+MORE = AS_CSV + "S6,6,20\nS7,30,78\n"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run(*args: str | Path):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two exact random-effects runs: five studies (A), then seven (B)."""
+    root = tmp_path_factory.mktemp("runs")
+    out = []
+    for name, text in (("a", AS_CSV), ("b", MORE)):
+        table = root / f"{name}.csv"
+        table.write_text(text)
+        folder = root / f"run-{name}"
+        args = ["--model", "random-effects", "--data", table, "--method", "exact"]
+        result = run("fit", *args, "--out", folder, "--quiet")
+        assert result.exit_code == 0, result.output
+        out.append(folder)
+    return out[0], out[1]
+
+
+def _records(folder: Path) -> dict[str, dict]:
+    summary = json.loads((folder / "summary.json").read_text())
+    return {r["quantity"]: r for r in summary["summary"]}
+
+
+def test_table_has_before_after_shift_and_width(runs, tmp_path):
+    a, b = runs
+    figure = tmp_path / "fig.png"
+    result = run("compare", a, b, "--figure", figure)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "random-effects, outcome response"
+    assert lines[1].startswith(f"A: {a} (data ") and lines[1].endswith(", converged)")
+    assert lines[2].startswith(f"B: {b} (data ")
+    header = lines.index(
+        "quantity      etiology    line   before (A)              after (B)               "
+        "shift (SD)  width change"
+    )
+    body = lines[header + 1 : header + 5]
+    assert [ln.split()[0] for ln in body] == ["mu", "tau", "rate_typical", "rate_new"]
+    ra, rb = _records(a)["rate_typical"], _records(b)["rate_typical"]
+    shift = (rb["mean"] - ra["mean"]) / ra["sd"]
+    width_a, width_b = ra["q97.5"] - ra["q2.5"], rb["q97.5"] - rb["q2.5"]
+    assert body[2] == (
+        f"rate_typical  -           -      "
+        f"{ra['mean']:.3f} [{ra['q2.5']:.3f}, {ra['q97.5']:.3f}]".ljust(57)
+        + f"{rb['mean']:.3f} [{rb['q2.5']:.3f}, {rb['q97.5']:.3f}]".ljust(24)
+        + f"{shift:+.2f}".rjust(10)
+        + f"  {width_b - width_a:+.3f} ({width_b / width_a - 1:+.0%})"
+    )
+    assert lines[header + 5].startswith("moved most: ")
+    assert result.stderr == f"figure: {figure}\n"
+    assert figure.read_bytes().startswith(PNG)
+
+
+def test_json_and_csv_carry_the_same_numbers(runs, tmp_path):
+    a, b = runs
+    js = run("compare", a, b, "--format", "json", "--no-figure")
+    assert js.exit_code == 0
+    payload = json.loads(js.stdout)
+    assert set(payload) == {"run_a", "run_b", "records", "notes", "figure"}
+    assert payload["figure"] is None
+    assert payload["run_a"]["path"] == str(a) and payload["run_b"]["model"] == "random-effects"
+    records = {r["quantity"]: r for r in payload["records"]}
+    assert list(records["tau"]) == COLUMNS
+    ra, rb = _records(a)["tau"], _records(b)["tau"]
+    assert records["tau"]["shift_sd"] == pytest.approx((rb["mean"] - ra["mean"]) / ra["sd"])
+    assert records["tau"]["width_change_rel"] == pytest.approx(
+        (rb["q97.5"] - rb["q2.5"]) / (ra["q97.5"] - ra["q2.5"]) - 1
+    )
+    assert records["tau"]["etiology"] is None
+    csv = run("compare", a, b, "--format", "csv", "--no-figure")
+    frame = pd.read_csv(pd.io.common.StringIO(csv.stdout))
+    assert list(frame.columns) == COLUMNS
+    assert frame["shift_sd"].tolist() == pytest.approx([r["shift_sd"] for r in payload["records"]])
+    assert not list(tmp_path.iterdir())  # --no-figure: nothing written
+
+
+def test_default_figure_goes_beside_run_b(runs):
+    a, b = runs
+    result = run("compare", a, b, "--format", "csv")
+    expected = b.resolve().parent / f"compare-{a.name}-vs-{b.name}.png"
+    assert result.stderr == f"figure: {expected}\n"
+    assert expected.read_bytes().startswith(PNG)
+    expected.unlink()
+
+
+def test_same_base_is_noted(runs):
+    a, _ = runs
+    result = run("compare", a, a, "--no-figure")
+    assert "note: both runs used the same evidence base (same data hash)" in result.stdout
+    assert " +0.00 " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("model", "etiology-line", "is random-effects/response, {b} is etiology-line/response"),
+        ("outcome", "death", "is random-effects/response, {b} is random-effects/death"),
+    ],
+)
+def test_different_analyses_are_refused(runs, tmp_path, field, value, message):
+    a, b = runs
+    other = tmp_path / "other"
+    shutil.copytree(b, other)
+    summary = json.loads((other / "summary.json").read_text())
+    summary[field] = value
+    (other / "summary.json").write_text(json.dumps(summary))
+    before = snapshot(tmp_path)
+    result = run("compare", a, other)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: cannot compare runs of different analyses: {a} " + message.format(b=other) + "\n"
+    )
+    assert snapshot(tmp_path) == before  # no figure either
+
+
+def test_not_a_run_folder(tmp_path, runs):
+    result = run("compare", tmp_path, runs[0])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {tmp_path}: not a run folder (no summary.json)\n"
+
+
+def test_records_missing_on_one_side_are_kept():
+    a = [
+        {
+            "quantity": "mu",
+            "etiology": None,
+            "line": None,
+            "mean": 1,
+            "sd": 0.5,
+            "q2.5": 0,
+            "q97.5": 2,
+        }
+    ]
+    b = [
+        {
+            "quantity": "tau",
+            "etiology": None,
+            "line": None,
+            "mean": 1,
+            "sd": 0.5,
+            "q2.5": 0,
+            "q97.5": 2,
+        }
+    ]
+    frame = compare_records(a, b)
+    assert frame["quantity"].tolist() == ["mu", "tau"]
+    assert frame["shift_sd"].isna().all()
+
+
+# --------------------------------------------------------------------------------------------
+# history: which run is the latest, and all-or-nothing writes
+
+
+def _fake_run(folder: Path, created: str, model: str = "random-effects") -> Path:
+    folder.mkdir(parents=True)
+    summary = {"model": model, "outcome": "response", "data_hash": "x" * 64, "summary": []}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "provenance.json").write_text(json.dumps({"created": created}))
+    return folder
+
+
+def test_latest_is_the_newer_of_fit_folder_and_history(tmp_path):
+    assert history.latest_run(tmp_path, "random-effects", "response") is None
+    fitted = _fake_run(tmp_path / "random-effects-response", "2026-01-02T00:00:00+00:00")
+    assert history.latest_run(tmp_path, "random-effects", "response").path == fitted
+    folder = history.history_dir(tmp_path, "random-effects", "response")
+    old = _fake_run(folder / "20260101T000000Z-aaaa", "2026-01-01T00:00:00+00:00")
+    (folder / "LATEST").write_text(old.name + "\n")
+    assert history.latest_run(tmp_path, "random-effects", "response").path == fitted
+    new = _fake_run(folder / "20260103T000000Z-bbbb", "2026-01-03T00:00:00+00:00")
+    (folder / "LATEST").write_text(new.name + "\n")
+    assert history.latest_run(tmp_path, "random-effects", "response").path == new
+    assert history.latest_run(tmp_path, "etiology-line", "response") is None
+
+
+def test_commit_is_all_or_nothing(tmp_path, monkeypatch):
+    existing = _fake_run(tmp_path / "keep", "2026-01-01T00:00:00+00:00")
+    before = snapshot(tmp_path)
+
+    def fill(path: Path) -> None:
+        path.mkdir()
+        (path / "a.txt").write_text("a")
+
+    staged = [
+        history.stage(tmp_path / "deep" / "one", fill),
+        history.stage(tmp_path / "deep" / "two", fill),
+    ]
+
+    def boom(_writes):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(history, "write_atomically", boom)
+    with pytest.raises(OSError, match="disk full"):
+        history.commit(staged, {tmp_path / "POINTER": b"x"})
+    assert snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]  # no folder left behind
+    # an existing folder is never replaced without force
+    with pytest.raises(ValueError, match="exists; use --force"):
+        history.commit([history.stage(existing, fill)])
+    assert snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]

@@ -1,0 +1,198 @@
+"""``hlhbayes sensitivity``: the scenarios, the not-estimable rule, the table and the figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hlhbayes import pipeline
+from hlhbayes.cli import main
+from hlhbayes.living.sensitivity import (
+    COLUMNS,
+    build_scenarios,
+    cell_has_data,
+    select,
+    study_definitions,
+)
+from hlhbayes.living.subset import units_of_studies
+from hlhbayes.models.spec import load_spec
+from hlhbayes.models.units import Filters, build_units
+
+TINY = ["--draws", "150", "--tune", "150", "--chains", "2"]
+PNG = b"\x89PNG\r\n\x1a\n"
+STUDIES = [
+    "Baverez2022",
+    "CookChildrens_Vicenzi",
+    "JClinRheumatol2011_2pts",
+    "Monteagudo2020",
+    "OxfordIV2021",
+    "PedRheum2008_S13",
+    "Sonmez2018",
+    "Wohlfarth2019",
+]
+
+
+def run(*args: str | Path):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def scenarios():
+    spec = load_spec("etiology-line")
+    units = pipeline.prepare(pipeline.FitRequest(spec=spec)).units
+    return build_scenarios(spec, None, units)
+
+
+def test_every_scenario_of_the_issue(scenarios):
+    assert [s.name for s in scenarios] == [
+        "baseline",
+        "tau-halfnormal-0.5",
+        "tau-halfnormal-2",
+        "tau-halfcauchy-1",  # halfnormal-1 is the baseline's prior: not fitted twice
+        *(f"loo-{s}" for s in STUDIES),
+        "no-derived",
+        "classic-shlh-only",
+        "all-conditions",
+        "adults-only",
+        "children-only",
+        "definition-clinical_serologic",
+        "definition-clinician_judged",
+        "definition-hlh2004_resolution",
+        "definition-organ_function_proxy",
+        "definition-remission",
+    ]
+    by_name = {s.name: s for s in scenarios}
+    assert by_name["baseline"].description == "the saved spec (tau ~ HalfNormal(1))"
+    assert by_name["tau-halfcauchy-1"].priors["tau"].family == "halfcauchy"
+    assert by_name["loo-Sonmez2018"].filters == {"exclude_studies": ["Sonmez2018"]}
+    assert by_name["no-derived"].filters == {"exclude_derived": True}
+    assert by_name["classic-shlh-only"].filters == {"conditions": ["classic_shlh"]}
+    assert by_name["children-only"].filters == {"population": "pediatric"}
+    remission = by_name["definition-remission"]
+    kept = set(STUDIES) - set(remission.filters["exclude_studies"])
+    assert kept == {"CookChildrens_Vicenzi", "JClinRheumatol2011_2pts", "Sonmez2018"}
+    assert all(s.skip is None for s in scenarios)
+
+
+def test_patient_rows_take_their_studys_definition(shipped):
+    units = build_units(shipped, Filters())
+    definitions = study_definitions(shipped, units)
+    assert definitions["Baverez2022"] == {"clinician_judged"}  # patient rows only
+    assert definitions["OxfordIV2021"] == {"clinician_judged"}
+    assert definitions["Wohlfarth2019"] == {"organ_function_proxy"}
+
+
+def test_death_has_no_definition_scenarios():
+    spec = load_spec("etiology-line", filter_overrides={"outcome": "death"})
+    units = pipeline.prepare(pipeline.FitRequest(spec=spec)).units
+    names = [s.name for s in build_scenarios(spec, None, units)]
+    assert not [n for n in names if n.startswith("definition-")]
+
+
+def test_select_by_name_and_pattern(scenarios):
+    chosen = select(scenarios, ("baseline", "tau-*"))
+    assert [s.name for s in chosen] == [
+        "baseline",
+        "tau-halfnormal-0.5",
+        "tau-halfnormal-2",
+        "tau-halfcauchy-1",
+    ]
+    assert len(select(scenarios, ("loo-*",))) == len(STUDIES)
+    with pytest.raises(ValueError, match=r"no scenario matches nope; valid: baseline, "):
+        select(scenarios, ("nope",))
+
+
+def test_direct_data_on_a_cell(shipped):
+    units = build_units(shipped, Filters())
+    assert cell_has_data(units, "infection", "first")  # Baverez 2022's patients
+    pedrheum = units_of_studies(units, ["PedRheum2008_S13"])  # rheumatic 4, other 2; all later
+    assert cell_has_data(pedrheum, "rheumatic", "later")
+    assert not cell_has_data(pedrheum, "rheumatic", "first")
+    assert not cell_has_data(pedrheum, "infection", "later")
+    wohlfarth = units_of_studies(units, ["Wohlfarth2019"])  # mix and line unknown
+    assert np.isnan(wohlfarth.agg_w).all()
+    assert not any(
+        cell_has_data(wohlfarth, e, ln) for e in ("infection", "other") for ln in ("first", "later")
+    )
+
+
+def test_list_shows_the_plan_without_fitting(tmp_path):
+    result = run(
+        "sensitivity", "--list", "--scenarios", "baseline,loo-Baverez2022,all-conditions",
+        "--out", tmp_path / "s",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["scenario", "group", "units", "plan", "description"]
+    assert lines[1].split()[:8] == [
+        "baseline", "baseline", "8", "studies", "(21", "patients,", "7", "strata)",
+    ]  # fmt: skip
+    assert lines[1].split()[8] == "fit"
+    assert "not estimable" in lines[2]
+    assert "[no direct response data on infection/first in this scenario" in lines[2]
+    assert "not run" in lines[3] and "[the same evidence units as the baseline]" in lines[3]
+    assert not (tmp_path / "s").exists()
+
+
+def test_unknown_scenario_is_refused(tmp_path):
+    result = run("sensitivity", "--scenarios", "loo-Nobody", "--out", tmp_path / "s")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: --scenarios: no scenario matches loo-Nobody; valid: ")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.sampling
+def test_table_statuses_and_files(tmp_path):
+    out = tmp_path / "sens"
+    scenarios = "baseline,loo-Baverez2022,all-conditions"
+    result = run("sensitivity", "--scenarios", scenarios, *TINY, "--out", out)
+    assert result.exit_code in (0, 3), result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "scenario", "etiology", "line", "quantity", "mean", "95%", "interval", "studies", "status",
+    ]  # fmt: skip
+    rows = [ln.split() for ln in lines[1:]]
+    assert [(r[0], r[3]) for r in rows] == [
+        (s, q)
+        for s in ("baseline", "loo-Baverez2022", "all-conditions")
+        for q in ("rate_typical", "rate_new")
+    ]
+    for r in rows[:2]:  # fitted: mean, interval, 8 studies, a status
+        assert r[1:3] == ["infection", "first"]
+        assert 0 < float(r[4]) < 1 and r[7] == "8"
+        assert " ".join(r[8:]) in ("ok", "not converged")
+    assert lines[3].endswith(
+        "7  not estimable: no direct response data on infection/first in this scenario (an "
+        "estimate would rest on pooling and the priors alone)"
+    )
+    assert lines[5].endswith("8  not run: the same evidence units as the baseline")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "provenance.json",
+        "sensitivity.csv",
+        "sensitivity.json",
+        "sensitivity.png",
+    ]
+    assert (out / "sensitivity.png").read_bytes().startswith(PNG)
+    records = json.loads((out / "sensitivity.json").read_text())
+    assert list(records[0]) == COLUMNS
+    assert records[2]["mean"] is None and records[2]["status"] == "not estimable"
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert [s["name"] for s in provenance["scenarios"]] == scenarios.split(",")
+    assert "[2/3] loo-Baverez2022: not estimable (" in result.stderr
+    # the output folder is never replaced without --force
+    again = run("sensitivity", "--scenarios", "baseline", *TINY, "--out", out)
+    assert again.exit_code == 1
+    assert "exists; use --force to replace it" in again.stderr
+
+
+def test_random_effects_scenarios_read_definitions_and_derived_counts_from_the_base():
+    spec = load_spec("random-effects")
+    units = pipeline.prepare(pipeline.FitRequest(spec=spec)).units  # one count per study
+    by_name = {s.name: s for s in build_scenarios(spec, None, units)}
+    assert by_name["no-derived"].skip is None
+    judged = by_name["definition-clinician_judged"]
+    assert set(STUDIES) - set(judged.filters["exclude_studies"]) == {"Baverez2022", "OxfordIV2021"}
