@@ -101,3 +101,22 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def cell_options(etiology_help: str, line_help: str) -> Callable:
+    """``--etiology`` and ``--line`` (repeatable): the etiology x line cells a command shows."""
+    from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+
+    def decorate(func: Callable) -> Callable:
+        func = click.option(
+            "--line", "lines", multiple=True, type=click.Choice(MODEL_LINES), help=line_help
+        )(func)
+        return click.option(
+            "--etiology",
+            "etiologies",
+            multiple=True,
+            type=click.Choice(MODEL_ETIOLOGIES),
+            help=etiology_help,
+        )(func)
+
+    return decorate

@@ -9,6 +9,7 @@ import click
 
 from hlhbayes.cli.common import (
     EXIT_NOT_CONVERGED,
+    cell_options,
     emit_frame,
     emit_json,
     format_option,
@@ -39,19 +40,9 @@ def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
     show_default=True,
     help="etiology-line: response by trigger and line; random-effects: any study/events/total table.",
 )
-@click.option(
-    "--etiology",
-    "etiologies",
-    multiple=True,
-    type=click.Choice(MODEL_ETIOLOGIES),
-    help="Etiology cell(s) to print (repeatable; default all). Medication counts as other.",
-)
-@click.option(
-    "--line",
-    "lines",
-    multiple=True,
-    type=click.Choice(MODEL_LINES),
-    help="Line(s) of therapy to print (repeatable; default both).",
+@cell_options(
+    etiology_help="Etiology cell(s) to print (repeatable; default all). Medication counts as other.",
+    line_help="Line(s) of therapy to print (repeatable; default both).",
 )
 @click.option("--outcome", type=click.Choice(["response", "death"]), help="Default: response.")
 @click.option(

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from hlhbayes.cli.common import handle_domain_errors
-from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+from hlhbayes.cli.common import cell_options, handle_domain_errors
 from hlhbayes.runs import default_run_dir
 
 
@@ -31,19 +30,9 @@ from hlhbayes.runs import default_run_dir
     show_default=True,
     help="html: one self-contained file; md: Markdown with figures/ beside it.",
 )
-@click.option(
-    "--etiology",
-    "etiologies",
-    multiple=True,
-    type=click.Choice(MODEL_ETIOLOGIES),
-    help="Etiology cell(s) to show (repeatable; default: those the fit was asked for, else all).",
-)
-@click.option(
-    "--line",
-    "lines",
-    multiple=True,
-    type=click.Choice(MODEL_LINES),
-    help="Line(s) to show (repeatable; default: those the fit was asked for, else both).",
+@cell_options(
+    etiology_help="Etiology cell(s) to show (repeatable; default: those the fit was asked for, else all).",
+    line_help="Line(s) to show (repeatable; default: those the fit was asked for, else both).",
 )
 @click.option(
     "--threshold",
