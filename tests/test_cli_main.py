@@ -1,0 +1,50 @@
+"""The command group: every command resolves, and subcommands are imported only when used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from hlhbayes.cli import main
+from hlhbayes.cli.main import COMMANDS
+
+
+def test_every_listed_command_resolves_and_has_help():
+    runner = CliRunner()
+    listing = runner.invoke(main, ["--help"])
+    assert listing.exit_code == 0, listing.output
+    for name in COMMANDS:
+        assert name in listing.output
+        command = main.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None and command.name == name
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, result.output
+    assert main.get_command(None, "no-such-command") is None  # type: ignore[arg-type]
+
+
+def test_fit_help_does_not_import_other_commands():
+    code = (
+        "import sys\n"
+        "from hlhbayes.cli import main\n"
+        "try:\n"
+        "    main(['fit', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('hlhbayes.cli.', 'hlhbayes.reporting',"
+        " 'hlhbayes.design', 'hlhbayes.living', 'pymc', 'matplotlib')))\n"
+        "print(' '.join(loaded))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    assert "hlhbayes.cli.fit_cmd" in loaded
+    for eager in (
+        "hlhbayes.cli.report_cmd",
+        "hlhbayes.cli.design_cmd",
+        "hlhbayes.reporting",
+        "hlhbayes.design",
+        "pymc",
+        "matplotlib",
+    ):
+        assert eager not in loaded, f"{eager} imported by `hlhbayes fit --help`"
