@@ -101,7 +101,13 @@ def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
 @click.option("--sampler", type=click.Choice(["pymc", "nutpie"]), help="NUTS implementation.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
-    "--out", type=click.Path(path_type=Path), help="Run folder (default runs/<model>-<outcome>)."
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Run folder (default runs/<model>-<outcome>; an earlier run there moves to "
+    "runs/history/<model>-<outcome>/).",
+)
+@click.option(
+    "--force", is_flag=True, help="Replace an existing --out folder (the default folder is kept)."
 )
 @format_option("table", "json", "csv")
 @click.option(
@@ -117,7 +123,7 @@ def fit(**o) -> None:
     diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
     """
     from hlhbayes import pipeline
-    from hlhbayes.runs import check_writable, default_run_dir, summary_frame, write_run
+    from hlhbayes.runs import default_run_dir, plan_output, summary_frame, write_run
 
     log = (lambda m: None) if o["quiet"] else (lambda m: click.echo(m, err=True))
     priors = _parse_prior_option(o["prior_texts"])
@@ -167,16 +173,19 @@ def fit(**o) -> None:
         progress=not o["quiet"] and sys.stderr.isatty(),
         command=["hlhbayes", *sys.argv[1:]],
     )
-    out = o["out"] or default_run_dir(spec.model, spec.filters.outcome)
     prepared = pipeline.prepare(request)
-    check_writable(out)
+    out, keep_previous = plan_output(
+        o["out"], default_run_dir(spec.model, spec.filters.outcome), o["force"] or o["dry_run"]
+    )
     header = _header(spec, prepared)
     if o["dry_run"]:
         _print_dry_run(spec, prepared, header)
         return
     log(header)
     result = pipeline.run_fit(prepared, log)
-    write_run(result, out)
+    write_run(result, out, keep_previous)
+    if keep_previous is not None:
+        log(f"the earlier run in {out} is kept in {keep_previous}")
     cells = _cells(result, o["etiologies"], o["lines"])
     if o["fmt"] == "json":
         payload = result.summary_json()

@@ -66,7 +66,7 @@ def new_study_posterior(
     }
     unknown_w = int(np.isnan(units.agg_w).any(axis=1).sum())
     if unknown_w:
-        mix = _pooled_mix(units) if pooled_mix is None else np.asarray(pooled_mix)
+        mix = units.pooled_mix() if pooled_mix is None else np.asarray(pooled_mix)
         draws = rng.dirichlet(1.0 + concentration * mix, size=(*tau.shape, unknown_w))
         data["mix_latent"] = (("chain", "draw", "stratum_unknown_mix", "etiology"), draws)
     unknown_v = int(np.isnan(units.agg_v).sum())
@@ -80,14 +80,6 @@ def new_study_posterior(
         )
         data["later_latent"] = (("chain", "draw", "stratum_unknown_line"), draws)
     return xr.Dataset(data)
-
-
-def _pooled_mix(units: Units) -> np.ndarray:
-    """The units' pooled etiology mix; uniform when no unit's composition is known."""
-    known = ~np.isnan(units.agg_w).any(axis=1)
-    if not len(units.pat_ids) and not known.any():
-        return np.full(units.agg_w.shape[1], 1.0 / units.agg_w.shape[1])
-    return units.pooled_mix()
 
 
 def binomial_mixture(n: int, p: np.ndarray) -> np.ndarray:

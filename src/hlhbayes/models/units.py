@@ -86,11 +86,17 @@ class Units:
         return len(self.pat_ids) + len(self.agg_ids)
 
     def pooled_mix(self) -> np.ndarray:
-        """The etiology mix of all units with known composition, weighted by patients."""
+        """The etiology mix of all units with known composition, weighted by patients.
+
+        Uniform when no unit has a known composition (as :meth:`pooled_later` is 0.5).
+        """
         counts = self.pat_w.sum(axis=0)
         known = ~np.isnan(self.agg_w).any(axis=1)
         counts = counts + (self.agg_w[known] * self.agg_total[known, None]).sum(axis=0)
-        return counts / counts.sum()
+        total = counts.sum()
+        if not total:
+            return np.full(self.agg_w.shape[1], 1.0 / self.agg_w.shape[1])
+        return counts / total
 
     def pooled_later(self) -> float:
         """The later-line fraction of all units with known line composition."""
