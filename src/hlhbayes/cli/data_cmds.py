@@ -176,3 +176,39 @@ def add(
     apply_addition(plan)
     click.echo(f"added {plan.study_id}: wrote {targets}")
     click.echo(f"content hash: {plan.content_hash}")
+
+
+@data.command()
+@click.argument("study")
+@click.option("--patients", is_flag=True, help="Also write STUDY.csv: the patients CSV header.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Folder to write the template(s) in.",
+)
+@click.option("--force", is_flag=True, help="Replace existing template files.")
+@handle_domain_errors
+def template(study: str, patients: bool, folder: Path, force: bool) -> None:
+    """Write STUDY.yaml (and with --patients STUDY.csv): blank study files to fill in.
+
+    Every field is there with its allowed values in a comment; the ones to take from the paper
+    are null, and `data add` names each until it is filled in. Then:
+    `hlhbayes data add STUDY.yaml [--patients STUDY.csv]` and `hlhbayes update`.
+    """
+    from hlhbayes.evidence.add import write_atomically
+    from hlhbayes.evidence.template import template_files
+
+    files = template_files(study, folder, patients)
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not force:
+        raise ValueError(f"{', '.join(existing)}: exists; use --force to replace")
+    write_atomically(files)
+    for path in files:
+        click.echo(f"wrote {path}")
+    check = f"hlhbayes data add {folder / f'{study}.yaml'}"
+    if patients:
+        check += f" --patients {folder / f'{study}.csv'}"
+    click.echo(f"fill in the nulls (data/FORMAT.md explains each field), then: {check} --dry-run")

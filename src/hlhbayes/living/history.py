@@ -2,8 +2,10 @@
 
 Layout (under the runs folder, ``runs/`` by default)::
 
-    runs/<model>-<outcome>/                               written by ``hlhbayes fit`` (unchanged)
-    runs/history/<model>-<outcome>/<stamp>-<hash12>/      one run folder per update, never replaced
+    runs/<model>-<outcome>/                               written by ``hlhbayes fit``
+    runs/history/<model>-<outcome>/<stamp>-<hash12>/      one run folder per update (or per fit
+                                                          run that a later fit replaced), never
+                                                          replaced
     runs/history/<model>-<outcome>/LATEST                 the name of the newest of those folders
 
 ``<stamp>`` is the UTC time of writing (``20261125T103000Z``) and ``<hash12>`` the first 12

@@ -1,0 +1,111 @@
+"""Blank study files to fill in: ``hlhbayes data template STUDY``.
+
+The YAML template lists every field of :class:`~hlhbayes.evidence.schema.Study`, one reported
+aggregate and two strata (a response and a death stratum), each with its allowed values in a
+comment. The allowed values are read from the schema, so the template cannot drift from it
+(a test checks the field lists too). Fields that need a value from the paper are ``null``:
+``data add`` refuses the file, naming each of them, until they are filled in.
+
+The patients template is the CSV header of :class:`~hlhbayes.evidence.schema.Patient`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import get_args
+
+from hlhbayes.evidence.schema import (
+    Condition,
+    Definition,
+    Etiology,
+    Outcome,
+    Patient,
+    Population,
+)
+
+STUDY_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _choices(literal: object) -> str:
+    return " | ".join(get_args(literal))
+
+
+def study_template(study_id: str) -> str:
+    """The YAML template for a new study ``study_id``."""
+    response_definitions = " | ".join(d for d in get_args(Definition) if d != "mortality")
+    return f"""\
+# New study {study_id}: fill in every null that the paper states, then check with
+#   hlhbayes data add {study_id}.yaml --dry-run        (add --patients {study_id}.csv if any)
+# Format and meaning of every field: data/FORMAT.md. Figures in your own words; say where
+# each is in the paper (location); mark figures you computed from stated ones derived: true.
+study:
+  id: {study_id}
+  citation: null                  # authors, title, journal, year (own words)
+  year: null                      # publication year: orders the cumulative analysis
+  doi: null                       # at least one of doi / pmid / url
+  pmid: null
+  url: null
+  design: null                    # e.g. retrospective case series, single centre
+  country: null                   # or leave null
+  population: null                # {_choices(Population)}
+  condition: null                 # {_choices(Condition)}
+  response_definition: null       # the paper's definition in own words, or null if none
+  role: primary                   # primary | secondary (reviews: never pooled)
+  pool: true                      # false keeps the study out of every analysis
+  exclusion_reason: null          # required when pool is false
+  overlap_group: null             # shared by studies reporting the same patients
+  notes: null                     # judgement calls and caveats
+
+reported:                         # aggregates as the paper states them (for reconciliation)
+  - key: n                        # keys: data/FORMAT.md, "Reported keys"
+    value: null
+    location: null                # e.g. abstract; Table 1; Results paragraph 2
+    derived: false
+    note: null
+
+strata:                           # counts the models use; delete the ones the paper lacks
+  - id: response-overall          # unique within the study
+    outcome: response             # {_choices(Outcome)}
+    events: null                  # responders; null only if the paper does not give it
+    total: null
+    etiology: null                # e.g. {{infection: 6, malignancy: 5}} summing to total;
+                                  # null when the mix is unknown. {_choices(Etiology)}
+    line: null                    # {{first: a, later: b}} summing to total, or null
+    definition: null              # {response_definitions}
+    timeframe: null               # e.g. day 14
+    derived: false
+    location: null
+    source: null                  # a URL when it differs from the study's own
+    note: null
+  - id: deaths-overall
+    outcome: death
+    events: null                  # deaths
+    total: null
+    etiology: null
+    line: null
+    definition: mortality
+    timeframe: null               # when deaths were counted, e.g. 90 days
+    derived: false
+    location: null
+    source: null
+    note: null
+"""
+
+
+def patients_template() -> str:
+    """The CSV header of a patients file (one row per patient follows; data/FORMAT.md)."""
+    return ",".join(Patient.model_fields) + "\n"
+
+
+def template_files(study_id: str, folder: Path, patients: bool) -> dict[Path, bytes]:
+    """The files to write for ``study_id`` in ``folder``; ``ValueError`` for a bad id."""
+    if not STUDY_ID.match(study_id) or len(study_id) > 60:
+        raise ValueError(
+            f"study id {study_id!r}: letters, digits and underscores, starting with a letter "
+            "(e.g. Smith2026)"
+        )
+    files = {folder / f"{study_id}.yaml": study_template(study_id).encode()}
+    if patients:
+        files[folder / f"{study_id}.csv"] = patients_template().encode()
+    return files

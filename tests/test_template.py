@@ -1,0 +1,78 @@
+"""``data template``: blank study files that cover the schema and become valid once filled in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from hlhbayes.cli import main
+from hlhbayes.evidence import default_data_dir
+from hlhbayes.evidence.schema import Patient, Reported, Stratum, Study
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_template_lists_every_schema_field(tmp_path):
+    result = invoke("data", "template", "New2026", "--patients", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load((tmp_path / "New2026.yaml").read_text())
+    assert list(doc["study"]) == list(Study.model_fields)
+    assert doc["study"]["id"] == "New2026"
+    assert list(doc["reported"][0]) == list(Reported.model_fields)
+    for stratum in doc["strata"]:
+        assert list(stratum) == list(Stratum.model_fields)
+    header = next(csv.reader(io.StringIO((tmp_path / "New2026.csv").read_text())))
+    assert header == list(Patient.model_fields)
+
+
+def test_blank_template_is_refused_naming_each_field_then_accepted_when_filled(tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(default_data_dir(), base)
+    before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
+    assert invoke("data", "template", "New2026", "--dir", str(tmp_path)).exit_code == 0
+    path = tmp_path / "New2026.yaml"
+
+    blank = invoke("data", "add", str(path), "--data", str(base))
+    assert blank.exit_code == 1
+    for field in ("study: citation", "study: year", "study: population", "strata[0]: total"):
+        assert f"New2026.yaml: {field}:" in blank.stderr
+    assert {p: p.read_bytes() for p in base.rglob("*") if p.is_file()} == before
+
+    doc = yaml.safe_load(path.read_text())
+    doc["study"].update(
+        citation="Made-up test study",
+        year=2026,
+        url="https://example.org/new2026",
+        design="case series",
+        population="adult",
+        condition="classic_shlh",
+    )
+    doc["reported"][0].update(value=9, location="abstract")
+    response, deaths = doc["strata"]
+    response.update(events=5, total=9, definition="clinician_judged", location="abstract")
+    deaths.update(events=2, total=9, location="abstract")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    filled = invoke("data", "add", str(path), "--data", str(base))
+    assert filled.exit_code == 0, filled.output
+    assert (base / "studies" / "New2026.yaml").is_file()
+
+
+def test_template_refuses_a_bad_id_and_existing_files(tmp_path):
+    bad = invoke("data", "template", "2026-study", "--dir", str(tmp_path))
+    assert bad.exit_code == 1 and "letters, digits and underscores" in bad.stderr
+    assert not list(tmp_path.iterdir())
+    assert invoke("data", "template", "New2026", "--dir", str(tmp_path)).exit_code == 0
+    path: Path = tmp_path / "New2026.yaml"
+    path.write_text("# my edits\n")
+    again = invoke("data", "template", "New2026", "--dir", str(tmp_path))
+    assert again.exit_code == 1 and "use --force" in again.stderr
+    assert path.read_text() == "# my edits\n"
+    assert invoke("data", "template", "New2026", "--dir", str(tmp_path), "--force").exit_code == 0
+    assert "citation: null" in path.read_text()
