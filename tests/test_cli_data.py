@@ -203,6 +203,8 @@ def test_show_a_study() -> None:
     assert "Strata" not in lines  # Baverez2022 has none
     header = lines[lines.index("Reported aggregates") + 1]
     assert header.split() == ["key", "value", "location", "derived"]
+    first = lines[lines.index("Reported aggregates") + 2].split()
+    assert first[:3] == ["n", "21", "abstract"]  # a stated integer stays an integer
 
 
 def test_show_a_study_with_strata() -> None:
@@ -447,8 +449,9 @@ def test_describe_a_study_without_rows() -> None:
 def command_paths(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = [path]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            paths += command_paths(command.commands[name], (*path, name))
+        ctx = click.Context(command)
+        for name in sorted(command.list_commands(ctx)):
+            paths += command_paths(command.get_command(ctx, name), (*path, name))
     return paths
 
 
@@ -460,6 +463,7 @@ def test_the_command_tree_has_the_data_commands() -> None:
         ("data", "list"),
         ("data", "patients"),
         ("data", "show"),
+        ("data", "template"),
         ("data", "validate"),
         ("describe",),
     ]
@@ -475,7 +479,7 @@ def test_every_command_has_help(path: tuple[str, ...], flag: str) -> None:
     command: click.Command = main
     for name in path:
         assert isinstance(command, click.Group)
-        command = command.commands[name]
+        command = command.get_command(click.Context(command), name)
     short = command.get_short_help_str(limit=40).rstrip(".")
     assert " ".join(short.split()) in " ".join(result.stdout.split())
     assert "-h, --help" in result.stdout

@@ -402,6 +402,16 @@ def test_judgement_column_is_optional_and_extra_cells_are_reported() -> None:
     assert len(patients) == 20
 
 
+def test_rows_are_numbered_by_line_even_after_a_blank_line() -> None:
+    rows = [list(r) for r in PATIENT_ROWS]
+    rows[3][rows[0].index("sex")] = "X"  # the third patient: line 4 of the file
+    lines = csv_text(rows).splitlines(keepends=True)
+    lines.insert(2, "\n")  # a blank line after the first patient moves it to line 5
+    patients, issues = parse_patients_text("".join(lines), "p.csv")
+    assert [(i.row, i.field) for i in issues] == [("row 5", "sex")]
+    assert len(patients) == 20
+
+
 def test_an_oversized_csv_field_is_an_issue_not_an_exception() -> None:
     text = PATIENTS_CSV.rstrip("\n") + "\nBaverez2022,22," + "x" * 200_000 + "\n"
     patients, issues = parse_patients_text(text, "p.csv")

@@ -27,7 +27,7 @@ class DomainError(click.ClickException):
 
 
 def handle_domain_errors(func: Callable) -> Callable:
-    """Turn evidence and value errors raised by the library into :class:`DomainError`."""
+    """Turn evidence, value and file-system errors raised by the library into :class:`DomainError`."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,6 +41,9 @@ def handle_domain_errors(func: Callable) -> Callable:
             ) from None
         except (UnknownStudyError, ValueError, FileNotFoundError) as exc:
             raise DomainError(str(exc)) from None
+        except OSError as exc:  # a disk full, a permission refused: one line, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise DomainError(f"{where}{exc.strerror or exc}") from None
 
     return wrapper
 

@@ -105,8 +105,10 @@ def show(study: str, data_path: Path | None, fmt: str) -> None:
     click.echo(f"{'patients:':<21}{len(base.patients_of(study))}")
     if record.reported:
         click.echo("\nReported aggregates")
-        rows = [r.model_dump(exclude={"note"}) for r in record.reported]
-        click.echo(pd.DataFrame(rows).to_string(index=False))
+        rows = pd.DataFrame([r.model_dump(exclude={"note"}) for r in record.reported])
+        # each value as stated (21, not 21.000 from a column of ints and floats)
+        rows["value"] = pd.Series([str(r.value) for r in record.reported], dtype=object)
+        click.echo(rows.to_string(index=False))
     strata = base.strata_frame()
     if not strata.empty and (strata["study"] == study).any():
         click.echo("\nStrata")

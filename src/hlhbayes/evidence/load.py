@@ -70,7 +70,6 @@ def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue
 def _parse_patient_rows(text: str, file: str) -> tuple[list[tuple[int, Patient]], list[Issue]]:
     """Like :func:`parse_patients_text`, with the spreadsheet row of each valid patient."""
     reader = csv.DictReader(io.StringIO(text))
-    number = 1  # the header is row 1, as a spreadsheet shows it
     try:
         header = reader.fieldnames or []
     except csv.Error as exc:
@@ -87,7 +86,9 @@ def _parse_patient_rows(text: str, file: str) -> tuple[list[tuple[int, Patient]]
         return [], issues
     patients = []
     try:
-        for number, row in enumerate(reader, start=2):  # number is used after a csv.Error
+        for row in reader:
+            # the physical line (header = 1), so blank lines, which the reader skips, still count
+            number = reader.line_num
             line = f"row {number}"
             if None in row:
                 issues.append(Issue(file, line, "", "more cells than columns"))
@@ -98,7 +99,7 @@ def _parse_patient_rows(text: str, file: str) -> tuple[list[tuple[int, Patient]]
             except ValidationError as exc:
                 issues += issues_from_pydantic(file, exc.errors(), row_of=lambda _r, ln=line: ln)
     except csv.Error as exc:
-        issues.append(Issue(file, f"row {number + 1}", "", f"not valid CSV: {exc}"))
+        issues.append(Issue(file, f"row {reader.line_num + 1}", "", f"not valid CSV: {exc}"))
     return patients, issues
 
 
