@@ -121,6 +121,10 @@ class Units:
 def build_units(base: EvidenceBase, filters: Filters) -> Units:
     """Select and encode the units of ``base`` that pass ``filters``.
 
+    ``population`` adult or pediatric keeps patient rows by age (18 and over: adult) and the
+    strata of studies of that population; the strata of a ``mixed`` study are left out, since
+    they count adults and children together.
+
     Raises ``ValueError`` when no unit is left.
     """
     filters.validate(base)
@@ -149,6 +153,9 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
     ]
     strata = []
     for sid in chosen:
+        if filters.population != "all" and base.studies[sid].study.population == "mixed":
+            # its strata mix adults and children; only its patient rows (by age) can enter
+            continue
         for s in base.studies[sid].strata:
             if s.outcome != filters.outcome or s.events is None:
                 continue
@@ -158,7 +165,13 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
     used = sorted({p.study for p in pats} | {sid for sid, _ in strata})
     for sid in chosen:
         if sid not in used:
-            excluded[sid] = f"no usable {filters.outcome} count"
+            mixed = filters.population != "all" and base.studies[sid].study.population == "mixed"
+            excluded[sid] = (
+                f"population mixed: no {filters.population} patient rows (its strata mix adults "
+                "and children)"
+                if mixed
+                else f"no usable {filters.outcome} count"
+            )
     if not used:
         raise ValueError(f"no evidence is left for outcome {filters.outcome!r} after filtering")
     index = {sid: i for i, sid in enumerate(used)}
