@@ -29,6 +29,9 @@ For each condition it reports the median and min-max over ``--repeat`` repetitio
 * ``ess/s``: ``ess`` divided by ``wall``;
 * ``div``: divergent transitions, and ``conv``: the convergence flag of ``summary.json``.
 
+It also checks that every run, cold or warm, printed the same summary numbers (the same seed
+must give the same numbers whatever the state of the compile cache).
+
 ``--conditions cold|warm`` measures one condition only (``warm`` still runs the untimed warm-up).
 The compile cache is PyTensor's ``base_compiledir``: PyTensor 3 compiles with Numba by default and
 keeps its Numba cache in ``<base_compiledir>/numba`` (the C cache is there too), so a fresh
@@ -44,6 +47,7 @@ Timings depend on the machine and on its load; say so when quoting them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shlex
@@ -78,6 +82,7 @@ class Run:
     ess_per_s: float | None = None
     divergences: int | None = None
     converged: bool | None = None
+    fingerprint: str | None = None
     error: str | None = None
 
 
@@ -106,6 +111,7 @@ def run_once(condition: str, compiledir: Path, extra: list[str], workdir: Path) 
         return run
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     records = summary["summary"]
+    run.fingerprint = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:12]
     reported = [r["ess_bulk"] for r in records if r["quantity"] in REPORTED]
     run.ess = min(reported) if reported else None
     run.ess_all = min(r["ess_bulk"] for r in records)
@@ -197,6 +203,9 @@ def report(results: dict[str, list[Run]], extra: list[str], repeat: int) -> dict
         },
         "conditions": {},
     }
+    prints = {r.fingerprint for runs in results.values() for r in runs if r.fingerprint}
+    counted = sum(r.fingerprint is not None for runs in results.values() for r in runs)
+    out["same_numbers"] = len(prints) == 1 if counted > 1 else None
     for condition, runs in results.items():
         summary = {m: stats(runs, m) for m in METRICS}
         good = [r for r in runs if r.error is None]
@@ -243,6 +252,12 @@ def print_table(result: dict[str, Any]) -> None:
             for k, c in result["conditions"].items()
         )
     )
+    same = result["same_numbers"]
+    if same is not None:
+        print(
+            "same summary numbers in every run (same seed, cold and warm caches): "
+            + ("yes" if same else "NO")
+        )
     conds = result["conditions"]
     t = result["targets"]
     walls = [

@@ -54,6 +54,7 @@ import numpy as np
 import xarray as xr
 
 from hlhbayes.models.include import add_inclusion_weights
+from hlhbayes.models.numerics import use_strict_numerics
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES, Units
 from hlhbayes.priors import Prior
 
@@ -83,6 +84,7 @@ def build(
     import pymc as pm
     import pytensor.tensor as pt
 
+    use_strict_numerics()
     concentration = float(options.get("composition_concentration", 5.0))
     unknown_w = np.flatnonzero(np.isnan(units.agg_w).any(axis=1))
     unknown_v = np.flatnonzero(np.isnan(units.agg_v))

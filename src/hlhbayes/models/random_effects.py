@@ -23,6 +23,7 @@ import xarray as xr
 from scipy.special import expit
 
 from hlhbayes.models.include import add_inclusion_weights
+from hlhbayes.models.numerics import use_strict_numerics
 from hlhbayes.models.units import Units
 from hlhbayes.priors import Prior
 
@@ -49,6 +50,7 @@ def build(
     """
     import pymc as pm
 
+    use_strict_numerics()
     coords = {"study": list(units.studies), "stratum": list(units.agg_ids)}
     with pm.Model(coords=coords) as model:
         mu = priors["mu"].to_pymc("mu")
