@@ -373,3 +373,13 @@ def test_random_effects_on_a_user_table(tmp_path):
     stale = cli("report", run, "--out-dir", tmp_path / "reports")
     assert stale.exit_code == 1
     assert "stale run" in stale.stderr
+
+
+def test_paths_in_the_footer_are_relative_to_the_working_folder(tmp_path, monkeypatch):
+    from hlhbayes.reporting.context import shown_path
+
+    monkeypatch.chdir(tmp_path)
+    inside = tmp_path / "data"
+    assert shown_path(str(inside)) == "data"
+    outside = "/nowhere/else/data"
+    assert shown_path(outside) == outside

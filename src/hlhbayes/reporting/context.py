@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
@@ -119,14 +120,16 @@ def build_context(run: Run, options: ReportOptions) -> dict[str, Any]:
         "footer": {
             "data_hash": prov["data_hash"],
             "current_hash": run.current_hash,
-            "data_source": prov["data_source"],
+            "data_source": shown_path(prov["data_source"]),
             "packages": [(k, v or "not installed") for k, v in prov["packages"].items()],
             "seed": prov["seed"],
             "fit_command": shlex.join(prov.get("command") or []),
             "report_command": shlex.join(options.command) if options.command else "",
             "fitted": prov.get("created", ""),
             "generated": datetime.now(UTC).isoformat(timespec="seconds"),
-            "spec_source": spec.get("source") or "built-in defaults",
+            "spec_source": shown_path(spec["source"])
+            if spec.get("source")
+            else "built-in defaults",
         },
     }
 
@@ -322,3 +325,11 @@ def _figures(run, rows, cells, posterior, outcome) -> list[dict[str, Any]]:
         ),
     ]
     return out
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the working folder when it lies inside it (reports travel)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
