@@ -13,7 +13,7 @@ with :func:`hlhbayes.pipeline.prepare` / :func:`~hlhbayes.pipeline.run_fit` like
   features and COVID-19 (which the default filters leave out);
 - ``adults-only`` / ``children-only``: the population filter (studies of the other population
   are left out; patient rows of mixed studies are split by age at 18; aggregate strata of mixed
-  studies stay, since they cannot be split);
+  studies are left out, since they count adults and children together);
 - ``definition-<CODE>``: each response definition alone (response outcome only): the studies
   whose response counts all use that definition. Patient rows carry no definition code; they
   count under their study's single stratum definition, or :data:`PATIENT_DEFINITION` (the coding
