@@ -70,6 +70,17 @@ def test_validate_uses_hlhbayes_data(data_copy: Path) -> None:
     )
 
 
+def test_validate_takes_the_base_as_data_option_too(data_copy: Path, tmp_path: Path) -> None:
+    (data_copy / "studies" / "Kumar2017.yaml").unlink()
+    result = ok("data", "validate", "--data", str(data_copy))
+    assert result.stdout.splitlines()[0] == f"ok: 25 studies, 41 strata, 21 patients in {data_copy}"
+    both = run("data", "validate", str(data_copy), "--data", str(tmp_path))
+    assert both.exit_code == 1
+    assert both.stderr == (
+        f"error: two evidence bases given: PATH {data_copy} and --data {tmp_path}\n"
+    )
+
+
 def test_validate_a_broken_copy_lists_every_issue_on_stderr(data_copy: Path) -> None:
     imperial = data_copy / "studies" / "Imperial2020.yaml"
     imperial.write_text(

@@ -54,13 +54,17 @@ def data() -> None:
 
 @data.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
+@data_option
 @handle_domain_errors
-def validate(path: Path | None) -> None:
-    """Validate every study, stratum and patient file under PATH (default: the shipped base).
+def validate(path: Path | None, data_path: Path | None) -> None:
+    """Validate every study, stratum and patient file under PATH (or --data; default: the base).
 
     Lists every problem with its file, row and field, and exits 1 if there is any.
     Disagreements between a paper's text and its patient table are reported as notes.
     """
+    if path is not None and data_path is not None and path != data_path:
+        raise ValueError(f"two evidence bases given: PATH {path} and --data {data_path}")
+    path = path or data_path
     base = load(path)
     n_strata = sum(len(s.strata) for s in base.studies.values())
     click.echo(
