@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import logging
 import math
@@ -435,6 +436,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="evidence base (default: shipped)")
     parser.add_argument("--out", type=Path, default=None, help="folder for ranks.csv, results")
     opts = parser.parse_args(argv)
+    if opts.sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
+        parser.error(
+            "nutpie is not installed: `.venv/bin/pip install nutpie`, or use --sampler pymc"
+        )
     if opts.sims < 2:
         parser.error("--sims must be at least 2")
     return run(opts)

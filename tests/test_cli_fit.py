@@ -172,6 +172,20 @@ def test_bad_options_fail_before_sampling(args, message, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_missing_nutpie_is_one_clear_line_before_sampling(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nutpie" else real(name, *a)
+    )
+    result = run("fit", "--sampler", "nutpie", "--out", str(tmp_path / "r"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: --sampler nutpie: nutpie is not installed;")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
 def test_random_effects_has_no_etiology(tmp_path):
     result = run(
         "fit", "--model", "random-effects", "--etiology", "infection", "--out", str(tmp_path / "r")

@@ -6,6 +6,7 @@ any sampling starts; ``dry_run`` stops after the prior predictive check.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,12 @@ def prepare(request: FitRequest) -> Prepared:
                 f"--method exact supports tau priors {', '.join(EXACT_TAU_FAMILIES)}; "
                 f"got {spec.priors['tau'].family}"
             )
+    wants_nutpie = request.method == "mcmc" and spec.sampler.get("sampler") == "nutpie"
+    if wants_nutpie and importlib.util.find_spec("nutpie") is None:
+        raise ValueError(
+            "--sampler nutpie: nutpie is not installed; install it with "
+            "`.venv/bin/pip install nutpie` (or the extra: pip install 'hlhbayes[nutpie]')"
+        )
     for t in request.thresholds:
         if not 0 < t < 1:
             raise ValueError(f"--threshold must lie strictly between 0 and 1, got {t}")
