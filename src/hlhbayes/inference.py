@@ -19,6 +19,7 @@ import xarray as xr
 
 from hlhbayes.models.spec import Spec
 from hlhbayes.models.units import Units
+from hlhbayes.progress import Heartbeat, SamplingProgress
 
 PRIOR_DRAWS = 1000
 
@@ -70,9 +71,15 @@ def sample_posterior(
         f"with {s['sampler']} NUTS, target_accept {s['target_accept']}"
     )
     start = time.perf_counter()
+    heartbeat = Heartbeat(log, "compiling the model: the first fit on a machine takes longest")
+    callback = None
+    if s["sampler"] == "pymc":  # external samplers take no per-draw callback
+        total = int(s["chains"]) * (int(s["draws"]) + int(s["tune"]))
+        callback = SamplingProgress(log, total, heartbeat, milestones=not progress)
     # PyMC's progress table writes to stdout, where results go: send it to stderr instead.
-    with model, contextlib.redirect_stdout(sys.stderr):
+    with model, contextlib.redirect_stdout(sys.stderr), heartbeat:
         idata = pm.sample(
+            callback=callback,
             nuts_sampler=s["sampler"],
             draws=int(s["draws"]),
             tune=int(s["tune"]),
