@@ -125,6 +125,21 @@ def test_two_arm_sample_size_is_minimal():
     assert fixed.scan[-1]["n_control"] == 6 and fixed.scan[-1]["n_treatment"] == fixed.n
 
 
+def test_two_arm_scan_all_finds_the_same_first_n_and_where_power_stays_above():
+    rule = Rule2S(0.95)
+    prior = BetaMixture.beta(1, 1)
+    quick = sample_size_2s(prior, prior, rule, 0.6, 0.26, 0.8, n_max=60)
+    full = sample_size_2s(prior, prior, rule, 0.6, 0.26, 0.8, n_max=60, scan_all=True)
+    assert full.n == quick.n and full.power == quick.power
+    assert quick.n_stable is None and len(full.scan) == 60
+    powers = {row["n_control"]: row["power"] for row in full.scan}
+    assert full.n_stable is not None and full.n_stable >= full.n
+    assert all(powers[n] >= 0.8 for n in range(full.n_stable, 61))
+    assert full.n_stable == full.n or powers[full.n_stable - 1] < 0.8
+    never = sample_size_2s(prior, prior, rule, 0.3, 0.26, 0.8, n_max=15, scan_all=True)
+    assert never.n is None and never.n_stable is None and len(never.scan) == 15
+
+
 def test_find_delta_is_a_root_and_monotone_power():
     design = Design2S(BetaMixture.beta(0.5, 1), MAP, 24, 6, Rule2S(0.95))
     pc = MAP.mean()

@@ -532,6 +532,12 @@ def oc_cmd(prior_text: str, **o: Any) -> None:
 @click.option("--target-power", type=float, required=True, help="Power to reach (e.g. 0.8).")
 @click.option("--n-min", type=click.IntRange(1), default=1, show_default=True, help="Search from.")
 @click.option("--n-max", type=click.IntRange(1), help="Search limit (default 500; two arms 300).")
+@click.option(
+    "--scan-all",
+    is_flag=True,
+    help="Two arms: evaluate every size up to --n-max (slower) to find where the power stays "
+    "above the target (single arm always does).",
+)
 @format_option("table", "json")
 @handle_domain_errors
 def sample_size_cmd(**o: Any) -> None:
@@ -545,7 +551,7 @@ def sample_size_cmd(**o: Any) -> None:
                 --target-power [--delta] [--ratio R | --n-control N]
 
     Power saw-tooths in n (discrete outcomes): the single-arm search also reports from which n
-    on the power stays above the target (up to --n-max).
+    on the power stays above the target (up to --n-max); the two-arm search does with --scan-all.
     """  # noqa: D301 - \b is click's no-rewrap marker
     from hlhbayes.design import text
     from hlhbayes.design.decision import Rule1S, Rule2S
@@ -593,17 +599,19 @@ def sample_size_cmd(**o: Any) -> None:
             n_control=o["n_control"],
             n_min=o["n_min"],
             n_max=o["n_max"] or 300,
+            scan_all=o["scan_all"],
         )
-        last = size.scan[-1] if size.scan else {}
+        chosen = size.scan[size.n - o["n_min"]] if size.n is not None else {}
         payload = {
             "arms": 2,
             "rule": rule.describe(),
             "target_power": size.target_power,
             "rate_treatment": o["rate_treat"],
             "rate_control": o["rate_control"],
-            "n_treatment": last.get("n_treatment") if size.n is not None else None,
-            "n_control": last.get("n_control") if size.n is not None else None,
+            "n_treatment": chosen.get("n_treatment"),
+            "n_control": chosen.get("n_control"),
             "power": size.power,
+            "n_stable": size.n_stable,
             "n_max": size.n_max,
             "scan": size.scan,
         }

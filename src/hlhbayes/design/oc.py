@@ -26,7 +26,7 @@ boundary serves any number of true-rate scenarios.
 **Sample size.** Because outcomes are discrete, power is not monotone in :math:`n` (it
 saw-tooths). :func:`sample_size_1s` reports the smallest :math:`n` that reaches the target and,
 separately, the smallest :math:`n` from which every larger :math:`n` up to the search limit
-does (``n_stable``).
+does (``n_stable``); :func:`sample_size_2s` does too when asked to scan every size.
 """
 
 from __future__ import annotations
@@ -187,10 +187,21 @@ def sample_size_1s(
         power = float(design.probability_success(p)[0])
         powers.append(power)
         scan.append({"n": n, "boundary": design.boundary, "power": power})
+    return _search_result(powers, scan, target, n_min, n_max)
+
+
+def _search_result(
+    powers: list[float],
+    scan: list[dict[str, float | int | None]],
+    target: float,
+    n_min: int,
+    n_max: int,
+) -> SampleSize:
+    """First ``n`` reaching ``target`` and the ``n`` from which every later one does."""
     reached = np.asarray(powers) >= target
     first = int(np.argmax(reached)) if reached.any() else None
     stable = None
-    if reached[-1]:
+    if reached.size and reached[-1]:
         fails = np.flatnonzero(~reached)
         stable = n_min + (int(fails[-1]) + 1 if fails.size else 0)
     return SampleSize(
@@ -286,13 +297,16 @@ def sample_size_2s(
     n_control: int | None = None,
     n_min: int = 1,
     n_max: int = 300,
+    scan_all: bool = False,
 ) -> SampleSize:
     r"""The smallest two-arm design reaching the target power at true rates ``(rate_t, rate_c)``.
 
     With ``n_control`` fixed (e.g. a small control arm backed by a MAP prior), the treatment
     arm :math:`n_t` is searched from ``n_min`` to ``n_max``; otherwise the control arm
     :math:`n_c` is searched and :math:`n_t = \max(1, \operatorname{round}(\text{ratio} \cdot n_c))`.
-    The scan stops at the first design that reaches the target (each costs one boundary).
+    The scan stops at the first design that reaches the target (each costs one boundary), unless
+    ``scan_all``: then every size up to ``n_max`` is evaluated and ``n_stable`` (from which size
+    on every design reaches the target) is found as in :func:`sample_size_1s`.
     ``n`` in the result is the searched arm's size; ``scan`` has both.
     """
     target = _check_target(target_power)
@@ -304,6 +318,7 @@ def sample_size_2s(
     if not ratio > 0 or not np.isfinite(ratio):
         raise ValueError(f"ratio must be > 0, got {ratio:g}")
     scan: list[dict[str, float | int | None]] = []
+    powers: list[float] = []
     for n in range(n_min, n_max + 1):
         if n_control is not None:
             n_t, n_c = n, int(n_control)
@@ -312,6 +327,7 @@ def sample_size_2s(
         design = Design2S(prior_t, prior_c, n_t, n_c, rule)
         power = float(design.probability_success(pt, pc)[0])
         scan.append({"n_treatment": n_t, "n_control": n_c, "power": power})
-        if power >= target:
+        powers.append(power)
+        if power >= target and not scan_all:
             return SampleSize(n, power, None, scan, target, n_max)
-    return SampleSize(None, None, None, scan, target, n_max)
+    return _search_result(powers, scan, target, n_min, n_max)
