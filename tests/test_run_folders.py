@@ -83,3 +83,14 @@ def test_plan_output_accepts_an_empty_folder_and_rejects_a_file(tmp_path):
     a_file.write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         plan_output(a_file, tmp_path / "default", force=True)
+
+
+def test_a_default_folder_that_is_not_a_run_is_not_archived_or_replaced(workdir):
+    stray = workdir / "runs" / "random-effects-response"
+    stray.mkdir(parents=True)
+    (stray / "mine.txt").write_text("not a run")
+    refused = fit_exact()
+    assert refused.exit_code == 1
+    assert "(not a run folder): exists and is not empty; use --force" in refused.stderr
+    assert (stray / "mine.txt").read_text() == "not a run"
+    assert not (workdir / "runs" / "history").exists()

@@ -60,9 +60,9 @@ def plan_output(out: Path | None, default: Path, force: bool) -> tuple[Path, Pat
     if out is None and (target / "summary.json").is_file():
         return target, _archive_path(target)
     if not force:
+        where = f"--out {target}" if out is not None else f"{target} (not a run folder)"
         raise ValueError(
-            f"--out {target}: exists and is not empty; use --force to replace it "
-            "(or choose another --out)"
+            f"{where}: exists and is not empty; use --force to replace it (or choose another --out)"
         )
     return target, None
 
