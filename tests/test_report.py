@@ -198,6 +198,7 @@ def test_every_table_has_the_expected_rows(html, markdown):
         "sampler": 7,
         "diagnostics": 4 + cells * 2 + 1,
         "loo": observations,
+        "loo_study": studies,
         "results": cells * 2,
         "hyperparameters": 4,
     }
@@ -209,6 +210,7 @@ def test_every_table_has_the_expected_rows(html, markdown):
         "evidence": "Evidence table",
         "results": "Estimated response rates",
         "loo": "PSIS-LOO: Pareto k per observation",
+        "loo_study": "PSIS-LOO by study: leaving out one whole study",
         "priors": "Priors as used",
     }
     for key, title in titles.items():
@@ -364,6 +366,7 @@ def test_random_effects_on_a_user_table(tmp_path):
     assert rows["evidence"] == 5  # the table itself
     assert rows["results"] == 2
     assert rows["loo"] == 5
+    assert rows["loo_study"] == 5  # one count per study: the same units
     assert "definitions" not in rows and "excluded" not in rows
     assert str(table) in html
     for src in parse(html).images:
@@ -383,3 +386,29 @@ def test_paths_in_the_footer_are_relative_to_the_working_folder(tmp_path, monkey
     assert shown_path(str(inside)) == "data"
     outside = "/nowhere/else/data"
     assert shown_path(outside) == outside
+
+
+def test_study_log_likelihood_sums_units_and_loo_matches_plain_importance_sampling(run_dir):
+    """Independent check: for a study, elpd_loo ~ -log mean(exp(-ll)) (importance sampling)."""
+    import numpy as np
+
+    from hlhbayes.reporting.loading import open_run
+    from hlhbayes.reporting.tables import loo_study_table, study_log_likelihood
+
+    run = open_run(run_dir)
+    by_study = study_log_likelihood(run)
+    ll = run.idata["log_likelihood"].to_dataset()
+    units = run.units
+    for s, sid in enumerate(units.studies):
+        expected = ll["y_patient"].values[..., units.pat_study == s].sum(axis=-1) + ll[
+            "y_stratum"
+        ].values[..., units.agg_study == s].sum(axis=-1)
+        np.testing.assert_allclose(by_study.sel(study=sid).values, expected)
+    table, line = loo_study_table(run)
+    assert line.startswith(f"by study ({len(units.studies)} studies): elpd_loo ")
+    for cells in (r["cells"] for r in table["rows"]):
+        sid, elpd, k = cells[0], float(cells[3]), float(cells[4])
+        if k < 0.5:  # importance sampling is reliable here; PSIS only smooths its tail
+            neg = -by_study.sel(study=sid).values.ravel()
+            plain = -(np.log(np.mean(np.exp(neg - neg.max()))) + neg.max())
+            assert abs(elpd - plain) < 0.05, sid

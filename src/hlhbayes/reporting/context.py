@@ -89,6 +89,8 @@ def build_context(run: Run, options: ReportOptions) -> dict[str, Any]:
     posterior = run.idata["posterior"].to_dataset()
 
     loo_table, loo_lines = tables.loo_tables(run, rows)
+    loo_study, loo_study_line = tables.loo_study_table(run)
+    loo_lines.append(loo_study_line)
     table_list = [tables.evidence_table(run, rows)]
     if run.base is not None:
         table_list += [tables.definitions_table(run), tables.excluded_table(run)]
@@ -97,6 +99,7 @@ def build_context(run: Run, options: ReportOptions) -> dict[str, Any]:
         tables.sampler_table(run),
         tables.diagnostics_table(run, cells),
         loo_table,
+        loo_study,
         tables.results_table(run, cells, thresholds),
         tables.hyperparameter_table(run),
     ]
