@@ -508,7 +508,9 @@ class ExactPosterior:
         spacing = self.mu_scale * np.cosh(self.xi_grid) * self._h_xi
         matter = w > 1e-12 * w.max()
         local = np.where(matter, spacing[:, None], 0.0).max(axis=0)
-        big = tau >= _SMALL_TAU_FACTOR * local
+        # tau = 0 is never "big": in a column where no point matters, local is 0 and the
+        # test alone would divide by tau = 0; it belongs to the Taylor branch (exact there)
+        big = (tau > 0) & (tau >= _SMALL_TAU_FACTOR * local)
         tiny = ~big & (tau <= _TAYLOR_TAU_FACTOR * local)
         mid = ~big & ~tiny
         jj, kk = np.nonzero(keep & big[None, :])
