@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from hlhbayes.folders import swap_into_place
 from hlhbayes.pipeline import FitResult
 
 SUMMARY_COLUMNS = [
@@ -126,26 +127,7 @@ def write_run(result: FitResult, out: Path, keep_previous: Path | None = None) -
         summary_frame(result.records).to_csv(staging / "summary.csv", index=False)
         _dump(staging / "probabilities.json", result.probabilities)
         _dump(staging / "provenance.json", result.provenance)
-        if not out.exists():
-            staging.rename(out)
-        elif keep_previous is not None:
-            keep_previous.parent.mkdir(parents=True, exist_ok=True)
-            out.rename(keep_previous)
-            try:
-                staging.rename(out)
-            except BaseException:
-                keep_previous.rename(out)
-                raise
-        else:
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            try:
-                staging.rename(out)
-            except BaseException:
-                old.rename(out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(staging, out, keep_previous)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

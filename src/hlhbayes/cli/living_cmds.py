@@ -11,6 +11,7 @@ import click
 
 from hlhbayes.cli.common import (
     EXIT_NOT_CONVERGED,
+    cell_options,
     emit_frame,
     emit_json,
     format_option,
@@ -326,23 +327,10 @@ def _write(out: Path, force: bool, files: Callable[[Path], None]) -> None:
 
 
 def _cell_options(etiology_default: str, line_default: str) -> Callable:
-    def decorate(func: Callable) -> Callable:
-        func = click.option(
-            "--line",
-            "lines",
-            multiple=True,
-            type=click.Choice(MODEL_LINES),
-            help=f"Line(s) of therapy (repeatable; default {line_default}).",
-        )(func)
-        return click.option(
-            "--etiology",
-            "etiologies",
-            multiple=True,
-            type=click.Choice(MODEL_ETIOLOGIES),
-            help=f"Etiology cell(s) (repeatable; default {etiology_default}).",
-        )(func)
-
-    return decorate
+    return cell_options(
+        f"Etiology cell(s) (repeatable; default {etiology_default}).",
+        f"Line(s) of therapy (repeatable; default {line_default}).",
+    )
 
 
 def _common_options(kind: str) -> Callable:

@@ -15,6 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from hlhbayes.folders import swap_into_place
+
 FORMATS = ("html", "md", "both")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -93,24 +95,8 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
             (staging / "report.md").write_text(render_markdown(context), encoding="utf-8")
             written.append("report.md")
         staging.chmod(0o755)
-        _swap(staging, target)
+        swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [target / name for name in written]
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """Put ``staging`` in the place of ``target``; restore the old ``target`` if that fails."""
-    if not target.exists():
-        staging.rename(target)
-        return
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    target.rename(old)
-    try:
-        staging.rename(target)
-    except BaseException:
-        old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
