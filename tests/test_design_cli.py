@@ -390,7 +390,7 @@ def test_sample_size_single_and_two_arms(as_prior: Path):
         ).stdout
     )
     assert one["arms"] == 1 and one["n"] == 16 and one["n_stable"] == 22
-    two = ok(
+    two_arms = [
         "sample-size",
         "--prior-treat",
         "beta:0.5,1",
@@ -406,32 +406,10 @@ def test_sample_size_single_and_two_arms(as_prior: Path):
         "0.8",
         "--n-control",
         "6",
-    ).stdout
+    ]
+    two = ok(*two_arms).stdout
     assert two.splitlines()[-1].endswith(": n_treat = 17, n_control = 6")
-    scanned = json.loads(
-        ok(
-            "sample-size",
-            "--prior-treat",
-            "beta:0.5,1",
-            "--prior-control",
-            as_prior,
-            "--rate-treat",
-            "0.6",
-            "--rate-control",
-            "0.26",
-            "--prob",
-            "0.95",
-            "--target-power",
-            "0.8",
-            "--n-control",
-            "6",
-            "--n-max",
-            "40",
-            "--scan-all",
-            "--format",
-            "json",
-        ).stdout
-    )
+    scanned = json.loads(ok(*two_arms, "--n-max", "40", "--scan-all", "--format", "json").stdout)
     assert (scanned["n_treatment"], scanned["n_control"]) == (17, 6)  # the first, not the last
     assert len(scanned["scan"]) == 40 and scanned["n_stable"] >= 17
     assert all(row["power"] >= 0.8 for row in scanned["scan"][scanned["n_stable"] - 1 :])
