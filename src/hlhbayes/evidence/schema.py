@@ -50,7 +50,9 @@ Definition = Literal[
 ]
 Count = Annotated[int, Field(ge=0, strict=True)]
 Flag = Annotated[int, Field(ge=0, le=1)]
-StudyId = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=60)]
+STUDY_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+STUDY_ID_MAX_LENGTH = 60
+StudyId = Annotated[str, Field(pattern=STUDY_ID_PATTERN, max_length=STUDY_ID_MAX_LENGTH)]
 
 
 class _Record(BaseModel):

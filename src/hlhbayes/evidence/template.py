@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import get_args
 
 from hlhbayes.evidence.schema import (
+    STUDY_ID_MAX_LENGTH,
+    STUDY_ID_PATTERN,
     Condition,
     Definition,
     Etiology,
@@ -23,8 +25,6 @@ from hlhbayes.evidence.schema import (
     Patient,
     Population,
 )
-
-STUDY_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def _choices(literal: object) -> str:
@@ -100,7 +100,7 @@ def patients_template() -> str:
 
 def template_files(study_id: str, folder: Path, patients: bool) -> dict[Path, bytes]:
     """The files to write for ``study_id`` in ``folder``; ``ValueError`` for a bad id."""
-    if not STUDY_ID.match(study_id) or len(study_id) > 60:
+    if not re.match(STUDY_ID_PATTERN, study_id) or len(study_id) > STUDY_ID_MAX_LENGTH:
         raise ValueError(
             f"study id {study_id!r}: letters, digits and underscores, starting with a letter "
             "(e.g. Smith2026)"

@@ -486,6 +486,7 @@ def loo_study_table(run: Run) -> tuple[dict[str, Any], str]:
     log_lik = study_log_likelihood(run)
     tree = xr.DataTree.from_dict(
         {
+            # arviz's loo requires a posterior group; one variable is enough
             "posterior": run.idata["posterior"].to_dataset()[[run.module.HYPERPARAMETERS[0]]],
             "log_likelihood": xr.Dataset({"study": log_lik}),
         }
