@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hlhbayes.cli import main
-from hlhbayes.runs import plan_output
+from hlhbayes.living.history import plan_output
 
 TABLE = "study,r,n\nA,23,107\nB,12,44\nC,19,51\nD,9,39\n"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,53 +36,6 @@ SUMMARY_COLUMNS = [
 def default_run_dir(model: str, outcome: str) -> Path:
     """``runs/<model>-<outcome>`` under the current folder."""
     return Path("runs") / f"{model}-{outcome}"
-
-
-def plan_output(out: Path | None, default: Path, force: bool) -> tuple[Path, Path | None]:
-    """Where a fit writes, and where the earlier run it replaces is kept.
-
-    Runs are never lost silently:
-
-    * no ``--out`` (the default folder ``runs/<model>-<outcome>``): an earlier run there is
-      moved to ``runs/history/<model>-<outcome>/<stamp>-<hash12>/`` (its own creation time and
-      data hash) when the new run is written; the returned archive path says where;
-    * an explicit ``--out`` that exists and is not empty is refused unless ``force``
-      (then it is replaced).
-
-    Raises ``ValueError`` (before anything is sampled) when the folder is refused or cannot be
-    written.
-    """
-    target = Path(out) if out is not None else Path(default)
-    check_writable(target)
-    occupied = target.is_dir() and any(target.iterdir())
-    if not occupied:
-        return target, None
-    if out is None and (target / "summary.json").is_file():
-        return target, _archive_path(target)
-    if not force:
-        where = f"--out {target}" if out is not None else f"{target} (not a run folder)"
-        raise ValueError(
-            f"{where}: exists and is not empty; use --force to replace it (or choose another --out)"
-        )
-    return target, None
-
-
-def _archive_path(run: Path) -> Path:
-    """A free ``history/<analysis>/<stamp>-<hash12>`` folder name for the run in ``run``."""
-    from hlhbayes.living.history import HISTORY, read_run, run_name
-
-    try:
-        info = read_run(run)
-        created = datetime.fromisoformat(info.created) if info.created else None
-        data_hash = info.data_hash or "unknown"
-    except ValueError:
-        created, data_hash = None, "unknown"
-    folder = run.parent / HISTORY / run.name
-    name = run_name(data_hash, created or datetime.now(UTC))
-    candidate, n = folder / name, 2
-    while candidate.exists():
-        candidate, n = folder / f"{name}-{n}", n + 1
-    return candidate
 
 
 def check_writable(out: Path) -> None:
@@ -114,8 +66,8 @@ def write_run(result: FitResult, out: Path, keep_previous: Path | None = None) -
     """Write the run folder atomically: build it beside ``out``, then swap it into place.
 
     An earlier run in ``out`` is moved to ``keep_previous`` when given (see
-    :func:`plan_output`), otherwise replaced. If the swap fails part-way the earlier run is put
-    back.
+    :func:`hlhbayes.living.history.plan_output`), otherwise replaced. If the swap fails
+    part-way the earlier run is put back.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

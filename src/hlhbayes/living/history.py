@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hlhbayes.evidence.add import write_atomically
+from hlhbayes.runs import check_writable
 
 HISTORY = "history"
 LATEST = "LATEST"
@@ -114,6 +115,51 @@ def run_name(data_hash: str, when: datetime | None = None) -> str:
     """``<stamp>-<hash12>`` for a new history folder."""
     when = when or datetime.now(UTC)
     return f"{when.strftime('%Y%m%dT%H%M%SZ')}-{data_hash[:12]}"
+
+
+def plan_output(out: Path | None, default: Path, force: bool) -> tuple[Path, Path | None]:
+    """Where a fit writes, and where the earlier run it replaces is kept.
+
+    Runs are never lost silently:
+
+    * no ``--out`` (the default folder ``runs/<model>-<outcome>``): an earlier run there is
+      moved to ``runs/history/<model>-<outcome>/<stamp>-<hash12>/`` (its own creation time and
+      data hash) when the new run is written; the returned archive path says where;
+    * an explicit ``--out`` that exists and is not empty is refused unless ``force``
+      (then it is replaced).
+
+    Raises ``ValueError`` (before anything is sampled) when the folder is refused or cannot be
+    written.
+    """
+    target = Path(out) if out is not None else Path(default)
+    check_writable(target)
+    occupied = target.is_dir() and any(target.iterdir())
+    if not occupied:
+        return target, None
+    if out is None and (target / "summary.json").is_file():
+        return target, _archive_path(target)
+    if not force:
+        where = f"--out {target}" if out is not None else f"{target} (not a run folder)"
+        raise ValueError(
+            f"{where}: exists and is not empty; use --force to replace it (or choose another --out)"
+        )
+    return target, None
+
+
+def _archive_path(run: Path) -> Path:
+    """A free ``history/<analysis>/<stamp>-<hash12>`` folder name for the run in ``run``."""
+    try:
+        info = read_run(run)
+        created = datetime.fromisoformat(info.created) if info.created else None
+        data_hash = info.data_hash or "unknown"
+    except ValueError:
+        created, data_hash = None, "unknown"
+    folder = run.parent / HISTORY / run.name
+    name = run_name(data_hash, created or datetime.now(UTC))
+    candidate, n = folder / name, 2
+    while candidate.exists():
+        candidate, n = folder / f"{name}-{n}", n + 1
+    return candidate
 
 
 def check_new_folder(out: Path, force: bool) -> None:
