@@ -6,7 +6,6 @@ tests/fixtures/example_patients.csv).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from click.testing import CliRunner, Result
 
 from conftest import snapshot
 from fixtures.yaml_memo import memo_safe_load
+from hlhbayes import atomic
 from hlhbayes.cli import main
 from hlhbayes.evidence import EvidenceBase, load_evidence
-from hlhbayes.evidence import add as add_module
-from hlhbayes.evidence.add import apply_addition, plan_addition, write_atomically
+from hlhbayes.evidence.add import apply_addition, plan_addition
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STUDY = FIXTURES / "example_study.yaml"
@@ -285,8 +284,8 @@ def test_a_missing_file_is_a_usage_error(data_copy: Path, tmp_path: Path) -> Non
 
 
 def failing_on(monkeypatch: pytest.MonkeyPatch, name: str, call: int) -> list[int]:
-    """Make ``os.<name>`` (as hlhbayes.evidence.add sees it) raise on its ``call``-th call."""
-    real = getattr(add_module.os, name)
+    """Make ``os.<name>`` (as hlhbayes.atomic sees it) raise on its ``call``-th call."""
+    real = getattr(atomic.os, name)
     calls: list[int] = []
 
     def fake(*args, **kwargs):
@@ -295,7 +294,7 @@ def failing_on(monkeypatch: pytest.MonkeyPatch, name: str, call: int) -> list[in
             raise OSError(f"simulated failure of {name}")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(add_module.os, name, fake)
+    monkeypatch.setattr(atomic.os, name, fake)
     return calls
 
 
@@ -351,36 +350,6 @@ def test_a_failed_replacement_restores_both_files(
     apply_addition(plan)
     assert load_evidence(data_copy).content_hash == plan.content_hash
     assert stray_files(data_copy) == []
-
-
-def test_write_atomically_writes_all_files(tmp_path: Path) -> None:
-    existing = tmp_path / "a" / "old.txt"
-    existing.parent.mkdir()
-    existing.write_bytes(b"old")
-    new = tmp_path / "b" / "new.txt"
-    write_atomically({existing: b"replaced", new: b"created"})
-    assert existing.read_bytes() == b"replaced"
-    assert new.read_bytes() == b"created"
-    assert stray_files(tmp_path) == []
-
-
-def test_write_atomically_keeps_nothing_after_an_interrupt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    existing = tmp_path / "old.txt"
-    existing.write_bytes(b"old")
-    real = os.replace
-
-    def interrupted(src, dst):
-        if Path(dst) == tmp_path / "new.txt":
-            raise KeyboardInterrupt
-        return real(src, dst)
-
-    monkeypatch.setattr(add_module.os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        write_atomically({existing: b"replaced", tmp_path / "new.txt": b"created"})
-    assert existing.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.txt"]
 
 
 # --------------------------------------------------------------------------------------------

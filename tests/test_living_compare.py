@@ -173,7 +173,7 @@ def test_records_missing_on_one_side_are_kept():
 
 
 # --------------------------------------------------------------------------------------------
-# history: which run is the latest, and all-or-nothing writes
+# history: which run is the latest
 
 
 def _fake_run(folder: Path, created: str, model: str = "random-effects") -> Path:
@@ -196,31 +196,3 @@ def test_latest_is_the_newer_of_fit_folder_and_history(tmp_path):
     (folder / "LATEST").write_text(new.name + "\n")
     assert history.latest_run(tmp_path, "random-effects", "response").path == new
     assert history.latest_run(tmp_path, "etiology-line", "response") is None
-
-
-def test_commit_is_all_or_nothing(tmp_path, monkeypatch):
-    existing = _fake_run(tmp_path / "keep", "2026-01-01T00:00:00+00:00")
-    before = snapshot(tmp_path)
-
-    def fill(path: Path) -> None:
-        path.mkdir()
-        (path / "a.txt").write_text("a")
-
-    staged = [
-        history.stage(tmp_path / "deep" / "one", fill),
-        history.stage(tmp_path / "deep" / "two", fill),
-    ]
-
-    def boom(_writes):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(history, "write_atomically", boom)
-    with pytest.raises(OSError, match="disk full"):
-        history.commit(staged, {tmp_path / "POINTER": b"x"})
-    assert snapshot(tmp_path) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]  # no folder left behind
-    # an existing folder is never replaced without force
-    with pytest.raises(ValueError, match="exists; use --force"):
-        history.commit([history.stage(existing, fill)])
-    assert snapshot(tmp_path) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]

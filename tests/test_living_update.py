@@ -265,13 +265,13 @@ def test_a_failure_part_way_writes_nothing(scratch, monkeypatch):
     data, runs = scratch
     shutil.rmtree(runs / "random-effects-response")
     check = _unchanged(data, runs)
-    real = hlhbayes.runs.write_run
+    real = hlhbayes.runs.fill_run
 
-    def broken(result, out):
-        real(result, out)  # the run folder is half-way through staging ...
+    def broken(result, folder):
+        real(result, folder)  # the run folder is half-way through staging ...
         raise OSError("disk full")  # ... when the disk fills up
 
-    monkeypatch.setattr(hlhbayes.runs, "write_run", broken)
+    monkeypatch.setattr(hlhbayes.runs, "fill_run", broken)
     result = run("update", "--model", "random-effects", "--data", data, "--runs", runs, *TINY)
     assert result.exit_code == 1
     assert result.stderr == "error: disk full\n"  # one line, no traceback

@@ -94,24 +94,3 @@ def test_a_default_folder_that_is_not_a_run_is_not_archived_or_replaced(workdir)
     assert "(not a run folder): exists and is not empty; use --force" in refused.stderr
     assert (stray / "mine.txt").read_text() == "not a run"
     assert not (workdir / "runs" / "history").exists()
-
-
-def test_swap_into_place_keeps_or_restores_the_old_folder(tmp_path):
-    from hlhbayes.folders import swap_into_place
-
-    target = tmp_path / "run"
-    target.mkdir()
-    (target / "a.txt").write_text("old")
-    missing = tmp_path / "never-built"
-    with pytest.raises(FileNotFoundError):
-        swap_into_place(missing, target)  # the final rename fails: the old folder comes back
-    assert (target / "a.txt").read_text() == "old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
-
-    new = tmp_path / "new"
-    new.mkdir()
-    (new / "a.txt").write_text("new")
-    kept = tmp_path / "history" / "old-run"
-    swap_into_place(new, target, keep_previous=kept)
-    assert (target / "a.txt").read_text() == "new"
-    assert (kept / "a.txt").read_text() == "old"

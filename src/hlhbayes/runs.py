@@ -8,14 +8,13 @@ A run folder holds ``fit.nc`` (the DataTree: posterior, prior, predictive, log-l
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from hlhbayes.folders import swap_into_place
+from hlhbayes.atomic import write_folder, write_json
 from hlhbayes.pipeline import FitResult
 
 SUMMARY_COLUMNS = [
@@ -69,25 +68,17 @@ def write_run(result: FitResult, out: Path, keep_previous: Path | None = None) -
     :func:`hlhbayes.living.history.plan_output`), otherwise replaced. If the swap fails
     part-way the earlier run is put back.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        if result.idata is not None:
-            result.idata.to_netcdf(staging / "fit.nc")
-        _dump(staging / "summary.json", result.summary_json())
-        summary_frame(result.records).to_csv(staging / "summary.csv", index=False)
-        _dump(staging / "probabilities.json", result.probabilities)
-        _dump(staging / "provenance.json", result.provenance)
-        swap_into_place(staging, out, keep_previous)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
+    return write_folder(Path(out), lambda folder: fill_run(result, folder), keep_previous)
 
 
-def _dump(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+def fill_run(result: FitResult, folder: Path) -> None:
+    """Write the files of a run folder into the (empty) ``folder``."""
+    if result.idata is not None:
+        result.idata.to_netcdf(folder / "fit.nc")
+    write_json(folder / "summary.json", result.summary_json())
+    summary_frame(result.records).to_csv(folder / "summary.csv", index=False)
+    write_json(folder / "probabilities.json", result.probabilities)
+    write_json(folder / "provenance.json", result.provenance)
 
 
 def read_summary(run: Path) -> dict[str, Any]:

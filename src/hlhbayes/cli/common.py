@@ -11,7 +11,8 @@ from typing import Any
 import click
 import pandas as pd
 
-from hlhbayes.evidence import EvidenceBase, EvidenceError, UnknownStudyError, load_evidence
+from hlhbayes.errors import HlhBayesError
+from hlhbayes.evidence import EvidenceBase, load_evidence
 
 EXIT_BAD_INPUT = 1
 EXIT_NOT_CONVERGED = 3
@@ -33,13 +34,9 @@ def handle_domain_errors(func: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except EvidenceError as exc:
-            count = len(exc.issues)
-            lines = "\n".join(str(i) for i in exc.issues)
-            raise DomainError(
-                f"{count} problem{'s' if count != 1 else ''} found:\n{lines}"
-            ) from None
-        except (UnknownStudyError, ValueError, FileNotFoundError) as exc:
+        except HlhBayesError as exc:
+            raise DomainError(exc.user_message()) from None
+        except (ValueError, FileNotFoundError) as exc:
             raise DomainError(str(exc)) from None
         except OSError as exc:  # a disk full, a permission refused: one line, no traceback
             where = f"{exc.filename}: " if exc.filename else ""

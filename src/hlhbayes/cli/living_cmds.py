@@ -320,10 +320,9 @@ def _out_folder(o: dict[str, Any], kind: str, model: str, outcome: str) -> Path:
 
 
 def _write(out: Path, force: bool, files: Callable[[Path], None]) -> None:
-    from hlhbayes.living import history
+    from hlhbayes import atomic
 
-    staged = history.stage(out, files)
-    history.commit([staged], force=force)
+    atomic.commit([atomic.stage(out, files)], force=force)
 
 
 def _cell_options(etiology_default: str, line_default: str) -> Callable:
@@ -386,9 +385,9 @@ def cumulative(**o: Any) -> None:
     which is never replaced without --force. Exit 3 if a step fails its convergence gate.
     """
     from hlhbayes import pipeline
+    from hlhbayes.atomic import write_json
     from hlhbayes.living.cumulative import run_cumulative, study_order
     from hlhbayes.living.figures import cumulative_figure
-    from hlhbayes.living.history import write_json
     from hlhbayes.models.spec import load_spec
 
     log = _log(o)
@@ -412,7 +411,6 @@ def cumulative(**o: Any) -> None:
     ]
 
     def files(path: Path) -> None:
-        path.mkdir()
         frame.to_csv(path / "cumulative.csv", index=False)
         write_json(path / "cumulative.json", frame.to_dict(orient="records"))
         write_json(path / "provenance.json", result.provenance)
@@ -513,9 +511,9 @@ def sensitivity(**o: Any) -> None:
     Exit 3 if a fitted scenario did not converge.
     """
     from hlhbayes import pipeline
+    from hlhbayes.atomic import write_json
     from hlhbayes.living import sensitivity as sens
     from hlhbayes.living.figures import sensitivity_figure
-    from hlhbayes.living.history import write_json
     from hlhbayes.models.spec import load_spec
 
     log = _log(o)
@@ -545,7 +543,6 @@ def sensitivity(**o: Any) -> None:
     frame = result.frame()
 
     def files(path: Path) -> None:
-        path.mkdir()
         frame.to_csv(path / "sensitivity.csv", index=False)
         write_json(path / "sensitivity.json", frame.to_dict(orient="records"))
         write_json(path / "provenance.json", result.provenance)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from hlhbayes.atomic import write_json
+from hlhbayes.errors import HlhBayesError
+
 FloatArray = NDArray[np.float64]
 
 WEIGHT_SUM_TOLERANCE = 1e-3
@@ -46,7 +48,7 @@ WEIGHT_SUM_TOLERANCE = 1e-3
 _FIELDS = ("w", "a", "b")
 
 
-class PriorFileError(ValueError):
+class PriorFileError(HlhBayesError):
     """A prior file or inline prior that cannot be used; the message names the file and field."""
 
 
@@ -318,24 +320,12 @@ class BetaMixture:
         )
 
     # ------------------------------------------------------------------ files
-    def to_json(self) -> str:
-        """The prior file text (full float precision)."""
-        return json.dumps(self.components(), indent=2) + "\n"
-
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the prior file atomically (a temporary file renamed into place)."""
+        """Write the prior file (its components, full float precision) atomically."""
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"{path}: is a folder; give a file name for the prior")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json(path, self.components())
         return path
 
 

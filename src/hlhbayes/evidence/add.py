@@ -7,7 +7,6 @@ byte-identical to what it was.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from hlhbayes.atomic import write_atomically
 from hlhbayes.evidence.issues import EvidenceError, Issue
 from hlhbayes.evidence.load import (
     PATIENTS_DIR,
@@ -132,45 +132,6 @@ def plan_addition(
 def apply_addition(plan: AddPlan) -> None:
     """Write the planned files atomically: all of them, or (after any failure) none."""
     write_atomically(plan.writes)
-
-
-def write_atomically(writes: dict[Path, bytes]) -> None:
-    """Replace several files so that a failure part-way leaves every one of them as it was.
-
-    Each new content goes to a temporary file in the target's folder first; existing targets
-    are kept as backups until every replacement has succeeded.
-    """
-    staged: dict[Path, Path] = {}
-    backups: dict[Path, Path] = {}
-    done: list[Path] = []
-    try:
-        for target, content in writes.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            staged[target] = Path(tmp)  # registered first: a failed write is cleaned up too
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for target, tmp in staged.items():
-            if target.exists():
-                backup = target.with_name(f".{target.name}.bak")
-                shutil.copy2(target, backup)
-                backups[target] = backup
-            os.replace(tmp, target)
-            done.append(target)
-    except BaseException:
-        for target in done:
-            if target in backups:
-                os.replace(backups.pop(target), target)
-            else:
-                target.unlink(missing_ok=True)
-        raise
-    finally:
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
-        for backup in backups.values():
-            backup.unlink(missing_ok=True)
 
 
 def _relocate(issue: Issue, trial: Path, root: Path, origin: dict[Path, Path]) -> Issue:

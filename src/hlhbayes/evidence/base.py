@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import ETIOLOGIES, PATIENT_COLUMNS, Patient, StudyFile
 
 
-class UnknownStudyError(KeyError):
-    """A study id that is not in the evidence base."""
+class UnknownStudyError(HlhBayesError, KeyError):
+    """A study id that is not in the evidence base (a failed lookup, hence also a ``KeyError``)."""
 
     def __str__(self) -> str:
         return str(self.args[0])

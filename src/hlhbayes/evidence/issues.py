@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hlhbayes.errors import HlhBayesError
+
 
 @dataclass(frozen=True, order=True)
 class Issue:
@@ -20,7 +22,7 @@ class Issue:
         return ": ".join(p for p in parts if p) + f": {self.message}"
 
 
-class EvidenceError(Exception):
+class EvidenceError(HlhBayesError):
     """Raised when the evidence base (or a file to be added to it) is invalid.
 
     Carries every issue found, not just the first, so a user can fix them all at once.
@@ -29,6 +31,11 @@ class EvidenceError(Exception):
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = sorted(set(issues))
         super().__init__("\n".join(str(i) for i in self.issues))
+
+    def user_message(self) -> str:
+        """The count of problems, then one line per issue."""
+        count = len(self.issues)
+        return f"{count} problem{'s' if count != 1 else ''} found:\n{self}"
 
 
 # Parts of pydantic's ``loc`` that name a validator or a union member, not a place in the file.

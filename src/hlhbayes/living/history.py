@@ -20,15 +20,12 @@ refused update leaves every existing file byte-identical.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hlhbayes.evidence.add import write_atomically
+from hlhbayes.atomic import refuse_existing
 from hlhbayes.runs import check_writable
 
 HISTORY = "history"
@@ -164,105 +161,4 @@ def _archive_path(run: Path) -> Path:
 
 def check_new_folder(out: Path, force: bool) -> None:
     """Refuse to replace an existing output folder unless ``force``."""
-    out = Path(out)
-    if out.exists() and not force:
-        raise ValueError(f"{out}: exists; use --force to replace it (or choose another --out)")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: exists and is not a folder")
-
-
-@dataclass
-class Staged:
-    """A folder built in a hidden staging place, waiting to be moved to ``target``."""
-
-    target: Path
-    staging_root: Path
-    created_dirs: list[Path] = field(default_factory=list)
-
-    @property
-    def folder(self) -> Path:
-        """Where the content is being built."""
-        return self.staging_root / self.target.name
-
-
-def stage(target: Path, fill: Callable[[Path], None]) -> Staged:
-    """Build the folder ``target`` in a hidden staging folder beside it.
-
-    ``fill(folder)`` writes the content (``folder`` does not exist yet: create it, or let
-    :func:`hlhbayes.runs.write_run` do so). Nothing is visible at ``target`` until
-    :func:`commit`.
-    """
-    target = Path(target)
-    created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging.", dir=target.parent))
-    staged = Staged(target, root, created)
-    try:
-        fill(staged.folder)
-    except BaseException:
-        discard([staged], failed=True)
-        raise
-    return staged
-
-
-def discard(staged: list[Staged], failed: bool = False) -> None:
-    """Remove staging folders; after a failure also the (empty) folders made for them."""
-    for s in staged:
-        shutil.rmtree(s.staging_root, ignore_errors=True)
-    if failed:
-        for s in reversed(staged):  # later stagings may sit in folders made by earlier ones
-            for folder in s.created_dirs:  # deepest first
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break  # not empty (another staged folder, or content): keep it
-
-
-def commit(staged: list[Staged], pointers: dict[Path, bytes] | None = None, force: bool = False):
-    """Move every staged folder into place, then write ``pointers`` (all or nothing).
-
-    An existing target is replaced only with ``force`` (it is checked again here, since time
-    has passed since the first check); after a failure part-way, the folders already moved are
-    moved back (or removed) and the pointers are left as they were.
-    """
-    moved: list[tuple[Staged, Path | None]] = []
-    try:
-        for s in staged:
-            check_new_folder(s.target, force)
-        for s in staged:
-            old = None
-            if s.target.exists():
-                old = s.staging_root / f"{s.target.name}.old"
-                s.target.rename(old)
-            s.folder.rename(s.target)
-            moved.append((s, old))
-        if pointers:
-            write_atomically(pointers)
-    except BaseException:
-        for s, old in reversed(moved):
-            shutil.rmtree(s.target, ignore_errors=True)
-            if old is not None:
-                old.rename(s.target)
-        discard(staged, failed=True)
-        raise
-    discard(staged)
-
-
-def write_json(path: Path, payload: Any) -> None:
-    """JSON with two-space indentation and a final newline (no NaN: ``None`` instead)."""
-    path.write_text(
-        json.dumps(_no_nan(payload), indent=2, allow_nan=False, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
-
-
-def _no_nan(value: Any) -> Any:
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_no_nan(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        return _no_nan(value.item())
-    return value
+    refuse_existing(out, force)

@@ -292,10 +292,11 @@ def _units(prepared: pipeline.Prepared) -> str:
 
 def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False) -> None:
     """Write every new run folder (and the ``LATEST`` pointers) whole or not at all."""
+    from hlhbayes import atomic
     from hlhbayes.living.figures import compare_figure
-    from hlhbayes.runs import write_run
+    from hlhbayes.runs import fill_run
 
-    staged: list[history.Staged] = []
+    staged: list[atomic.Staged] = []
     pointers: dict[Path, bytes] = {}
     try:
         for update in updates:
@@ -306,7 +307,7 @@ def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False)
             if update.baseline is not None:
                 update.baseline.provenance["update"] = {"baseline_without": plan.new_studies}
                 staged.append(
-                    history.stage(update.baseline_dir, lambda p, r=update.baseline: write_run(r, p))
+                    atomic.stage(update.baseline_dir, lambda p, r=update.baseline: fill_run(r, p))
                 )
             previous = update.baseline_dir or (plan.previous.path if plan.previous else None)
             update.result.provenance["update"] = {
@@ -315,10 +316,10 @@ def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False)
             }
 
             def fill(path: Path, u: AnalysisUpdate = update, prev: Path | None = previous):
-                write_run(u.result, path)
+                fill_run(u.result, path)
                 if u.comparison is not None:
                     payload = update_payload(u, prev)
-                    history.write_json(path / "changes.json", payload)
+                    atomic.write_json(path / "changes.json", payload)
                     u.comparison.frame.to_csv(path / "changes.csv", index=False)
                     compare_figure(
                         u.comparison.frame,
@@ -328,12 +329,12 @@ def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False)
                 if u.conflict:
                     pd.DataFrame(u.conflict).to_csv(path / "conflict.csv", index=False)
 
-            staged.append(history.stage(update.run_dir, fill))
+            staged.append(atomic.stage(update.run_dir, fill))
             pointers[folder / history.LATEST] = f"{update.run_dir.name}\n".encode()
     except BaseException:
-        history.discard(staged, failed=True)
+        atomic.discard(staged, failed=True)
         raise
-    history.commit(staged, pointers, force=force)
+    atomic.commit(staged, pointers, force=force)
 
 
 def update_payload(update: AnalysisUpdate, previous: Path | None = None) -> dict[str, Any]:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from hlhbayes.folders import swap_into_place
+from hlhbayes.atomic import write_folder
 
 FORMATS = ("html", "md", "both")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -78,25 +76,20 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise ValueError(f"{target}: exists and is not a folder")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as exc:
-        raise ValueError(f"cannot write under {target.parent}: {exc.strerror or exc}") from None
     written = []
-    try:
-        if fmt in ("html", "both"):
-            (staging / "report.html").write_text(render_html(context), encoding="utf-8")
-            written.append("report.html")
-        if fmt in ("md", "both"):
-            (staging / "figures").mkdir()
+    if fmt in ("html", "both"):
+        written.append("report.html")
+    if fmt in ("md", "both"):
+        written.append("report.md")
+
+    def fill(folder: Path) -> None:
+        if "report.html" in written:
+            (folder / "report.html").write_text(render_html(context), encoding="utf-8")
+        if "report.md" in written:
+            (folder / "figures").mkdir()
             for fig in context["figures"]:
-                (staging / "figures" / f"{fig['id']}.png").write_bytes(fig["png"])
-            (staging / "report.md").write_text(render_markdown(context), encoding="utf-8")
-            written.append("report.md")
-        staging.chmod(0o755)
-        swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+                (folder / "figures" / f"{fig['id']}.png").write_bytes(fig["png"])
+            (folder / "report.md").write_text(render_markdown(context), encoding="utf-8")
+
+    write_folder(target, fill)
     return [target / name for name in written]
