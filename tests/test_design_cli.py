@@ -51,7 +51,12 @@ def _write_run(folder: Path, rate_new: xr.DataArray, model: str, converged: bool
     folder.mkdir()
     tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"rate_new": rate_new})})
     tree.to_netcdf(folder / "fit.nc")
-    summary = {"model": model, "diagnostics": {"converged": converged}, "summary": []}
+    summary = {
+        "model": model,
+        "outcome": "response",
+        "diagnostics": {"converged": converged},
+        "summary": [],
+    }
     (folder / "summary.json").write_text(json.dumps(summary))
     return folder
 

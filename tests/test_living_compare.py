@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from conftest import snapshot
 from hlhbayes.cli import main
-from hlhbayes.living import history
 from hlhbayes.living.compare import COLUMNS, compare_records
+from hlhbayes.runs import history_dir, latest_run
 
 AS_CSV = "study,r,n\nS1,23,107\nS2,12,44\nS3,19,51\nS4,9,39\nS5,39,139\n"
 MORE = AS_CSV + "S6,6,20\nS7,30,78\n"
@@ -185,14 +185,14 @@ def _fake_run(folder: Path, created: str, model: str = "random-effects") -> Path
 
 
 def test_latest_is_the_newer_of_fit_folder_and_history(tmp_path):
-    assert history.latest_run(tmp_path, "random-effects", "response") is None
+    assert latest_run(tmp_path, "random-effects", "response") is None
     fitted = _fake_run(tmp_path / "random-effects-response", "2026-01-02T00:00:00+00:00")
-    assert history.latest_run(tmp_path, "random-effects", "response").path == fitted
-    folder = history.history_dir(tmp_path, "random-effects", "response")
+    assert latest_run(tmp_path, "random-effects", "response").path == fitted
+    folder = history_dir(tmp_path, "random-effects", "response")
     old = _fake_run(folder / "20260101T000000Z-aaaa", "2026-01-01T00:00:00+00:00")
     (folder / "LATEST").write_text(old.name + "\n")
-    assert history.latest_run(tmp_path, "random-effects", "response").path == fitted
+    assert latest_run(tmp_path, "random-effects", "response").path == fitted
     new = _fake_run(folder / "20260103T000000Z-bbbb", "2026-01-03T00:00:00+00:00")
     (folder / "LATEST").write_text(new.name + "\n")
-    assert history.latest_run(tmp_path, "random-effects", "response").path == new
-    assert history.latest_run(tmp_path, "etiology-line", "response") is None
+    assert latest_run(tmp_path, "random-effects", "response").path == new
+    assert latest_run(tmp_path, "etiology-line", "response") is None

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from conftest import DATA, snapshot
 from hlhbayes.cli import main
-from hlhbayes.living import history
+from hlhbayes.runs import history_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AGGREGATE = FIXTURES / "example_aggregate_study.yaml"
@@ -91,7 +91,7 @@ def test_readme_example_adds_compares_and_checks_conflict(example):
     out = update.stdout
     runs = example["runs"]
     for model in ("etiology-line", "random-effects"):
-        folder = history.history_dir(runs, model, "response")
+        folder = history_dir(runs, model, "response")
         name = (folder / "LATEST").read_text().strip()
         assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{12}", name)
         assert f"== {model}/response: baseline+update ==" in out
@@ -122,8 +122,8 @@ def test_readme_example_adds_compares_and_checks_conflict(example):
     assert out.count("new studies: Example2024, Example2025") == 2
     # the etiology-line conflict table: patient rows and each stratum of the new studies
     conflict = pd.read_csv(
-        history.history_dir(runs, "etiology-line", "response")
-        / (history.history_dir(runs, "etiology-line", "response") / "LATEST").read_text().strip()
+        history_dir(runs, "etiology-line", "response")
+        / (history_dir(runs, "etiology-line", "response") / "LATEST").read_text().strip()
         / "conflict.csv"
     )
     assert conflict[["study", "unit", "observed", "total"]].values.tolist() == [
@@ -152,7 +152,7 @@ def test_up_to_date_then_a_later_series_is_compared_with_the_latest_run(example,
     new = tmp_path / "Example2026.yaml"
     new.write_text(text)
     assert run("data", "add", new, "--data", data).exit_code == 0
-    folder = history.history_dir(runs, "random-effects", "response")
+    folder = history_dir(runs, "random-effects", "response")
     previous = folder / (folder / "LATEST").read_text().strip()
     result = run("update", "--model", "random-effects", "--data", data, "--runs", runs, *TINY)
     assert result.exit_code in (0, 3), result.output

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from hlhbayes.cli import main
-from hlhbayes.living.history import plan_output
+from hlhbayes.errors import HlhBayesError
+from hlhbayes.runs import plan_output
 
 TABLE = "study,r,n\nA,23,107\nB,12,44\nC,19,51\nD,9,39\n"
 
@@ -81,7 +82,7 @@ def test_plan_output_accepts_an_empty_folder_and_rejects_a_file(tmp_path):
     assert plan_output(empty, tmp_path / "default", force=False) == (empty, None)
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(HlhBayesError, match="not a folder"):
         plan_output(a_file, tmp_path / "default", force=True)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hlhbayes.evidence import load_evidence
+from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.models import get_model
 from hlhbayes.models.spec import Spec
 from hlhbayes.models.table import units_by_study, units_from_table
@@ -39,6 +39,8 @@ class FitRequest:
     table_columns: dict[str, str | None] = field(default_factory=dict)
     progress: bool = False
     command: list[str] | None = None
+    etiologies: tuple[str, ...] = ()  # the cells asked for (recorded; empty: all)
+    lines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -68,17 +70,24 @@ class FitResult:
 
 @dataclass
 class Prepared:
-    """A validated fit, ready to sample."""
+    """A validated fit, ready to sample, with the evidence base it was read from.
+
+    ``base`` is ``None`` for a fit to a user's table.
+    """
 
     request: FitRequest
     module: Any
     units: Units
     data_hash: str
     data_source: str
+    base: EvidenceBase | None = None
 
 
-def prepare(request: FitRequest) -> Prepared:
-    """Validate data, filters, priors and options; encode the units. Samples nothing."""
+def prepare(request: FitRequest, base: EvidenceBase | None = None) -> Prepared:
+    """Validate data, filters, priors and options; encode the units. Samples nothing.
+
+    ``base``: the evidence base of ``request.data`` when already loaded (it is not read again).
+    """
     spec = request.spec
     module = get_model(spec.model)
     if request.method not in METHODS:
@@ -108,12 +117,13 @@ def prepare(request: FitRequest) -> Prepared:
         return Prepared(
             request, module, units, hashlib.sha256(data.read_bytes()).hexdigest(), str(data)
         )
-    base = load_evidence(data)
+    if base is None:
+        base = load_evidence(data)
     if spec.model == "random-effects":
         units = units_by_study(base, spec.filters)
     else:
         units = build_units(base, spec.filters)
-    return Prepared(request, module, units, base.content_hash, str(base.root))
+    return Prepared(request, module, units, base.content_hash, str(base.root), base)
 
 
 def prior_check(prepared: Prepared) -> dict[str, Any]:
@@ -172,8 +182,9 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         units=prepared.units.describe(),
         excluded=prepared.units.excluded,
         command=request.command,
+        cells={"etiologies": list(request.etiologies), "lines": list(request.lines)},
     )
-    if Path(prepared.data_source).is_file():  # a user table: record how its columns were read
+    if prepared.base is None:  # a user table: record how its columns were read
         prov["table_columns"] = request.table_columns
     return FitResult(
         spec.model,

@@ -1,4 +1,4 @@
-"""What produced a result: data hash, spec and priors, sampler settings, versions, command."""
+"""What produced a result: data hash, spec and priors, sampler settings, versions, command, cells."""
 
 from __future__ import annotations
 
@@ -32,9 +32,14 @@ def provenance(
     units: dict[str, Any],
     excluded: dict[str, str],
     command: list[str] | None = None,
+    cells: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """The provenance record stamped into every run directory."""
-    return {
+    """The provenance record stamped into every run directory.
+
+    ``cells``: the etiologies and lines the fit was asked for (``{"etiologies": [...],
+    "lines": [...]}``; empty lists: all), so that a report shows the same cells.
+    """
+    record = {
         "data_hash": data_hash,
         "data_source": data_source,
         "model_spec": spec,
@@ -46,3 +51,6 @@ def provenance(
         "command": command if command is not None else [*sys.argv],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if cells is not None:
+        record["cells"] = cells
+    return record

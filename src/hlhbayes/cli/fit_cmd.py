@@ -123,8 +123,7 @@ def fit(**o) -> None:
     diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
     """
     from hlhbayes import pipeline
-    from hlhbayes.living.history import plan_output
-    from hlhbayes.runs import default_run_dir, summary_frame, write_run
+    from hlhbayes.runs import default_run_dir, plan_output, summary_frame, write_run
 
     log = (lambda m: None) if o["quiet"] else (lambda m: click.echo(m, err=True))
     priors = _parse_prior_option(o["prior_texts"])
@@ -173,6 +172,8 @@ def fit(**o) -> None:
         },
         progress=not o["quiet"] and sys.stderr.isatty(),
         command=["hlhbayes", *sys.argv[1:]],
+        etiologies=tuple(o["etiologies"]),
+        lines=tuple(o["lines"]),
     )
     prepared = pipeline.prepare(request)
     out, keep_previous = plan_output(

@@ -123,7 +123,7 @@ def update(**o: Any) -> None:
         _print_plans(plans)
         return
     updates = up.run_update(plans, o["runs"], log)
-    up.write_update(updates, o["runs"], force=o["force"])
+    up.write_update(updates, force=o["force"])
     if o["fmt"] == "json":
         emit_json({"analyses": [_payload(u) for u in updates]})
     else:
@@ -310,13 +310,9 @@ def _cells(model: str, etiologies: tuple[str, ...], lines: tuple[str, ...], defa
 
 
 def _out_folder(o: dict[str, Any], kind: str, model: str, outcome: str) -> Path:
-    from hlhbayes.living.history import check_new_folder
-    from hlhbayes.runs import check_writable
+    from hlhbayes.runs import output_dir
 
-    out = o["out"] or Path("runs") / f"{kind}-{model}-{outcome}"
-    check_new_folder(out, o["force"])
-    check_writable(out)
-    return out
+    return output_dir(kind, model, outcome, o["out"], o["force"])
 
 
 def _write(out: Path, force: bool, files: Callable[[Path], None]) -> None:

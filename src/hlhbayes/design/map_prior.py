@@ -9,13 +9,13 @@ holds it as MCMC draws; trial design needs it as a beta mixture
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hlhbayes import runs
 from hlhbayes.design.em import AIC_PENALTY, AutoFit, auto_fit, fit_beta_mixture
 from hlhbayes.design.ess import ess
 from hlhbayes.design.mixture import BetaMixture, FloatArray
@@ -55,27 +55,21 @@ def load_map_draws(
     For a model with etiology and line dimensions both must be given (one of the run's
     coordinates); for a single-cell model (``random-effects``) neither may be.
     """
-    import xarray as xr
-
-    run = Path(run)
-    if not run.is_dir():
-        raise ValueError(f"{run}: no such run folder")
-    path = run / "fit.nc"
-    if not path.exists():
+    folder = Path(run)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such run folder")
+    if runs.missing_files(folder, ["fit.nc"]):
         raise ValueError(
-            f"{run}: no fit.nc (no posterior draws; an --method exact fit stores none: refit "
+            f"{folder}: no fit.nc (no posterior draws; an --method exact fit stores none: refit "
             "with MCMC)"
         )
-    summary = run / "summary.json"
-    model = converged = None
-    if summary.exists():
-        meta = json.loads(summary.read_text(encoding="utf-8"))
-        model = meta.get("model")
-        converged = meta.get("diagnostics", {}).get("converged")
-    with xr.open_datatree(path) as tree:
-        if "posterior" not in tree.children or QUANTITY not in tree["posterior"].ds:
-            raise ValueError(f"{path}: no posterior {QUANTITY} in this run")
-        da = tree["posterior"].ds[QUANTITY].load()
+    opened = runs.read_run(folder)
+    model, converged = opened.model, opened.converged
+    path = folder / "fit.nc"
+    posterior = opened.group("posterior")
+    if QUANTITY not in posterior:
+        raise ValueError(f"{path}: no posterior {QUANTITY} in this run")
+    da = posterior[QUANTITY]
     extra = [d for d in da.dims if d not in ("chain", "draw")]
     if not extra:
         if etiology is not None or line is not None:
@@ -100,7 +94,7 @@ def load_map_draws(
     if draws.size == 0 or not np.all(np.isfinite(draws)):
         raise ValueError(f"{path}: {QUANTITY} draws are empty or not finite")
     return MapDraws(
-        draws, run, etiology if extra else None, line if extra else None, model, converged
+        draws, folder, etiology if extra else None, line if extra else None, model, converged
     )
 
 

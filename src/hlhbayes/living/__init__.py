@@ -1,7 +1,5 @@
 """Living evidence: update the saved analyses when a series is added, and see what changed.
 
-- :mod:`~hlhbayes.living.history`: where update runs live (``runs/history/``) and which run is
-  the latest of an analysis.
 - :mod:`~hlhbayes.living.compare`: before/after of every reported quantity between two runs.
 - :mod:`~hlhbayes.living.conflict`: prior-data conflict of a new series against the previous
   fit's predictive distribution.

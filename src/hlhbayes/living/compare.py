@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hlhbayes.living.history import RunInfo, read_run
+from hlhbayes.runs import Run, read_run
 
 KEY = ("quantity", "etiology", "line")
 COLUMNS = [
@@ -43,8 +43,8 @@ COLUMNS = [
 class Comparison:
     """Two runs of one analysis and their matched records."""
 
-    run_a: RunInfo
-    run_b: RunInfo
+    run_a: Run
+    run_b: Run
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
@@ -58,12 +58,12 @@ class Comparison:
         }
 
 
-def describe_run(run: RunInfo) -> dict[str, Any]:
+def describe_run(run: Run) -> dict[str, Any]:
     """What identifies a run in a comparison."""
     return {
         "path": str(run.path),
-        "model": run.summary["model"],
-        "outcome": run.summary["outcome"],
+        "model": run.model,
+        "outcome": run.outcome,
         "data_hash": run.data_hash,
         "created": run.created or None,
         "converged": run.converged,
@@ -140,7 +140,7 @@ def compare_runs(path_a: Path, path_b: Path) -> Comparison:
     return comparison(run_a, run_b)
 
 
-def comparison(run_a: RunInfo, run_b: RunInfo) -> Comparison:
+def comparison(run_a: Run, run_b: Run) -> Comparison:
     """The :class:`Comparison` of two runs already read (and checked comparable)."""
     frame = compare_records(run_a.summary["summary"], run_b.summary["summary"])
     notes = []

@@ -4,7 +4,7 @@ The saved analyses are the model specs in ``models/*.yaml`` (one analysis per sp
 the outcome its filters name). For each analysis:
 
 1. the **previous run** is the latest run folder of that model and outcome
-   (:func:`hlhbayes.living.history.latest_run`);
+   (:func:`hlhbayes.runs.latest_run`);
 2. if it was fitted on the same evidence base with the same priors, options and filters, the
    analysis is **up to date** and nothing is fitted;
 3. otherwise the spec is fitted on the current base, and the new run is compared with the previous
@@ -18,7 +18,8 @@ the history too), so a fresh clone can add a series and see what it changed. Wit
 the fit is recorded as the baseline of later updates.
 
 Everything is fitted before anything is written; run folders are then written whole or not at
-all (:mod:`hlhbayes.living.history`), and existing runs are never touched.
+all (:mod:`hlhbayes.atomic`), under the analysis's history (:mod:`hlhbayes.runs.layout`), and
+existing runs are never touched.
 """
 
 from __future__ import annotations
@@ -31,11 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from hlhbayes import pipeline
-from hlhbayes.living import history
+from hlhbayes import pipeline, runs
 from hlhbayes.living.compare import Comparison, comparison, spec_differences
 from hlhbayes.living.conflict import CONFLICT_LEVEL, prior_data_conflict
-from hlhbayes.living.history import RunInfo
 from hlhbayes.living.subset import units_of_studies
 from hlhbayes.models import MODELS
 from hlhbayes.models.spec import Spec, default_spec_dir, load_spec
@@ -53,7 +52,7 @@ class AnalysisPlan:
 
     spec: Spec
     prepared: pipeline.Prepared
-    previous: RunInfo | None
+    previous: runs.Run | None
     status: str  # "update", "baseline", "baseline+update" or "up to date"
     new_studies: list[str] = field(default_factory=list)
     baseline: pipeline.Prepared | None = None
@@ -97,7 +96,7 @@ def saved_specs(
 
 def plan_update(
     specs: list[Spec],
-    runs: Path,
+    runs_dir: Path,
     data: Path | None = None,
     new: tuple[str, ...] = (),
     seed: int = 1,
@@ -107,20 +106,21 @@ def plan_update(
     Raises ``ValueError`` (or ``EvidenceError``) for a bad evidence base, spec or ``new`` id.
     """
     plans = []
+    base = None
     for spec in specs:
         request = pipeline.FitRequest(spec=spec, data=data, seed=seed)
-        prepared = pipeline.prepare(request)
+        prepared = pipeline.prepare(request, base)
+        base = prepared.base
         if new:
             _check_known(new, prepared)
-        previous = history.latest_run(runs, spec.model, spec.filters.outcome)
+        previous = runs.latest_run(runs_dir, spec.model, spec.filters.outcome)
         plans.append(_plan_one(spec, prepared, previous, new, data, seed))
     return plans
 
 
 def _check_known(new: tuple[str, ...], prepared: pipeline.Prepared) -> None:
-    from hlhbayes.evidence import load_evidence
-
-    base = load_evidence(prepared.request.data)
+    base = prepared.base
+    assert base is not None  # update reads the evidence base, never a table
     unknown = [s for s in new if s not in base.studies]
     if unknown:
         raise ValueError(f"--new {', '.join(unknown)}: not in the evidence base {base.root}")
@@ -150,7 +150,7 @@ def _plan_one(spec, prepared, previous, new, data, seed) -> AnalysisPlan:
             ),
         )
         request = pipeline.FitRequest(spec=base_spec, data=data, seed=seed)
-        plan.baseline = pipeline.prepare(request)
+        plan.baseline = pipeline.prepare(request, prepared.base)
         plan.status = "baseline+update"
         plan.new_studies = in_analysis
         plan.notes.append(
@@ -176,7 +176,7 @@ def _plan_one(spec, prepared, previous, new, data, seed) -> AnalysisPlan:
         plan.notes.append(
             f"the previous run used other data ({source}); this run uses {prepared.data_source}"
         )
-    previous_studies = _posterior_studies(previous.path)
+    previous_studies = previous.posterior_studies()
     if new:
         plan.new_studies = in_analysis
         already = [s for s in in_analysis if previous_studies and s in previous_studies]
@@ -195,32 +195,13 @@ def _plan_one(spec, prepared, previous, new, data, seed) -> AnalysisPlan:
     return plan
 
 
-def _posterior_studies(run: Path) -> list[str] | None:
-    """The studies of a run's posterior (``None`` when the run has no ``fit.nc``)."""
-    import xarray as xr
-
-    path = Path(run) / "fit.nc"
-    if not path.is_file():
-        return None
-    with xr.open_datatree(path) as tree:
-        posterior = tree["posterior"]
-        if "study" not in posterior.coords:
-            return None
-        return [str(s) for s in posterior["study"].values]
-
-
-def _posterior(run: Path):
-    import xarray as xr
-
-    with xr.open_datatree(Path(run) / "fit.nc") as tree:
-        return tree["posterior"].to_dataset().load()
-
-
-def run_update(plans: list[AnalysisPlan], runs: Path, log: Log = _silent) -> list[AnalysisUpdate]:
+def run_update(
+    plans: list[AnalysisPlan], runs_dir: Path, log: Log = _silent
+) -> list[AnalysisUpdate]:
     """Fit, compare and check every planned analysis, in memory. Writes nothing.
 
-    The folders the new runs will be written to (under ``runs``) are named here, so that the
-    comparison can refer to them.
+    The folders the new runs will be written to (under ``runs_dir``) are named here, so that
+    the comparison can refer to them.
     """
     out = []
     for k, plan in enumerate(plans, start=1):
@@ -229,30 +210,27 @@ def run_update(plans: list[AnalysisPlan], runs: Path, log: Log = _silent) -> lis
         if plan.status == "up to date":
             log(f"[{k}/{len(plans)}] {plan.name}: up to date, nothing to fit")
             continue
-        folder = history.history_dir(runs, plan.spec.model, plan.spec.filters.outcome)
-        update.run_dir = folder / history.run_name(plan.prepared.data_hash)
+        update.run_dir = runs.new_history_run(
+            runs_dir, plan.spec.model, plan.spec.filters.outcome, plan.prepared.data_hash
+        )
         previous_posterior = None
         previous_summary = plan.previous
         if plan.baseline is not None:
-            update.baseline_dir = update.run_dir.with_name(f"{update.run_dir.name}-baseline")
+            update.baseline_dir = runs.baseline_dir(update.run_dir)
             log(f"[{k}/{len(plans)}] {plan.name}: fitting the baseline ({_units(plan.baseline)})")
             update.baseline = pipeline.run_fit(plan.baseline, log)
             previous_posterior = update.baseline.idata["posterior"].to_dataset()
-            previous_summary = RunInfo(
+            previous_summary = runs.Run(
                 update.baseline_dir, update.baseline.summary_json(), update.baseline.provenance
             )
-        elif (
-            plan.previous is not None
-            and plan.new_studies
-            and (plan.previous.path / "fit.nc").is_file()
-        ):
-            previous_posterior = _posterior(plan.previous.path)
+        elif plan.previous is not None and plan.new_studies and plan.previous.has_draws:
+            previous_posterior = plan.previous.group("posterior")
         log(
             f"[{k}/{len(plans)}] {plan.name}: fitting on the current base ({_units(plan.prepared)})"
         )
         update.result = pipeline.run_fit(plan.prepared, log)
         if previous_summary is not None:
-            current = RunInfo(
+            current = runs.Run(
                 update.run_dir, update.result.summary_json(), update.result.provenance
             )
             update.comparison = comparison(previous_summary, current)
@@ -290,7 +268,7 @@ def _units(prepared: pipeline.Prepared) -> str:
     )
 
 
-def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False) -> None:
+def write_update(updates: list[AnalysisUpdate], force: bool = False) -> None:
     """Write every new run folder (and the ``LATEST`` pointers) whole or not at all."""
     from hlhbayes import atomic
     from hlhbayes.living.figures import compare_figure
@@ -303,7 +281,6 @@ def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False)
             if update.result is None:
                 continue
             plan = update.plan
-            folder = update.run_dir.parent
             if update.baseline is not None:
                 update.baseline.provenance["update"] = {"baseline_without": plan.new_studies}
                 staged.append(
@@ -330,7 +307,7 @@ def write_update(updates: list[AnalysisUpdate], runs: Path, force: bool = False)
                     pd.DataFrame(u.conflict).to_csv(path / "conflict.csv", index=False)
 
             staged.append(atomic.stage(update.run_dir, fill))
-            pointers[folder / history.LATEST] = f"{update.run_dir.name}\n".encode()
+            pointers.update(runs.latest_pointer(update.run_dir))
     except BaseException:
         atomic.discard(staged, failed=True)
         raise

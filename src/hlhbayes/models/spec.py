@@ -41,18 +41,11 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         """Serialisable form (for provenance and reports)."""
-        f = self.filters
         return {
             "model": self.model,
             "priors": {k: p.to_dict() for k, p in self.priors.items()},
             "options": self.options,
-            "filters": {
-                "outcome": f.outcome,
-                "population": f.population,
-                "conditions": list(f.conditions),
-                "exclude_studies": list(f.exclude_studies),
-                "exclude_derived": f.exclude_derived,
-            },
+            "filters": self.filters.to_dict(),
             "sampler": self.sampler,
             "source": self.source,
         }

@@ -38,6 +38,27 @@ class Filters:
     exclude_studies: tuple[str, ...] = ()
     exclude_derived: bool = False
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Filters:
+        """The filters as recorded by :meth:`to_dict` (in a spec or a run's provenance)."""
+        return cls(
+            outcome=data["outcome"],
+            population=data["population"],
+            conditions=tuple(data["conditions"]),
+            exclude_studies=tuple(data["exclude_studies"]),
+            exclude_derived=bool(data["exclude_derived"]),
+        )
+
+    def to_dict(self) -> dict:
+        """A plain, serialisable record."""
+        return {
+            "outcome": self.outcome,
+            "population": self.population,
+            "conditions": list(self.conditions),
+            "exclude_studies": list(self.exclude_studies),
+            "exclude_derived": self.exclude_derived,
+        }
+
     def validate(self, base: EvidenceBase) -> None:
         """Raise ``ValueError`` for codes that do not exist (all problems in one message)."""
         problems = []

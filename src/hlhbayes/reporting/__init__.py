@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hlhbayes.reporting.context import ReportOptions, build_context
-from hlhbayes.reporting.loading import Run, open_run
+from hlhbayes.reporting.loading import CheckedRun, open_run
 from hlhbayes.reporting.render import FORMATS, check_name, write_files
 
 DEFAULT_OUT_DIR = Path("reports")
@@ -44,4 +44,4 @@ def write_report(
     return write_files(context, Path(out_dir) / name, fmt)
 
 
-__all__ = ["FORMATS", "ReportOptions", "Run", "build_context", "open_run", "write_report"]
+__all__ = ["FORMATS", "CheckedRun", "ReportOptions", "build_context", "open_run", "write_report"]

@@ -16,7 +16,7 @@ from typing import Any
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
 from hlhbayes.reporting import figures, tables
 from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
-from hlhbayes.reporting.loading import Run, command_values
+from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.text import APPROXIMATION_NOTE, EQUATIONS, question
 from hlhbayes.summary import Diagnostics
 
@@ -33,27 +33,23 @@ class ReportOptions:
     command: list[str] | None = field(default=None, compare=False)
 
 
-def focus_cells(run: Run, options: ReportOptions) -> list[Cell]:
+def focus_cells(run: CheckedRun, options: ReportOptions) -> list[Cell]:
     """The etiology x line cells the results and figures show.
 
-    Default: the cells named by ``--etiology`` / ``--line`` in the fit's recorded command, else
-    all cells. ``random-effects`` has one cell, ``(None, None)``.
+    Default: the cells the fit was asked for (recorded in its provenance), else all cells.
+    ``random-effects`` has one cell, ``(None, None)``.
     """
     if run.model == "random-effects":
         if options.etiologies or options.lines:
             raise ValueError("a random-effects run has no etiology or line; drop --etiology/--line")
         return [(None, None)]
-    command = run.provenance.get("command")
-    etiologies = list(options.etiologies) or [
-        e for e in command_values(command, "--etiology") if e in MODEL_ETIOLOGIES
-    ]
-    lines = list(options.lines) or [
-        ln for ln in command_values(command, "--line") if ln in MODEL_LINES
-    ]
+    asked_etiologies, asked_lines = run.run.cells
+    etiologies = list(options.etiologies) or [e for e in asked_etiologies if e in MODEL_ETIOLOGIES]
+    lines = list(options.lines) or [ln for ln in asked_lines if ln in MODEL_LINES]
     return tables.cells_in_order(etiologies or list(MODEL_ETIOLOGIES), lines or list(MODEL_LINES))
 
 
-def thresholds_of(run: Run, options: ReportOptions) -> tuple[float, ...]:
+def thresholds_of(run: CheckedRun, options: ReportOptions) -> tuple[float, ...]:
     """The thresholds asked for, else those of the fit, else 0.5."""
     for t in options.thresholds:
         if not 0 < t < 1:
@@ -76,7 +72,7 @@ def focus_label(cells: list[Cell]) -> str:
     return "; ".join(f"{e} ({' and '.join(lines)} line)" for e, lines in by_etiology.items())
 
 
-def build_context(run: Run, options: ReportOptions) -> dict[str, Any]:
+def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
     """Everything the templates need, as plain data."""
     cells = focus_cells(run, options)
     thresholds = thresholds_of(run, options)
@@ -137,7 +133,7 @@ def build_context(run: Run, options: ReportOptions) -> dict[str, Any]:
     }
 
 
-def _title(run: Run, cells: list[Cell]) -> str:
+def _title(run: CheckedRun, cells: list[Cell]) -> str:
     what = "Response" if run.outcome == "response" else "Death"
     if run.model == "random-effects":
         return f"{what} to anakinra in secondary HLH: random-effects meta-analysis"
@@ -150,7 +146,7 @@ def _title(run: Run, cells: list[Cell]) -> str:
     return f"{what} to anakinra in secondary HLH: {scope}"
 
 
-def _banners(run: Run) -> list[dict[str, Any]]:
+def _banners(run: CheckedRun) -> list[dict[str, Any]]:
     out = []
     d = run.summary["diagnostics"]
     if not run.converged:
@@ -179,7 +175,7 @@ def _banners(run: Run) -> list[dict[str, Any]]:
     return out
 
 
-def _gate(run: Run) -> dict[str, Any]:
+def _gate(run: CheckedRun) -> dict[str, Any]:
     d = run.summary["diagnostics"]
     return {
         "max_r_hat": f"{d['max_r_hat']:.3f}",
@@ -189,7 +185,7 @@ def _gate(run: Run) -> dict[str, Any]:
     }
 
 
-def _filters(run: Run) -> list[tuple[str, str]]:
+def _filters(run: CheckedRun) -> list[tuple[str, str]]:
     prov = run.provenance
     f = prov["model_spec"]["filters"]
     u = prov.get("units") or {}

@@ -3,50 +3,63 @@
 A report never trusts a run blindly (STYLE convention 5): the data hash stamped in
 ``provenance.json`` must match the evidence base (or the user's CSV) it names, unless the caller
 allows a stale run, and then the evidence units rebuilt from the current data must still be the
-units the run was fitted to.
+units the run was fitted to. The folder itself is read through :mod:`hlhbayes.runs`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
+from hlhbayes import runs
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.models import get_model
 from hlhbayes.models.table import units_by_study, units_from_table
 from hlhbayes.models.units import Filters, Units, build_units
 
-RUN_FILES = ("provenance.json", "summary.json", "fit.nc")
-TABLE_COLUMN_OPTIONS = {
-    "--study-col": "study_col",
-    "--events-col": "events_col",
-    "--total-col": "total_col",
-}
-
 
 @dataclass
-class Run:
-    """Everything a report reads from a run folder, checked against the current data."""
+class CheckedRun:
+    """A run folder checked against the current data: everything a report reads."""
 
-    path: Path
-    summary: dict[str, Any]
-    probabilities: list[dict[str, Any]]
-    provenance: dict[str, Any]
-    idata: xr.DataTree
+    run: runs.Run
     module: ModuleType
     units: Units
     base: EvidenceBase | None  # None when the run was fitted to a user's CSV table
     table_path: Path | None  # the user's CSV, when there is one
     current_hash: str
     detail_units: Units | None = None  # patients and strata behind one-count-per-study units
+
+    @property
+    def path(self) -> Path:
+        """The run folder."""
+        return self.run.path
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """``summary.json``."""
+        return self.run.summary
+
+    @property
+    def probabilities(self) -> list[dict[str, Any]]:
+        """``probabilities.json``."""
+        return self.run.probabilities
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """``provenance.json``."""
+        return self.run.provenance
+
+    @property
+    def idata(self) -> xr.DataTree:
+        """The DataTree of ``fit.nc``."""
+        return self.run.tree()
 
     @property
     def stale(self) -> bool:
@@ -69,19 +82,7 @@ class Run:
         return bool(self.summary["diagnostics"]["converged"])
 
 
-def command_values(command: list[str] | None, option: str) -> list[str]:
-    """Every value given to ``option`` in a recorded command (``--x V`` and ``--x=V``)."""
-    values: list[str] = []
-    words = list(command or [])
-    for i, word in enumerate(words):
-        if word == option and i + 1 < len(words):
-            values.append(words[i + 1])
-        elif word.startswith(option + "="):
-            values.append(word.split("=", 1)[1])
-    return values
-
-
-def open_run(path: Path, allow_stale: bool = False) -> Run:
+def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
     """Read and check the run folder at ``path``.
 
     Raises ``ValueError`` (one line) for a folder that is not a run, a run without posterior
@@ -90,7 +91,7 @@ def open_run(path: Path, allow_stale: bool = False) -> Run:
     path = Path(path)
     if not path.is_dir():
         raise ValueError(f"{path}: not a run folder (no such folder); fit one with hlhbayes fit")
-    missing = [f for f in RUN_FILES if not (path / f).is_file()]
+    missing = runs.missing_files(path)
     if missing == ["fit.nc"]:
         raise ValueError(
             f"{path}: no fit.nc (an exact-method run has no posterior draws); "
@@ -98,18 +99,13 @@ def open_run(path: Path, allow_stale: bool = False) -> Run:
         )
     if missing:
         raise ValueError(f"{path}: not a run folder (missing {', '.join(missing)})")
+    run = runs.read_run(path)
     try:
-        provenance = _read_json(path / "provenance.json")
-        summary = _read_json(path / "summary.json")
-        probabilities = (
-            _read_json(path / "probabilities.json")
-            if (path / "probabilities.json").is_file()
-            else []
-        )
-        spec = provenance["model_spec"]
+        spec = run.provenance["model_spec"]
         module = get_model(spec["model"])
-        stamped = provenance["data_hash"]
-        source = Path(provenance["data_source"])
+        stamped = run.provenance["data_hash"]
+        source = Path(run.provenance["data_source"])
+        filters = Filters.from_dict(spec["filters"])
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a run folder (provenance.json lacks {exc})") from None
 
@@ -131,71 +127,17 @@ def open_run(path: Path, allow_stale: bool = False) -> Run:
             f"{path}: stale run: its data hash {stamped[:12]} does not match {source} "
             f"({current[:12]}); refit, or pass --allow-stale"
         )
-    units = _rebuild_units(provenance, module, base, table_path)
-    idata = _open_fit(path / "fit.nc")
-    _check_units(path, units, idata, provenance)
+    if table_path is not None:
+        units = units_from_table(table_path, **run.table_columns)
+    elif module.NAME == "random-effects":
+        units = units_by_study(base, filters)
+    else:
+        units = build_units(base, filters)
+    _check_units(path, units, run.tree(), run.provenance)
     detail = None
     if base is not None and module.NAME == "random-effects":
-        detail = build_units(base, filters_from_spec(provenance["model_spec"]))
-    return Run(
-        path,
-        summary,
-        probabilities,
-        provenance,
-        idata,
-        module,
-        units,
-        base,
-        table_path,
-        current,
-        detail,
-    )
-
-
-def _read_json(file: Path) -> Any:
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{file.parent}: not a run folder ({file.name}: {exc})") from None
-
-
-def _open_fit(file: Path) -> xr.DataTree:
-    try:
-        with xr.open_datatree(file) as tree:
-            return tree.load()
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{file.parent}: cannot read fit.nc: {exc}") from None
-
-
-def filters_from_spec(spec: dict[str, Any]) -> Filters:
-    """The :class:`Filters` recorded in a provenance ``model_spec``."""
-    f = spec["filters"]
-    return Filters(
-        outcome=f["outcome"],
-        population=f["population"],
-        conditions=tuple(f["conditions"]),
-        exclude_studies=tuple(f["exclude_studies"]),
-        exclude_derived=bool(f["exclude_derived"]),
-    )
-
-
-def _rebuild_units(
-    provenance: dict[str, Any],
-    module: ModuleType,
-    base: EvidenceBase | None,
-    table_path: Path | None,
-) -> Units:
-    if table_path is not None:
-        columns = {
-            key: (command_values(provenance.get("command"), option) or [None])[-1]
-            for option, key in TABLE_COLUMN_OPTIONS.items()
-        }
-        return units_from_table(table_path, **columns)
-    assert base is not None
-    filters = filters_from_spec(provenance["model_spec"])
-    if module.NAME == "random-effects":
-        return units_by_study(base, filters)
-    return build_units(base, filters)
+        detail = build_units(base, filters)
+    return CheckedRun(run, module, units, base, table_path, current, detail)
 
 
 def _check_units(path: Path, units: Units, idata: xr.DataTree, provenance: dict) -> None:
@@ -224,10 +166,3 @@ def _check_units(path: Path, units: Units, idata: xr.DataTree, provenance: dict)
             f"{path}: the evidence units rebuilt from the current data are not the ones fitted "
             f"({'; '.join(problems)}); refit"
         )
-
-
-def table_frame(units: Units) -> pd.DataFrame:
-    """The study, events, total table of a run fitted to a user's CSV."""
-    return pd.DataFrame(
-        {"study": list(units.agg_ids), "events": units.agg_events, "total": units.agg_total}
-    )

@@ -16,7 +16,7 @@ import xarray as xr
 from hlhbayes.models.units import MODEL_ETIOLOGIES
 from hlhbayes.priors import Prior
 from hlhbayes.reporting.estimates import EvidenceRow
-from hlhbayes.reporting.loading import Run
+from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK
 
 QUANTITY_LABELS = {"rate_typical": "typical study", "rate_new": "new study (MAP)"}
@@ -83,7 +83,7 @@ def study_links(study) -> list[dict[str, str]]:
     return links
 
 
-def evidence_table(run: Run, rows: list[EvidenceRow]) -> dict[str, Any]:
+def evidence_table(run: CheckedRun, rows: list[EvidenceRow]) -> dict[str, Any]:
     """Each study of the fit (and its patient groups) with its counts and where to read it."""
     outcome = run.outcome
     if run.base is None:
@@ -172,7 +172,7 @@ def _observed(r: EvidenceRow) -> str:
     return f"{r.observed:.2f} {interval(lo, hi, 2)}"
 
 
-def definitions_table(run: Run) -> dict[str, Any]:
+def definitions_table(run: CheckedRun) -> dict[str, Any]:
     """How each study in the fit defined the outcome."""
     assert run.base is not None
     out = []
@@ -197,7 +197,7 @@ def definitions_table(run: Run) -> dict[str, Any]:
     )
 
 
-def excluded_table(run: Run) -> dict[str, Any]:
+def excluded_table(run: CheckedRun) -> dict[str, Any]:
     """Studies of the evidence base left out of the fit, with the reason."""
     excluded = run.provenance.get("excluded_studies") or {}
     return make_table(
@@ -208,7 +208,7 @@ def excluded_table(run: Run) -> dict[str, Any]:
     )
 
 
-def priors_table(run: Run) -> dict[str, Any]:
+def priors_table(run: CheckedRun) -> dict[str, Any]:
     """Every prior as used by the fit (from its provenance)."""
     priors = run.provenance["model_spec"]["priors"]
     return make_table(
@@ -222,7 +222,7 @@ def priors_table(run: Run) -> dict[str, Any]:
     )
 
 
-def sampler_table(run: Run) -> dict[str, Any]:
+def sampler_table(run: CheckedRun) -> dict[str, Any]:
     """Sampler settings, seed and options of the fit."""
     spec = run.provenance["model_spec"]
     s = spec["sampler"]
@@ -241,7 +241,7 @@ def sampler_table(run: Run) -> dict[str, Any]:
 
 
 def results_table(
-    run: Run, cells: list[tuple[str | None, str | None]], thresholds: tuple[float, ...]
+    run: CheckedRun, cells: list[tuple[str | None, str | None]], thresholds: tuple[float, ...]
 ) -> dict[str, Any]:
     """``rate_typical`` and ``rate_new`` per cell: mean, median, 95% interval, P(rate > t)."""
     records = {(r["quantity"], r["etiology"], r["line"]): r for r in run.summary["summary"]}
@@ -296,7 +296,7 @@ def _cell_draws(posterior, quantity: str, etiology: str | None, line: str | None
     return np.asarray(da.values).ravel()
 
 
-def hyperparameter_table(run: Run) -> dict[str, Any]:
+def hyperparameter_table(run: CheckedRun) -> dict[str, Any]:
     """Posterior of the hyperparameters (mean, median, 95% interval)."""
     names = run.module.HYPERPARAMETERS
     records = [r for r in run.summary["summary"] if r["quantity"] in names]
@@ -320,7 +320,9 @@ def hyperparameter_table(run: Run) -> dict[str, Any]:
     )
 
 
-def diagnostics_table(run: Run, cells: list[tuple[str | None, str | None]]) -> dict[str, Any]:
+def diagnostics_table(
+    run: CheckedRun, cells: list[tuple[str | None, str | None]]
+) -> dict[str, Any]:
     """R-hat, bulk and tail ESS and MCSE of the hyperparameters and reported rates.
 
     The worst values of all other parameters form one more row; rows failing the gate are flagged.
@@ -376,7 +378,7 @@ def diagnostics_table(run: Run, cells: list[tuple[str | None, str | None]]) -> d
     )
 
 
-def loo_tables(run: Run, rows: list[EvidenceRow]) -> tuple[dict[str, Any], list[str]]:
+def loo_tables(run: CheckedRun, rows: list[EvidenceRow]) -> tuple[dict[str, Any], list[str]]:
     """PSIS-LOO: Pareto k and elpd per observation (patient or stratum), and summary lines.
 
     An observation is flagged when its k is above arviz's threshold (0.7; lower for few draws).
@@ -455,7 +457,7 @@ def cells_in_order(etiologies: list[str], lines: list[str]) -> list[tuple[str, s
     return [(e, ln) for e in es for ln in ("first", "later") if ln in lines]
 
 
-def study_log_likelihood(run: Run) -> xr.DataArray:
+def study_log_likelihood(run: CheckedRun) -> xr.DataArray:
     """Pointwise log-likelihood summed within each study: ``(chain, draw, study)``.
 
     A study's patients and strata are conditionally independent given the parameters, so the
@@ -478,7 +480,7 @@ def study_log_likelihood(run: Run) -> xr.DataArray:
     )
 
 
-def loo_study_table(run: Run) -> tuple[dict[str, Any], str]:
+def loo_study_table(run: CheckedRun) -> tuple[dict[str, Any], str]:
     """PSIS-LOO leaving out one whole study at a time: Pareto k and elpd per study."""
     import arviz as az
 

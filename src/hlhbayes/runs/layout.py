@@ -1,4 +1,4 @@
-"""Where the runs of ``hlhbayes update`` live, and which run is the latest of an analysis.
+"""Where runs live: the folder of each analysis, its history, and which run is the latest.
 
 Layout (under the runs folder, ``runs/`` by default)::
 
@@ -6,79 +6,29 @@ Layout (under the runs folder, ``runs/`` by default)::
     runs/history/<model>-<outcome>/<stamp>-<hash12>/      one run folder per update (or per fit
                                                           run that a later fit replaced), never
                                                           replaced
-    runs/history/<model>-<outcome>/LATEST                 the name of the newest of those folders
+    runs/history/<model>-<outcome>/<stamp>-<hash12>-baseline/   ``update --new``: the state
+                                                          before the new studies, re-created
+    runs/history/<model>-<outcome>/LATEST                 the name of the newest update run
+    runs/<kind>-<model>-<outcome>/                        ``cumulative`` and ``sensitivity``
 
 ``<stamp>`` is the UTC time of writing (``20261125T103000Z``) and ``<hash12>`` the first 12
 characters of the evidence base's content hash. The *latest* run of an analysis is the newer (by
 the ``created`` time in ``provenance.json``) of the folder ``LATEST`` names and ``fit``'s folder.
-
-Folders are written whole or not at all: each is built in a hidden staging folder beside its
-destination and renamed into place only when every folder of the update is ready, so a failed or
-refused update leaves every existing file byte-identical.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from hlhbayes.atomic import refuse_existing
-from hlhbayes.runs import check_writable
+from hlhbayes.errors import HlhBayesError
+from hlhbayes.runs.folder import SUMMARY, Run, read_run
 
+RUNS = Path("runs")
 HISTORY = "history"
 LATEST = "LATEST"
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """A run folder read back: its ``summary.json`` and ``provenance.json``."""
-
-    path: Path
-    summary: dict[str, Any]
-    provenance: dict[str, Any]
-
-    @property
-    def created(self) -> str:
-        """ISO time the run was written (empty when unknown)."""
-        return str(self.provenance.get("created") or "")
-
-    @property
-    def data_hash(self) -> str:
-        """Content hash of the evidence base the run was fitted on."""
-        return str(self.summary.get("data_hash") or self.provenance.get("data_hash") or "")
-
-    @property
-    def converged(self) -> bool | None:
-        """The convergence gate's verdict."""
-        return (self.summary.get("diagnostics") or {}).get("converged")
-
-    @property
-    def spec(self) -> dict[str, Any]:
-        """The model spec the run used (priors, options, filters, sampler)."""
-        return dict(self.provenance.get("model_spec") or {})
-
-
-def read_run(path: Path) -> RunInfo:
-    """Read a run folder; ``ValueError`` when it is not one."""
-    path = Path(path)
-    summary_path = path / "summary.json"
-    if not summary_path.is_file():
-        raise ValueError(f"{path}: not a run folder (no summary.json)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        prov_path = path / "provenance.json"
-        provenance = (
-            json.loads(prov_path.read_text(encoding="utf-8")) if prov_path.is_file() else {}
-        )
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: unreadable run folder: {exc}") from None
-    for key in ("model", "outcome", "summary"):
-        if key not in summary:
-            raise ValueError(f"{summary_path}: no {key!r}: not a summary.json of hlhbayes")
-    return RunInfo(path, summary, provenance)
 
 
 def analysis_name(model: str, outcome: str) -> str:
@@ -86,32 +36,72 @@ def analysis_name(model: str, outcome: str) -> str:
     return f"{model}-{outcome}"
 
 
+def default_run_dir(model: str, outcome: str, runs: Path = RUNS) -> Path:
+    """``runs/<model>-<outcome>``: where ``fit`` writes (under the current folder by default)."""
+    return Path(runs) / analysis_name(model, outcome)
+
+
 def history_dir(runs: Path, model: str, outcome: str) -> Path:
     """``runs/history/<model>-<outcome>``."""
     return Path(runs) / HISTORY / analysis_name(model, outcome)
-
-
-def latest_run(runs: Path, model: str, outcome: str) -> RunInfo | None:
-    """The latest run of an analysis (see the module docstring), or ``None``."""
-    candidates = []
-    pointer = history_dir(runs, model, outcome) / LATEST
-    if pointer.is_file():
-        target = pointer.parent / pointer.read_text(encoding="utf-8").strip()
-        candidates.append(read_run(target))
-    fitted = Path(runs) / analysis_name(model, outcome)
-    if (fitted / "summary.json").is_file():
-        candidates.append(read_run(fitted))
-    candidates = [c for c in candidates if c.summary["model"] == model]
-    if not candidates:
-        return None
-    # max() keeps the first of equal times: the update's own run wins a tie
-    return max(candidates, key=lambda c: c.created)
 
 
 def run_name(data_hash: str, when: datetime | None = None) -> str:
     """``<stamp>-<hash12>`` for a new history folder."""
     when = when or datetime.now(UTC)
     return f"{when.strftime('%Y%m%dT%H%M%SZ')}-{data_hash[:12]}"
+
+
+def new_history_run(runs: Path, model: str, outcome: str, data_hash: str) -> Path:
+    """The folder for a new run of an analysis in its history (named now)."""
+    return history_dir(runs, model, outcome) / run_name(data_hash)
+
+
+def baseline_dir(run: Path) -> Path:
+    """Where the re-created previous state of a history run goes: ``<run>-baseline``."""
+    return run.with_name(f"{run.name}-baseline")
+
+
+def latest_pointer(run: Path) -> dict[Path, bytes]:
+    """The ``LATEST`` file that names the history run ``run`` as the newest (path -> bytes)."""
+    return {run.parent / LATEST: f"{run.name}\n".encode()}
+
+
+def latest_run(runs: Path, model: str, outcome: str) -> Run | None:
+    """The latest run of an analysis (see the module docstring), or ``None``."""
+    candidates = []
+    pointer = history_dir(runs, model, outcome) / LATEST
+    if pointer.is_file():
+        target = pointer.parent / pointer.read_text(encoding="utf-8").strip()
+        candidates.append(read_run(target))
+    fitted = default_run_dir(model, outcome, runs)
+    if (fitted / SUMMARY).is_file():
+        candidates.append(read_run(fitted))
+    candidates = [c for c in candidates if c.model == model]
+    if not candidates:
+        return None
+    # max() keeps the first of equal times: the update's own run wins a tie
+    return max(candidates, key=lambda c: c.created)
+
+
+def check_writable(out: Path) -> None:
+    """Fail before sampling if ``out`` cannot be written (exists as a file, or no permission)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise HlhBayesError(f"--out {out}: exists and is not a folder")
+    parent = out.parent if not out.exists() else out
+    while not parent.exists():
+        parent = parent.parent
+    if not _writable(parent):
+        raise HlhBayesError(f"--out {out}: {parent} is not writable")
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def plan_output(out: Path | None, default: Path, force: bool) -> tuple[Path, Path | None]:
@@ -125,19 +115,19 @@ def plan_output(out: Path | None, default: Path, force: bool) -> tuple[Path, Pat
     * an explicit ``--out`` that exists and is not empty is refused unless ``force``
       (then it is replaced).
 
-    Raises ``ValueError`` (before anything is sampled) when the folder is refused or cannot be
-    written.
+    Raises :class:`HlhBayesError` (before anything is sampled) when the folder is refused or
+    cannot be written.
     """
     target = Path(out) if out is not None else Path(default)
     check_writable(target)
     occupied = target.is_dir() and any(target.iterdir())
     if not occupied:
         return target, None
-    if out is None and (target / "summary.json").is_file():
+    if out is None and (target / SUMMARY).is_file():
         return target, _archive_path(target)
     if not force:
         where = f"--out {target}" if out is not None else f"{target} (not a run folder)"
-        raise ValueError(
+        raise HlhBayesError(
             f"{where}: exists and is not empty; use --force to replace it (or choose another --out)"
         )
     return target, None
@@ -149,7 +139,7 @@ def _archive_path(run: Path) -> Path:
         info = read_run(run)
         created = datetime.fromisoformat(info.created) if info.created else None
         data_hash = info.data_hash or "unknown"
-    except ValueError:
+    except HlhBayesError:
         created, data_hash = None, "unknown"
     folder = run.parent / HISTORY / run.name
     name = run_name(data_hash, created or datetime.now(UTC))
@@ -159,6 +149,13 @@ def _archive_path(run: Path) -> Path:
     return candidate
 
 
-def check_new_folder(out: Path, force: bool) -> None:
-    """Refuse to replace an existing output folder unless ``force``."""
-    refuse_existing(out, force)
+def output_dir(kind: str, model: str, outcome: str, out: Path | None, force: bool) -> Path:
+    """The folder of a ``cumulative`` or ``sensitivity`` run, checked before any sampling.
+
+    ``out``, or ``runs/<kind>-<model>-<outcome>``; an existing folder is refused unless
+    ``force``.
+    """
+    target = Path(out) if out is not None else RUNS / f"{kind}-{analysis_name(model, outcome)}"
+    refuse_existing(target, force)
+    check_writable(target)
+    return target
