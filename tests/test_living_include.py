@@ -11,24 +11,20 @@ import numpy as np
 import pytest
 
 from hlhbayes.living.subset import include_weights, subset_units, units_of_studies
-from hlhbayes.models import etiology_line, random_effects
+from hlhbayes.models import get_model
 from hlhbayes.models.include import split_weights
 from hlhbayes.models.spec import load_spec
-from hlhbayes.models.table import units_by_study
 from hlhbayes.models.units import Filters, build_units
 
 # logp graphs are evaluated, not sampled: skip the slow optimising compile
 FAST = "FAST_COMPILE"
-MODELS = {
-    "etiology-line": (etiology_line, build_units),
-    "random-effects": (random_effects, units_by_study),
-}
+MODELS = ("etiology-line", "random-effects")
 
 
-@pytest.fixture(scope="module", params=list(MODELS))
+@pytest.fixture(scope="module", params=MODELS)
 def setup(request, shipped):
-    module, encode = MODELS[request.param]
-    units = encode(shipped, Filters())
+    module = get_model(request.param)
+    units = module.units(shipped, Filters())
     spec = load_spec(request.param)
     return module, units, spec
 

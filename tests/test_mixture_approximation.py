@@ -68,7 +68,7 @@ def test_identical_groups_are_exact():
 
 def test_the_model_uses_the_mean_probability(shipped):
     """The etiology-line stratum likelihood equals Binomial(n, mean p) at a test point."""
-    from hlhbayes.models import etiology_line
+    from hlhbayes.models.etiology_line import MODEL as etiology_line
     from hlhbayes.models.spec import load_spec
     from hlhbayes.models.units import Filters, build_units
 

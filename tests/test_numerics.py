@@ -7,8 +7,6 @@ import pytensor
 from hlhbayes.evidence import load_evidence
 from hlhbayes.models import MODELS
 from hlhbayes.models.spec import load_spec
-from hlhbayes.models.table import units_by_study
-from hlhbayes.models.units import Filters, build_units
 
 
 def test_every_model_builds_with_fast_math_off(monkeypatch):
@@ -16,8 +14,7 @@ def test_every_model_builds_with_fast_math_off(monkeypatch):
     for name, module in MODELS.items():
         monkeypatch.setattr(pytensor.config, "numba__fastmath", True)
         spec = load_spec(name)
-        by_study = name == "random-effects"
-        units = units_by_study(base, spec.filters) if by_study else build_units(base, Filters())
+        units = module.units(base, spec.filters)
         module.build(units, spec.priors, spec.options)
         assert pytensor.config.numba__fastmath is False, name
 

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from hlhbayes.exact import random_effects_exact
-from hlhbayes.models import random_effects
+from hlhbayes.models.random_effects import MODEL as random_effects
 from hlhbayes.models.spec import load_spec
 from hlhbayes.models.table import _study_units
 from hlhbayes.priors import Prior

@@ -1,7 +1,8 @@
-"""``fit`` as a library function: files, validated units, model, DataTree, summary, run folder.
+"""``fit`` as a library function: files, validated units, model, DataTree, summary.
 
-Data flows one way. Everything is validated (data, spec, priors, filters, output path) before
-any sampling starts; ``dry_run`` stops after the prior predictive check.
+Data flows one way. Everything is validated (data, spec, priors, filters, cells, method) before
+any sampling starts; :func:`prior_check` is the dry run's prior predictive check. The run folder
+is written by :func:`hlhbayes.runs.write_run`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase, load_evidence
-from hlhbayes.models import get_model
+from hlhbayes.models import MODELS, ModelDefinition, get_model, select_cells
 from hlhbayes.models.spec import Spec
-from hlhbayes.models.table import units_by_study, units_from_table
-from hlhbayes.models.units import Units, build_units
+from hlhbayes.models.table import table_hash, units_from_table
+from hlhbayes.models.units import Units
 from hlhbayes.provenance import provenance
 from hlhbayes.summary import Diagnostics, diagnose, summarise, threshold_probabilities
 
 METHODS = ("mcmc", "exact")
-EXACT_TAU_FAMILIES = {"halfnormal": "sigma", "halfcauchy": "beta"}
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Prepared:
     """
 
     request: FitRequest
-    module: Any
+    model: ModelDefinition
     units: Units
     data_hash: str
     data_source: str
@@ -84,46 +85,37 @@ class Prepared:
 
 
 def prepare(request: FitRequest, base: EvidenceBase | None = None) -> Prepared:
-    """Validate data, filters, priors and options; encode the units. Samples nothing.
+    """Validate data, filters, priors, cells and options; encode the units. Samples nothing.
 
     ``base``: the evidence base of ``request.data`` when already loaded (it is not read again).
     """
     spec = request.spec
-    module = get_model(spec.model)
+    model = get_model(spec.model)
     if request.method not in METHODS:
-        raise ValueError(f"unknown method {request.method!r}; valid: {', '.join(METHODS)}")
+        raise HlhBayesError(f"unknown method {request.method!r}; valid: {', '.join(METHODS)}")
+    select_cells(model, request.etiologies, request.lines)
     if request.method == "exact":
-        if spec.model != "random-effects":
-            raise ValueError("--method exact is available for --model random-effects only")
-        if spec.priors["tau"].family not in EXACT_TAU_FAMILIES:
-            raise ValueError(
-                f"--method exact supports tau priors {', '.join(EXACT_TAU_FAMILIES)}; "
-                f"got {spec.priors['tau'].family}"
-            )
+        if model.exact is None:
+            exact = ", ".join(name for name, m in MODELS.items() if m.exact is not None)
+            raise HlhBayesError(f"--method exact is available for --model {exact} only")
+        model.exact.check(spec.priors)
     wants_nutpie = request.method == "mcmc" and spec.sampler.get("sampler") == "nutpie"
     if wants_nutpie and importlib.util.find_spec("nutpie") is None:
-        raise ValueError(
+        raise HlhBayesError(
             "--sampler nutpie: nutpie is not installed; install it with "
             "`.venv/bin/pip install nutpie` (or the extra: pip install 'hlhbayes[nutpie]')"
         )
     for t in request.thresholds:
         if not 0 < t < 1:
-            raise ValueError(f"--threshold must lie strictly between 0 and 1, got {t}")
+            raise HlhBayesError(f"--threshold must lie strictly between 0 and 1, got {t}")
     data = request.data
-    if spec.model == "random-effects" and data is not None and data.is_file():
+    if model.one_count_per_study and data is not None and data.is_file():
         units = units_from_table(data, **request.table_columns)
-        import hashlib
-
-        return Prepared(
-            request, module, units, hashlib.sha256(data.read_bytes()).hexdigest(), str(data)
-        )
+        return Prepared(request, model, units, table_hash(data), str(data))
     if base is None:
         base = load_evidence(data)
-    if spec.model == "random-effects":
-        units = units_by_study(base, spec.filters)
-    else:
-        units = build_units(base, spec.filters)
-    return Prepared(request, module, units, base.content_hash, str(base.root), base)
+    units = model.units(base, spec.filters)
+    return Prepared(request, model, units, base.content_hash, str(base.root), base)
 
 
 def prior_check(prepared: Prepared) -> dict[str, Any]:
@@ -131,11 +123,11 @@ def prior_check(prepared: Prepared) -> dict[str, Any]:
     from hlhbayes.inference import sample_prior
 
     prior = sample_prior(
-        prepared.module, prepared.units, prepared.request.spec, prepared.request.seed
+        prepared.model, prepared.units, prepared.request.spec, prepared.request.seed
     )
     ds = prior["prior"].to_dataset()
     out: dict[str, Any] = {}
-    for name in (*prepared.module.HYPERPARAMETERS, "rate_typical", "rate_new"):
+    for name in (*prepared.model.hyperparameters, "rate_typical", "rate_new"):
         da = ds[name]
         out[name] = da.quantile([0.025, 0.5, 0.975], dim=("chain", "draw"))
     predictive = prior["prior_predictive"].to_dataset()
@@ -160,17 +152,20 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
     """Sample (or integrate, for ``exact``) and summarise."""
     request = prepared.request
     spec = request.spec
+    model = prepared.model
     if request.method == "exact":
-        records, probabilities, diagnostics = _exact(prepared)
+        assert model.exact is not None  # checked by prepare
+        records, probabilities = model.exact.summarise(
+            prepared.units, spec.priors, request.thresholds
+        )
+        diagnostics = Diagnostics(None, None, 0, True)
         idata = None
     else:
         from hlhbayes.inference import sample_posterior
 
-        idata = sample_posterior(
-            prepared.module, prepared.units, spec, request.seed, request.progress, log
-        )
+        idata = sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
         posterior = idata["posterior"].to_dataset()
-        records = summarise(posterior, prepared.module.HYPERPARAMETERS)
+        records = summarise(posterior, model.hyperparameters)
         diagnostics = diagnose(idata, records)
         probabilities = threshold_probabilities(posterior, request.thresholds)
     prov = provenance(
@@ -196,44 +191,3 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         prov,
         prepared.units,
     )
-
-
-def _exact(prepared: Prepared) -> tuple[list, list, Diagnostics]:
-    from hlhbayes.exact import random_effects_exact
-
-    spec = prepared.request.spec
-    units = prepared.units
-    mu, tau = spec.priors["mu"], spec.priors["tau"]
-    post = random_effects_exact(
-        units.agg_events,
-        units.agg_total,
-        mu_mean=mu.params["mu"],
-        mu_sd=mu.params["sigma"],
-        tau_family=tau.family,
-        tau_scale=tau.params[EXACT_TAU_FAMILIES[tau.family]],
-    )
-    records = []
-    for rec in post.summary():
-        records.append(
-            {
-                "quantity": rec["quantity"],
-                "etiology": None,
-                "line": None,
-                **{k: v for k, v in rec.items() if k != "quantity"},
-                "mcse_mean": None,
-                "ess_bulk": None,
-                "r_hat": None,
-            }
-        )
-    probabilities = [
-        {
-            "quantity": q,
-            "etiology": None,
-            "line": None,
-            "threshold": t,
-            "probability": post.prob_above(q, t),
-        }
-        for q in ("rate_typical", "rate_new")
-        for t in prepared.request.thresholds
-    ]
-    return records, probabilities, Diagnostics(None, None, 0, True)

@@ -16,9 +16,9 @@ from hlhbayes.cli.common import (
     handle_domain_errors,
 )
 from hlhbayes.evidence.schema import CONDITIONS
-from hlhbayes.models import DEFAULT_MODEL, MODELS
+from hlhbayes.models import DEFAULT_MODEL, MODELS, get_model, select_cells
 from hlhbayes.models.spec import load_spec
-from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+from hlhbayes.models.units import MODEL_ETIOLOGIES
 from hlhbayes.priors import Prior
 
 
@@ -127,9 +127,8 @@ def fit(**o) -> None:
 
     log = (lambda m: None) if o["quiet"] else (lambda m: click.echo(m, err=True))
     priors = _parse_prior_option(o["prior_texts"])
-    mu_name = "mu" if o["model"] == "random-effects" else "alpha"
     if o["prior_mu_mean"] is not None or o["prior_mu_sd"] is not None:
-        priors[mu_name] = Prior(
+        priors[get_model(o["model"]).location_prior] = Prior(
             "normal",
             {
                 "mu": o["prior_mu_mean"] if o["prior_mu_mean"] is not None else 0.0,
@@ -138,8 +137,6 @@ def fit(**o) -> None:
         )
     if o["prior_tau"]:
         priors["tau"] = Prior.parse(o["prior_tau"])
-    if o["model"] == "random-effects" and (o["etiologies"] or o["lines"]):
-        raise ValueError("random-effects has no etiology or line; use --model etiology-line")
     spec = load_spec(
         o["model"],
         o["spec_path"],
@@ -228,11 +225,7 @@ def _shorten(text: str, width: int = 90) -> str:
 
 
 def _cells(result, etiologies, lines) -> set[tuple[str | None, str | None]]:
-    if result.model == "random-effects":
-        return {(None, None)}
-    es = etiologies or MODEL_ETIOLOGIES
-    ls = lines or MODEL_LINES
-    return {(e, ln) for e in es for ln in ls}
+    return set(select_cells(get_model(result.model), etiologies, lines))
 
 
 def _wanted(record: dict, cells: set) -> bool:
@@ -286,9 +279,12 @@ def _print_dry_run(spec, prepared, header) -> None:
 
     click.echo(f"dry run: {header}")
     click.echo(f"model: {spec.model} (spec: {spec.source or 'built-in defaults'})")
+    text = prepared.model.text
+    click.echo(text.equations)
     click.echo("priors:")
     for name, prior in spec.priors.items():
-        click.echo(f"  {name:<10}~ {prior}")
+        meaning = text.parameters.get(name, "")
+        click.echo(f"  {name:<10}~ {prior!s:<18}{meaning}".rstrip())
     if spec.options:
         click.echo("options: " + ", ".join(f"{k}={v}" for k, v in spec.options.items()))
     f = spec.filters

@@ -300,25 +300,15 @@ def _name(run: Path) -> str:
 
 
 def _cells(model: str, etiologies: tuple[str, ...], lines: tuple[str, ...], default) -> list:
-    if model == "random-effects":
-        if etiologies or lines:
-            raise ValueError("random-effects has no etiology or line; use --model etiology-line")
-        return [(None, None)]
-    es = etiologies or default[0]
-    ls = lines or default[1]
-    return [(e, ln) for e in es for ln in ls]
+    from hlhbayes.models import get_model, select_cells
+
+    return select_cells(get_model(model), etiologies, lines, default)
 
 
 def _out_folder(o: dict[str, Any], kind: str, model: str, outcome: str) -> Path:
     from hlhbayes.runs import output_dir
 
     return output_dir(kind, model, outcome, o["out"], o["force"])
-
-
-def _write(out: Path, force: bool, files: Callable[[Path], None]) -> None:
-    from hlhbayes import atomic
-
-    atomic.commit([atomic.stage(out, files)], force=force)
 
 
 def _cell_options(etiology_default: str, line_default: str) -> Callable:
@@ -381,9 +371,7 @@ def cumulative(**o: Any) -> None:
     which is never replaced without --force. Exit 3 if a step fails its convergence gate.
     """
     from hlhbayes import pipeline
-    from hlhbayes.atomic import write_json
-    from hlhbayes.living.cumulative import run_cumulative, study_order
-    from hlhbayes.living.figures import cumulative_figure
+    from hlhbayes.living.cumulative import run_cumulative, study_order, write_cumulative
     from hlhbayes.models.spec import load_spec
 
     log = _log(o)
@@ -399,23 +387,10 @@ def cumulative(**o: Any) -> None:
     order = tuple(s.strip() for s in (o["order"] or "").split(",") if s.strip())
     study_order(prepared, order)  # validate before compiling anything
     result = run_cumulative(prepared, order, log, progress=not o["quiet"] and sys.stderr.isatty())
-    frame = result.frame()
-    shown = frame[
-        frame.apply(lambda r: (r["etiology"], r["line"]) in cells or r["quantity"] == "tau", axis=1)
-        if o["model"] == "etiology-line"
-        else [True] * len(frame)
-    ]
-
-    def files(path: Path) -> None:
-        frame.to_csv(path / "cumulative.csv", index=False)
-        write_json(path / "cumulative.json", frame.to_dict(orient="records"))
-        write_json(path / "provenance.json", result.provenance)
-        cumulative_figure(
-            shown, path / "cumulative.png", f"cumulative {spec.model}, {spec.filters.outcome}"
-        )
-
-    _write(out, o["force"], files)
+    write_cumulative(result, out, cells, o["force"])
     log(f"output folder: {out}")
+    frame = result.frame()
+    shown = result.shown(cells)
     rates = shown[shown["quantity"].isin(["rate_typical", "rate_new"])]
     if o["fmt"] == "json":
         emit_json(
@@ -507,9 +482,7 @@ def sensitivity(**o: Any) -> None:
     Exit 3 if a fitted scenario did not converge.
     """
     from hlhbayes import pipeline
-    from hlhbayes.atomic import write_json
     from hlhbayes.living import sensitivity as sens
-    from hlhbayes.living.figures import sensitivity_figure
     from hlhbayes.models.spec import load_spec
 
     log = _log(o)
@@ -517,37 +490,21 @@ def sensitivity(**o: Any) -> None:
     spec = load_spec(
         o["model"], filter_overrides={"outcome": o["outcome"]}, sampler_overrides=_sampler(o)
     )
-    prepared = pipeline.prepare(pipeline.FitRequest(spec=spec, data=o["data_path"]))
-    scenarios = sens.build_scenarios(spec, o["data_path"], prepared.units)
+    request = pipeline.FitRequest(
+        spec=spec, data=o["data_path"], seed=o["seed"], command=["hlhbayes", *sys.argv[1:]]
+    )
+    prepared = pipeline.prepare(request)
+    scenarios = sens.build_scenarios(spec, o["data_path"], prepared.units, prepared.base)
     patterns = tuple(s.strip() for s in (o["scenarios"] or "").split(",") if s.strip())
     scenarios = sens.select(scenarios, patterns)
     if o["list_only"]:
-        _list_scenarios(spec, scenarios, cells, o)
+        _list_scenarios(sens.plan_scenarios(spec.model, scenarios, cells, prepared))
         return
     out = _out_folder(o, "sensitivity", spec.model, spec.filters.outcome)
-    result = sens.run_sensitivity(
-        spec.model,
-        scenarios,
-        cells,
-        data=o["data_path"],
-        seed=o["seed"],
-        outcome=spec.filters.outcome,
-        sampler_overrides=_sampler(o),
-        log=log,
-        command=["hlhbayes", *sys.argv[1:]],
-    )
-    frame = result.frame()
-
-    def files(path: Path) -> None:
-        frame.to_csv(path / "sensitivity.csv", index=False)
-        write_json(path / "sensitivity.json", frame.to_dict(orient="records"))
-        write_json(path / "provenance.json", result.provenance)
-        sensitivity_figure(
-            frame, path / "sensitivity.png", f"sensitivity {spec.model}, {spec.filters.outcome}"
-        )
-
-    _write(out, o["force"], files)
+    result = sens.run_sensitivity(prepared, scenarios, cells, _sampler(o), log)
+    sens.write_sensitivity(result, out, o["force"])
     log(f"output folder: {out}")
+    frame = result.frame()
     if o["fmt"] == "json":
         emit_json(
             {
@@ -585,16 +542,10 @@ def _print_sensitivity(frame) -> None:
         )
 
 
-def _list_scenarios(spec, scenarios, cells, o) -> None:
-    from hlhbayes import pipeline
-    from hlhbayes.living.sensitivity import prepare_scenario
-
+def _list_scenarios(plans) -> None:
     click.echo(f"{'scenario':<34}{'group':<22}{'units':<36}{'plan':<16}description")
-    baseline = pipeline.prepare(pipeline.FitRequest(spec=spec, data=o["data_path"])).units
-    for sc in scenarios:
-        ch = prepare_scenario(
-            spec.model, sc, cells, o["data_path"], outcome=spec.filters.outcome, baseline=baseline
-        )
+    for ch in plans:
+        sc = ch.scenario
         units = _units(ch.prepared) if ch.prepared is not None else "-"
         plan = {"fit": "fit", "not run": "not run", "not estimable": "not estimable"}[ch.status]
         if ch.status == "fit" and ch.missing:

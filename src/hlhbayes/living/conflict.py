@@ -41,45 +41,18 @@ def new_study_posterior(
     units: Units,
     rng: np.random.Generator,
     options: dict[str, Any] | None = None,
-    pooled_mix: np.ndarray | None = None,
-    pooled_later: float | None = None,
+    reference: Units | None = None,
 ) -> xr.Dataset:
     """A posterior-like dataset for ``unit_probabilities`` on units of new studies.
 
-    Every study of ``units`` gets an independent new study effect ``tau * z`` per draw; unknown
-    compositions are drawn from their prior (concentration ``options['composition_concentration']``
-    around ``pooled_mix`` / ``pooled_later``, by default the pooled mix of ``units``, or uniform
-    when none of them has a known composition).
+    Every study of ``units`` gets an independent new study effect per draw; unknown
+    compositions are drawn from their prior, centred on the pooled mix of ``reference`` (the
+    analysis's units; by default ``units`` themselves). The model says how
+    (:meth:`~hlhbayes.models.base.ModelDefinition.new_study_posterior`).
     """
-    tau = posterior["tau"].values  # (chain, draw)
-    z = rng.standard_normal((*tau.shape, len(units.studies)))
-    if model == "random-effects":
-        theta = posterior["mu"].values[..., None] + tau[..., None] * z
-        return xr.Dataset({"theta": (("chain", "draw", "study"), theta)})
-    if model != "etiology-line":
-        raise ValueError(f"no prior-data conflict check for model {model!r}")
-    concentration = float((options or {}).get("composition_concentration", 5.0))
-    data = {
-        "eta": (("chain", "draw", "etiology"), posterior["eta"].values),
-        "gamma": (("chain", "draw"), posterior["gamma"].values),
-        "u": (("chain", "draw", "study"), tau[..., None] * z),
-    }
-    unknown_w = int(np.isnan(units.agg_w).any(axis=1).sum())
-    if unknown_w:
-        mix = units.pooled_mix() if pooled_mix is None else np.asarray(pooled_mix)
-        draws = rng.dirichlet(1.0 + concentration * mix, size=(*tau.shape, unknown_w))
-        data["mix_latent"] = (("chain", "draw", "stratum_unknown_mix", "etiology"), draws)
-    unknown_v = int(np.isnan(units.agg_v).sum())
-    if unknown_v:
-        later = units.pooled_later() if pooled_later is None else pooled_later  # 0.5 if none
-        later = float(np.clip(later, 0.05, 0.95))
-        draws = rng.beta(
-            1.0 + concentration * later,
-            1.0 + concentration * (1 - later),
-            size=(*tau.shape, unknown_v),
-        )
-        data["later_latent"] = (("chain", "draw", "stratum_unknown_line"), draws)
-    return xr.Dataset(data)
+    return get_model(model).new_study_posterior(
+        posterior, units, rng, options or {}, reference if reference is not None else units
+    )
 
 
 def binomial_mixture(n: int, p: np.ndarray) -> np.ndarray:
@@ -132,19 +105,19 @@ def prior_data_conflict(
     units: Units,
     seed: int,
     options: dict[str, Any] | None = None,
-    pooled_mix: np.ndarray | None = None,
-    pooled_later: float | None = None,
+    reference: Units | None = None,
     level: float = CONFLICT_LEVEL,
 ) -> list[dict[str, Any]]:
     """One row per stratum of the new studies and per new study's patient rows.
 
     ``units`` holds only the new studies' units (see
-    :func:`hlhbayes.living.subset.units_of_studies`); ``posterior`` is the previous fit's.
+    :func:`hlhbayes.living.subset.units_of_studies`); ``posterior`` is the previous fit's;
+    ``reference``: the analysis's units (see :func:`new_study_posterior`).
     """
-    module = get_model(model)
+    definition = get_model(model)
     rng = np.random.default_rng([seed, 7])
-    fake = new_study_posterior(model, posterior, units, rng, options, pooled_mix, pooled_later)
-    probs = module.unit_probabilities(fake, units)
+    fake = new_study_posterior(model, posterior, units, rng, options, reference)
+    probs = definition.unit_probabilities(fake, units)
     rows: list[dict[str, Any]] = []
     for s, sid in enumerate(units.studies):
         members = np.flatnonzero(units.pat_study == s)
@@ -157,7 +130,7 @@ def prior_data_conflict(
             )
         for j in np.flatnonzero(units.agg_study == s):
             observed, total = int(units.agg_events[j]), int(units.agg_total[j])
-            if model == "random-effects":  # one count per study: all its units added up
+            if definition.one_count_per_study:  # all of a study's units added up
                 kind, name = "study total", "study total"
             else:
                 kind, name = "stratum", units.agg_ids[j].split("/", 1)[-1]

@@ -3,17 +3,14 @@
 Step k fits the first k studies of the order (publication year, ties by id, or the order given).
 The PyMC model is **built and compiled once**, on every unit of the analysis, with likelihood
 inclusion weights (:mod:`hlhbayes.models.include`): a step only sets the weights (1 for the units
-of the studies so far, 0 for the others) and samples again with the same NUTS step object, so
-the cost of a step is its sampling time. Studies not yet included keep their study effects and
-latent compositions in the model; with weight 0 these are drawn from their priors and touch
-nothing else.
+of the studies so far, 0 for the others) and samples again with the same NUTS step object
+(:class:`hlhbayes.inference.IncludeSampler`), so the cost of a step is its sampling time.
+Studies not yet included keep their study effects and latent compositions in the model; with
+weight 0 these are drawn from their priors and touch nothing else.
 
 One difference from refitting each subset from scratch: the Dirichlet / Beta priors of unknown
 stratum compositions are centred on the pooled mix of *all* the analysis's units at every step
 (a fixed prior choice), not of the studies so far.
-
-The chains start from the model's initial point plus uniform(-1, 1) jitter on the unconstrained
-scale, the same scheme as PyMC's default ``jitter+adapt_diag`` (seeded per step).
 """
 
 from __future__ import annotations
@@ -21,16 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 
-from hlhbayes import pipeline
+from hlhbayes import atomic, pipeline
+from hlhbayes.inference import IncludeSampler
 from hlhbayes.living.subset import include_weights
-from hlhbayes.models.include import split_weights
-from hlhbayes.models.units import Units
 from hlhbayes.summary import Diagnostics, diagnose, summarise
 
 Log = Callable[[str], None]
@@ -38,71 +33,6 @@ Log = Callable[[str], None]
 
 def _silent(_message: str) -> None:
     return None
-
-
-class IncludeSampler:
-    """One model with inclusion weights and one NUTS step, sampled again for each subset."""
-
-    def __init__(self, module: Any, units: Units, spec: Any) -> None:
-        import pymc as pm
-        import pytensor
-
-        from hlhbayes.inference import _quiet_pymc
-
-        _quiet_pymc()
-        self.module, self.units, self.spec = module, units, spec
-        self.model = module.build(units, spec.priors, spec.options, include=np.ones(units.n_units))
-        with self.model:
-            self.step = pm.NUTS(target_accept=float(spec.sampler["target_accept"]))
-        constrained = self.model.replace_rvs_by_values(self.model.free_RVs)
-        self._to_constrained = pytensor.function(
-            self.model.value_vars, constrained, on_unused_input="ignore", mode="FAST_COMPILE"
-        )
-        self._initial = self.model.initial_point()
-
-    def initvals(self, chains: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
-        """Jittered starting points, one per chain, on the constrained scale."""
-        out = []
-        for _ in range(chains):
-            values = [
-                self._initial[v.name] + rng.uniform(-1, 1, size=np.shape(self._initial[v.name]))
-                for v in self.model.value_vars
-            ]
-            points = self._to_constrained(*values)
-            out.append(
-                {rv.name: np.asarray(x) for rv, x in zip(self.model.free_RVs, points, strict=True)}
-            )
-        return out
-
-    def sample(self, include: np.ndarray, seed: int, progress: bool = False) -> xr.DataTree:
-        """Set the weights and run NUTS; the posterior gains ``rate_typical`` / ``rate_new``."""
-        import contextlib
-        import sys
-
-        import pymc as pm
-
-        s = self.spec.sampler
-        chains = int(s["chains"])
-        with self.model:
-            pm.set_data(split_weights(self.units, include))
-            # PyMC's progress table writes to stdout, where results go: send it to stderr.
-            with contextlib.redirect_stdout(sys.stderr):
-                idata = pm.sample(
-                    step=self.step,
-                    draws=int(s["draws"]),
-                    tune=int(s["tune"]),
-                    chains=chains,
-                    cores=min(2, chains),
-                    initvals=self.initvals(chains, np.random.default_rng([seed, 3])),
-                    random_seed=seed,
-                    progressbar=progress,
-                    quiet=True,
-                    compute_convergence_checks=False,
-                )
-        posterior = idata["posterior"].to_dataset()
-        extra = self.module.quantities(posterior, np.random.default_rng([seed, 1]))
-        idata["posterior"] = xr.DataTree(posterior.merge(extra), name="posterior")
-        return idata
 
 
 @dataclass
@@ -162,6 +92,46 @@ class CumulativeResult:
         """True if every step passed its convergence gate."""
         return all(st.diagnostics.converged for st in self.steps)
 
+    def shown(self, cells: list[tuple[str | None, str | None]]) -> pd.DataFrame:
+        """The rows of the requested ``cells`` (and ``tau``, and records of no cell)."""
+        frame = self.frame()
+        if frame.empty:
+            return frame
+        keep = [
+            (e if isinstance(e, str) else None, ln if isinstance(ln, str) else None) in cells
+            or q == "tau"
+            for e, ln, q in zip(frame["etiology"], frame["line"], frame["quantity"], strict=True)
+        ]
+        return frame[keep]
+
+
+def write_cumulative(
+    result: CumulativeResult,
+    out: Path,
+    cells: list[tuple[str | None, str | None]],
+    force: bool = False,
+) -> None:
+    """Write the output folder whole or not at all (an existing one only with ``force``).
+
+    ``cumulative.csv`` and ``cumulative.json`` (every summary record of every step),
+    ``cumulative.png`` (the requested ``cells`` and ``tau``) and ``provenance.json``.
+    """
+    from hlhbayes.living.figures import cumulative_figure
+
+    frame = result.frame()
+
+    def files(folder: Path) -> None:
+        frame.to_csv(folder / "cumulative.csv", index=False)
+        atomic.write_json(folder / "cumulative.json", frame.to_dict(orient="records"))
+        atomic.write_json(folder / "provenance.json", result.provenance)
+        cumulative_figure(
+            result.shown(cells),
+            folder / "cumulative.png",
+            f"cumulative {result.model}, {result.outcome}",
+        )
+
+    atomic.commit([atomic.stage(out, files)], force=force)
+
 
 def study_order(
     prepared: pipeline.Prepared, order: tuple[str, ...] = ()
@@ -190,12 +160,9 @@ def study_order(
 
 
 def _years(prepared: pipeline.Prepared) -> dict[str, int]:
-    data = prepared.request.data
-    if data is not None and data.is_file():
+    base = prepared.base
+    if base is None:  # a user's table
         return {}
-    from hlhbayes.evidence import load_evidence
-
-    base = load_evidence(data)
     return {sid: base.studies[sid].study.year for sid in prepared.units.studies}
 
 
@@ -214,7 +181,7 @@ def run_cumulative(
     if spec.sampler.get("sampler") != "pymc":
         log(f"note: cumulative uses PyMC's NUTS (the spec asks for {spec.sampler['sampler']})")
     start = time.perf_counter()
-    sampler = IncludeSampler(prepared.module, units, spec)
+    sampler = IncludeSampler(prepared.model, units, spec)
     result.setup_seconds = time.perf_counter() - start
     log(
         f"model built and compiled once in {result.setup_seconds:.1f} s "
@@ -226,7 +193,7 @@ def run_cumulative(
         t0 = time.perf_counter()
         idata = sampler.sample(include_weights(units, so_far), seed, progress)
         posterior = idata["posterior"].to_dataset()
-        records = summarise(posterior, prepared.module.HYPERPARAMETERS)
+        records = summarise(posterior, prepared.model.hyperparameters)
         diagnostics = diagnose(idata, records)
         seconds = time.perf_counter() - t0
         st = Step(k, sid, year, list(so_far), records, diagnostics, seconds)

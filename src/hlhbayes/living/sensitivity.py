@@ -39,7 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hlhbayes import pipeline
+from hlhbayes import atomic, pipeline
+from hlhbayes.errors import HlhBayesError
+from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.schema import CONDITIONS
 from hlhbayes.models.spec import Spec, load_spec
 from hlhbayes.models.units import MODEL_ETIOLOGIES, Units
@@ -95,11 +97,15 @@ def _prior_name(prior: Prior) -> str:
     return f"tau-{prior.family}-{next(iter(prior.params.values())):g}"
 
 
-def build_scenarios(spec: Spec, data: Path | None, units: Units) -> list[Scenario]:
-    """Every scenario of the module docstring for the saved ``spec`` and its ``units``."""
-    from hlhbayes.evidence import load_evidence
+def build_scenarios(
+    spec: Spec, data: Path | None, units: Units, base: EvidenceBase | None = None
+) -> list[Scenario]:
+    """Every scenario of the module docstring for the saved ``spec`` and its ``units``.
 
-    base = load_evidence(data)
+    ``base``: the evidence base of ``data`` when already loaded (it is not read again).
+    """
+    if base is None:
+        base = load_evidence(data)
     f = spec.filters
     tau = spec.priors["tau"]
     out = [Scenario("baseline", "baseline", f"the saved spec (tau ~ {tau})")]
@@ -244,7 +250,7 @@ class SensitivityResult:
 
 
 @dataclass
-class Prepared:
+class ScenarioPlan:
     """A scenario checked before sampling: ready to fit, or why not."""
 
     scenario: Scenario
@@ -263,14 +269,15 @@ def prepare_scenario(
     outcome: str | None = None,
     sampler_overrides: dict[str, Any] | None = None,
     baseline: Units | None = None,
-) -> Prepared:
+    base: EvidenceBase | None = None,
+) -> ScenarioPlan:
     """Build the scenario's spec and units and decide whether it can be fitted (no sampling).
 
     A data scenario whose units are exactly the ``baseline`` units is not run (it would repeat
-    the baseline).
+    the baseline). ``base``: the evidence base of ``data`` when already loaded.
     """
     if sc.skip:
-        return Prepared(sc, None, "not run", sc.skip)
+        return ScenarioPlan(sc, None, "not run", sc.skip)
     try:
         spec = load_spec(
             model,
@@ -278,9 +285,9 @@ def prepare_scenario(
             filter_overrides={"outcome": outcome, **sc.filters},
             sampler_overrides=sampler_overrides,
         )
-        prepared = pipeline.prepare(pipeline.FitRequest(spec=spec, data=data, seed=seed))
-    except ValueError as exc:
-        return Prepared(sc, None, "not estimable", str(exc))
+        prepared = pipeline.prepare(pipeline.FitRequest(spec=spec, data=data, seed=seed), base)
+    except (HlhBayesError, ValueError) as exc:
+        return ScenarioPlan(sc, None, "not estimable", str(exc))
     u = prepared.units
     if (
         baseline is not None
@@ -288,38 +295,58 @@ def prepare_scenario(
         and not sc.priors
         and _same_units(u, baseline)
     ):
-        return Prepared(sc, prepared, "not run", "the same evidence units as the baseline")
+        return ScenarioPlan(sc, prepared, "not run", "the same evidence units as the baseline")
     missing = {c for c in cells if c[0] is not None and not cell_has_data(u, *c)}
     if len(missing) == len(cells):
         cells_text = " or ".join(_cell_text(c) for c in cells)
         reason = _no_data_reason(spec.filters.outcome, cells_text)
-        return Prepared(sc, prepared, "not estimable", reason, missing)
-    return Prepared(sc, prepared, "fit", None, missing)
+        return ScenarioPlan(sc, prepared, "not estimable", reason, missing)
+    return ScenarioPlan(sc, prepared, "fit", None, missing)
 
 
-def run_sensitivity(
+def plan_scenarios(
     model: str,
     scenarios: list[Scenario],
     cells: list[tuple[str | None, str | None]],
-    data: Path | None = None,
-    seed: int = 1,
-    outcome: str | None = None,
+    baseline: pipeline.Prepared,
+    sampler_overrides: dict[str, Any] | None = None,
+) -> list[ScenarioPlan]:
+    """Check every scenario against the ``baseline`` fit (as prepared): what will be fitted."""
+    request = baseline.request
+    return [
+        prepare_scenario(
+            model,
+            sc,
+            cells,
+            request.data,
+            request.seed,
+            request.spec.filters.outcome,
+            sampler_overrides,
+            baseline.units,
+            baseline.base,
+        )
+        for sc in scenarios
+    ]
+
+
+def run_sensitivity(
+    baseline: pipeline.Prepared,
+    scenarios: list[Scenario],
+    cells: list[tuple[str | None, str | None]],
     sampler_overrides: dict[str, Any] | None = None,
     log: Log = _silent,
-    command: list[str] | None = None,
 ) -> SensitivityResult:
-    """Fit every scenario (those that can be) and collect the headline rows."""
+    """Fit every scenario (those that can be) and collect the headline rows.
+
+    ``baseline``: the saved spec prepared on the evidence base (its seed, data and command are
+    those of every scenario); ``sampler_overrides``: the sampler settings of the command line.
+    """
     from hlhbayes.provenance import provenance
 
     rows: list[dict[str, Any]] = []
-    baseline_spec = load_spec(
-        model, filter_overrides={"outcome": outcome}, sampler_overrides=sampler_overrides
-    )
-    baseline = pipeline.prepare(pipeline.FitRequest(spec=baseline_spec, data=data)).units
-    checked = [
-        prepare_scenario(model, sc, cells, data, seed, outcome, sampler_overrides, baseline)
-        for sc in scenarios
-    ]
+    baseline_spec = baseline.request.spec
+    model, data, seed = baseline_spec.model, baseline.request.data, baseline.request.seed
+    checked = plan_scenarios(model, scenarios, cells, baseline, sampler_overrides)
     blank = {"converged": None, "max_r_hat": None, "min_ess_bulk": None, "divergences": None}
     for k, ch in enumerate(checked, start=1):
         sc = ch.scenario
@@ -361,14 +388,14 @@ def run_sensitivity(
             else:
                 rows += _rows(sc, [cell], records, units, info)
     prov = provenance(
-        data_hash=_data_hash(data),
+        data_hash=baseline.data_hash,
         data_source=str(data) if data else "default",
         spec=baseline_spec.to_dict(),
         seed=seed,
         method="mcmc",
         units={},
         excluded={},
-        command=command,
+        command=baseline.request.command,
     )
     prov["scenarios"] = [
         {
@@ -381,10 +408,25 @@ def run_sensitivity(
     return SensitivityResult(model, baseline_spec.filters.outcome, rows, prov)
 
 
-def _data_hash(data: Path | None) -> str:
-    from hlhbayes.evidence import load_evidence
+def write_sensitivity(result: SensitivityResult, out: Path, force: bool = False) -> None:
+    """Write the output folder whole or not at all (an existing one only with ``force``).
 
-    return load_evidence(data).content_hash
+    ``sensitivity.csv``, ``sensitivity.json``, ``sensitivity.png`` (the forest figure) and
+    ``provenance.json``.
+    """
+    from hlhbayes.living.figures import sensitivity_figure
+
+    frame = result.frame()
+
+    def files(folder: Path) -> None:
+        frame.to_csv(folder / "sensitivity.csv", index=False)
+        atomic.write_json(folder / "sensitivity.json", frame.to_dict(orient="records"))
+        atomic.write_json(folder / "provenance.json", result.provenance)
+        sensitivity_figure(
+            frame, folder / "sensitivity.png", f"sensitivity {result.model}, {result.outcome}"
+        )
+
+    atomic.commit([atomic.stage(out, files)], force=force)
 
 
 def _no_data_reason(outcome: str, cell: str) -> str:

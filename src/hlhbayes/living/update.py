@@ -242,20 +242,13 @@ def run_update(
                 ]
         if previous_posterior is not None and plan.new_studies:
             # unknown compositions of new strata: prior centred on the analysis's pooled mix
-            units = units_of_studies(plan.prepared.units, plan.new_studies)
-            mixes = {}
-            if plan.spec.model == "etiology-line":
-                mixes = {
-                    "pooled_mix": plan.prepared.units.pooled_mix(),
-                    "pooled_later": plan.prepared.units.pooled_later(),
-                }
             update.conflict = prior_data_conflict(
                 plan.spec.model,
                 previous_posterior,
-                units,
+                units_of_studies(plan.prepared.units, plan.new_studies),
                 seed=plan.prepared.request.seed,
                 options=plan.spec.options,
-                **mixes,
+                reference=plan.prepared.units,
             )
     return out
 

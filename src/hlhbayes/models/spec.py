@@ -66,7 +66,7 @@ def load_spec(
     sampler_overrides: dict[str, Any] | None = None,
 ) -> Spec:
     """Merge built-in defaults, the spec file (if any) and overrides into one :class:`Spec`."""
-    module = get_model(name)
+    model = get_model(name)
     path = spec_path or default_spec_dir() / f"{name}.yaml"
     raw: dict[str, Any] = {}
     if spec_path is not None or path.exists():
@@ -81,14 +81,14 @@ def load_spec(
             raise ValueError(f"{path}: spec is for model {raw['model']!r}, not {name!r}")
     try:
         spec_priors = {k: Prior.from_dict(v) for k, v in (raw.get("priors") or {}).items()}
-        priors = merge_priors(module.DEFAULT_PRIORS, spec_priors, prior_overrides)
+        priors = merge_priors(dict(model.default_priors), spec_priors, prior_overrides)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
 
-    options = dict(module.DEFAULT_OPTIONS)
+    options = dict(model.default_options)
     for source, layer in (("spec", raw.get("options") or {}), ("command line", option_overrides)):
         for key, value in (layer or {}).items():
-            if key not in module.DEFAULT_OPTIONS:
+            if key not in model.default_options:
                 raise ValueError(f"unknown option {key!r} ({source}) for model {name}")
             options[key] = value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,8 @@ def _int(text: str) -> int | None:
     except ValueError:
         return None
     return int(value) if value.is_integer() else None
+
+
+def table_hash(path: Path) -> str:
+    """SHA-256 of a user's table file: the data hash of a fit to it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

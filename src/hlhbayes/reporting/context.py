@@ -17,7 +17,7 @@ from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
 from hlhbayes.reporting import figures, tables
 from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
 from hlhbayes.reporting.loading import CheckedRun
-from hlhbayes.reporting.text import APPROXIMATION_NOTE, EQUATIONS, question
+from hlhbayes.reporting.text import question
 from hlhbayes.summary import Diagnostics
 
 Cell = tuple[str | None, str | None]
@@ -37,11 +37,13 @@ def focus_cells(run: CheckedRun, options: ReportOptions) -> list[Cell]:
     """The etiology x line cells the results and figures show.
 
     Default: the cells the fit was asked for (recorded in its provenance), else all cells.
-    ``random-effects`` has one cell, ``(None, None)``.
+    A model without cells (``random-effects``) has one, ``(None, None)``.
     """
-    if run.model == "random-effects":
+    if not run.model.has_cells:
         if options.etiologies or options.lines:
-            raise ValueError("a random-effects run has no etiology or line; drop --etiology/--line")
+            raise ValueError(
+                f"a {run.model.name} run has no etiology or line; drop --etiology/--line"
+            )
         return [(None, None)]
     asked_etiologies, asked_lines = run.run.cells
     etiologies = list(options.etiologies) or [e for e in asked_etiologies if e in MODEL_ETIOLOGIES]
@@ -80,7 +82,7 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
     spec = prov["model_spec"]
     outcome = run.outcome
     rows = attach_posterior(
-        evidence_rows(run.units, run.detail_units), run.units, run.module, run.idata
+        evidence_rows(run.units, run.detail_units), run.units, run.model, run.idata
     )
     posterior = run.idata["posterior"].to_dataset()
 
@@ -102,16 +104,17 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
     return {
         "title": _title(run, cells),
         "run": str(run.path),
-        "model": run.model,
+        "model": run.model.name,
         "outcome": outcome,
         "banners": _banners(run),
-        "question": question(run.model, outcome, str(run.table_path) if run.table_path else None),
+        "question": question(
+            run.model.has_cells, outcome, str(run.table_path) if run.table_path else None
+        ),
         "focus": focus_label(cells),
-        "all_cells": run.model != "random-effects"
-        and len(cells) == len(MODEL_ETIOLOGIES) * len(MODEL_LINES),
+        "all_cells": run.model.has_cells and len(cells) == len(MODEL_ETIOLOGIES) * len(MODEL_LINES),
         "filters": _filters(run),
-        "equations": EQUATIONS[run.model],
-        "approximation": APPROXIMATION_NOTE[run.model],
+        "equations": run.model.text.equations,
+        "approximation": run.model.text.note,
         "tables": {t["id"]: t for t in table_list},
         "gate": _gate(run),
         "loo_lines": loo_lines,
@@ -135,8 +138,8 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
 
 def _title(run: CheckedRun, cells: list[Cell]) -> str:
     what = "Response" if run.outcome == "response" else "Death"
-    if run.model == "random-effects":
-        return f"{what} to anakinra in secondary HLH: random-effects meta-analysis"
+    if not run.model.has_cells:
+        return f"{what} to anakinra in secondary HLH: {run.model.name} meta-analysis"
     etiologies = list(dict.fromkeys(e for e, _ in cells if e))
     scope = (
         "by trigger and line of therapy"
@@ -197,7 +200,7 @@ def _filters(run: CheckedRun) -> list[tuple[str, str]]:
         ]
     conditions = ", ".join(tables.CONDITION_LABELS.get(c, c) for c in f["conditions"])
     excluded = ", ".join(f["exclude_studies"]) or "none"
-    if run.model == "random-effects":
+    if run.model.one_count_per_study:
         fitted = [
             (
                 "evidence fitted",
@@ -231,15 +234,15 @@ def _filters(run: CheckedRun) -> list[tuple[str, str]]:
 
 
 def _figures(run, rows, cells, posterior, outcome) -> list[dict[str, Any]]:
-    hyper = tuple(run.module.HYPERPARAMETERS)
-    if run.model == "random-effects":
+    hyper = tuple(run.model.hyperparameters)
+    shrink = run.model.text.study_estimate
+    if not run.model.has_cells:
         pooled = [
             figures.Pooled(
                 "pooled: typical study", posterior["rate_typical"].values.ravel(), "typical"
             ),
             figures.Pooled("pooled: new study", posterior["rate_new"].values.ravel(), "new"),
         ]
-        shrink = "logit⁻¹(θ_i), the study's rate shrunk toward the pooled mean"
     else:
         pooled = []
         for e, ln in cells:
@@ -249,10 +252,6 @@ def _figures(run, rows, cells, posterior, outcome) -> list[dict[str, Any]]:
             ):
                 draws = posterior[q].sel(etiology=e, line=ln).values.ravel()
                 pooled.append(figures.Pooled(f"{e}, {ln}: {word}", draws, kind))
-        shrink = (
-            "the mean of the fitted probabilities of its patients and strata (weighted by their "
-            "size), i.e. its rate shrunk toward the pooled estimates"
-        )
     focus = focus_label(cells)
     out = [
         figures.figure(
@@ -266,7 +265,7 @@ def _figures(run, rows, cells, posterior, outcome) -> list[dict[str, Any]]:
             + (
                 " Studies mix etiologies and lines, so a study's rate is not the rate of any one "
                 "cell."
-                if run.model != "random-effects"
+                if run.model.has_cells
                 else ""
             ),
             figures.forest(rows, pooled, outcome),
@@ -279,7 +278,7 @@ def _figures(run, rows, cells, posterior, outcome) -> list[dict[str, Any]]:
                 + (
                     "by etiology (colour), one panel per line of therapy; solid: a typical study "
                     "(rate_typical), dashed: a new study (rate_new)."
-                    if run.model != "random-effects"
+                    if run.model.has_cells
                     else "in a typical study (rate_typical) and a new study (rate_new)."
                 )
             ),

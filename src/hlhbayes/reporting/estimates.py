@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from hlhbayes.models.base import ModelDefinition
 from hlhbayes.models.units import MODEL_ETIOLOGIES, Units
 
 INTERVAL = 0.95
@@ -69,8 +70,8 @@ def eti(draws: np.ndarray, prob: float = INTERVAL) -> tuple[float, float]:
 def evidence_rows(units: Units, detail: Units | None = None) -> list[EvidenceRow]:
     """Study rows, each followed by the groups of its patients (if the fit has patient rows).
 
-    ``detail``: the patient and stratum units behind ``units`` when the fit added them up to one
-    count per study (``random-effects`` on the evidence base); they say which counts are derived.
+    ``detail``: the patient and stratum units of the evidence base behind ``units`` (they say
+    which counts are derived also when the fit added them up to one count per study).
     """
     rows: list[EvidenceRow] = []
     for s, study in enumerate(units.studies):
@@ -132,11 +133,11 @@ def _patient_groups(units: Units, study: str, pats: np.ndarray) -> list[Evidence
 
 
 def attach_posterior(
-    rows: list[EvidenceRow], units: Units, module, idata: xr.DataTree
+    rows: list[EvidenceRow], units: Units, model: ModelDefinition, idata: xr.DataTree
 ) -> list[EvidenceRow]:
     """Fill in each row's shrunken-rate and predicted-count draws (flattened chain x draw)."""
     posterior = idata["posterior"].to_dataset()
-    probs = module.unit_probabilities(posterior, units)
+    probs = model.unit_probabilities(posterior, units)
     predictive = idata["posterior_predictive"].to_dataset()
     pat_p = _flat(probs.get("y_patient"))
     agg_p = _flat(probs.get("y_stratum"))

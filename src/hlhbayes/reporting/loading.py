@@ -8,10 +8,8 @@ units the run was fitted to. The folder itself is read through :mod:`hlhbayes.ru
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -19,8 +17,8 @@ import xarray as xr
 
 from hlhbayes import runs
 from hlhbayes.evidence import EvidenceBase, load_evidence
-from hlhbayes.models import get_model
-from hlhbayes.models.table import units_by_study, units_from_table
+from hlhbayes.models import ModelDefinition, get_model
+from hlhbayes.models.table import table_hash, units_from_table
 from hlhbayes.models.units import Filters, Units, build_units
 
 
@@ -29,12 +27,12 @@ class CheckedRun:
     """A run folder checked against the current data: everything a report reads."""
 
     run: runs.Run
-    module: ModuleType
+    model: ModelDefinition
     units: Units
     base: EvidenceBase | None  # None when the run was fitted to a user's CSV table
     table_path: Path | None  # the user's CSV, when there is one
     current_hash: str
-    detail_units: Units | None = None  # patients and strata behind one-count-per-study units
+    detail_units: Units | None = None  # the patients and strata of the base behind the units
 
     @property
     def path(self) -> Path:
@@ -67,11 +65,6 @@ class CheckedRun:
         return self.current_hash != self.provenance["data_hash"]
 
     @property
-    def model(self) -> str:
-        """The model name."""
-        return str(self.provenance["model_spec"]["model"])
-
-    @property
     def outcome(self) -> str:
         """``response`` or ``death``."""
         return str(self.provenance["model_spec"]["filters"]["outcome"])
@@ -102,7 +95,7 @@ def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
     run = runs.read_run(path)
     try:
         spec = run.provenance["model_spec"]
-        module = get_model(spec["model"])
+        model = get_model(spec["model"])
         stamped = run.provenance["data_hash"]
         source = Path(run.provenance["data_source"])
         filters = Filters.from_dict(spec["filters"])
@@ -118,7 +111,7 @@ def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
         )
     if source.is_file():
         table_path = source
-        current = hashlib.sha256(source.read_bytes()).hexdigest()
+        current = table_hash(source)
     else:
         base = load_evidence(source)
         current = base.content_hash
@@ -127,17 +120,15 @@ def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
             f"{path}: stale run: its data hash {stamped[:12]} does not match {source} "
             f"({current[:12]}); refit, or pass --allow-stale"
         )
+    detail = None
     if table_path is not None:
         units = units_from_table(table_path, **run.table_columns)
-    elif module.NAME == "random-effects":
-        units = units_by_study(base, filters)
     else:
-        units = build_units(base, filters)
-    _check_units(path, units, run.tree(), run.provenance)
-    detail = None
-    if base is not None and module.NAME == "random-effects":
+        assert base is not None
+        units = model.units(base, filters)
         detail = build_units(base, filters)
-    return CheckedRun(run, module, units, base, table_path, current, detail)
+    _check_units(path, units, run.tree(), run.provenance)
+    return CheckedRun(run, model, units, base, table_path, current, detail)
 
 
 def _check_units(path: Path, units: Units, idata: xr.DataTree, provenance: dict) -> None:

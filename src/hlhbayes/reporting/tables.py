@@ -20,13 +20,6 @@ from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK
 
 QUANTITY_LABELS = {"rate_typical": "typical study", "rate_new": "new study (MAP)"}
-PARAMETER_MEANING = {
-    "alpha": "logit rate, first line, of an average etiology",
-    "sigma_eta": "spread of the etiologies around alpha (logit scale)",
-    "tau": "between-study heterogeneity, SD of the study effects (logit scale)",
-    "gamma": "later line vs first line (log-odds ratio)",
-    "mu": "logit rate of a typical study",
-}
 CONDITION_LABELS = {
     "classic_shlh": "classic sHLH",
     "mas": "MAS in rheumatic disease",
@@ -216,7 +209,7 @@ def priors_table(run: CheckedRun) -> dict[str, Any]:
         "Priors as used",
         ["Parameter", "Prior", "Meaning"],
         [
-            row([name, str(Prior.from_dict(p)), PARAMETER_MEANING.get(name, "")])
+            row([name, str(Prior.from_dict(p)), run.model.text.parameters.get(name, "")])
             for name, p in priors.items()
         ],
     )
@@ -298,7 +291,8 @@ def _cell_draws(posterior, quantity: str, etiology: str | None, line: str | None
 
 def hyperparameter_table(run: CheckedRun) -> dict[str, Any]:
     """Posterior of the hyperparameters (mean, median, 95% interval)."""
-    names = run.module.HYPERPARAMETERS
+    names = run.model.hyperparameters
+    meaning = run.model.text.parameters
     records = [r for r in run.summary["summary"] if r["quantity"] in names]
     return make_table(
         "hyperparameters",
@@ -308,7 +302,7 @@ def hyperparameter_table(run: CheckedRun) -> dict[str, Any]:
             row(
                 [
                     r["quantity"],
-                    PARAMETER_MEANING.get(r["quantity"], ""),
+                    meaning.get(r["quantity"], ""),
                     f3(r["mean"]),
                     f3(r["q50"]),
                     interval(r["q2.5"], r["q97.5"]),
@@ -330,7 +324,7 @@ def diagnostics_table(
     import arviz as az
 
     posterior = run.idata["posterior"].to_dataset()
-    names = [*run.module.HYPERPARAMETERS, "rate_typical", "rate_new"]
+    names = [*run.model.hyperparameters, "rate_typical", "rate_new"]
     others = [v for v in posterior.data_vars if v not in names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -344,7 +338,7 @@ def diagnostics_table(
         bad = not (r <= MAX_R_HAT and b >= MIN_ESS_BULK)
         out.append(row([label, f3(r), f"{b:.0f}", f"{t:.0f}", m], "flag" if bad else None))
 
-    for name in run.module.HYPERPARAMETERS:
+    for name in run.model.hyperparameters:
         add(name, float(rhat[name]), float(bulk[name]), float(tail[name]), f3(float(mcse[name])))
     for e, ln in cells:
         for q in ("rate_typical", "rate_new"):
@@ -392,7 +386,7 @@ def loo_tables(run: CheckedRun, rows: list[EvidenceRow]) -> tuple[dict[str, Any]
             study_of.update({("y_patient", int(i)): r.study for i in r.patients})
             study_of.update({("y_stratum", int(i)): r.study for i in r.strata})
     out, lines = [], []
-    for name in run.module.OBSERVED:
+    for name in run.model.observed:
         if name not in run.idata["log_likelihood"].to_dataset():
             continue
         try:
@@ -489,7 +483,7 @@ def loo_study_table(run: CheckedRun) -> tuple[dict[str, Any], str]:
     tree = xr.DataTree.from_dict(
         {
             # arviz's loo requires a posterior group; one variable is enough
-            "posterior": run.idata["posterior"].to_dataset()[[run.module.HYPERPARAMETERS[0]]],
+            "posterior": run.idata["posterior"].to_dataset()[[run.model.hyperparameters[0]]],
             "log_likelihood": xr.Dataset({"study": log_lik}),
         }
     )

@@ -1,0 +1,162 @@
+"""What every model carries: the interface callers ask instead of testing a model's name.
+
+A model is one module in this package that defines ``MODEL``, an object satisfying
+:class:`ModelDefinition`, and one spec file ``models/<name>.yaml`` (priors, options, default
+filters and sampler settings; optional). The registry (:mod:`hlhbayes.models`) finds it; nothing
+else needs to change for a new model to be fitted, reported, compared and updated.
+
+Conventions every model follows (the shared code relies on them):
+
+- evidence units are :class:`~hlhbayes.models.units.Units` (patients, then aggregate strata);
+  the observed variables are ``y_patient`` (dimension ``patient``, Bernoulli) and/or
+  ``y_stratum`` (dimension ``stratum``, binomial);
+- the derived quantities are ``rate_typical`` and ``rate_new``, with dimensions ``etiology`` and
+  ``line`` when the model has etiology x line cells, without when it has one pooled rate;
+- the between-study heterogeneity is a parameter called ``tau`` (``--prior-tau``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pymc as pm
+    import xarray as xr
+
+    from hlhbayes.evidence import EvidenceBase
+    from hlhbayes.models.units import Filters, Units
+    from hlhbayes.priors import Prior
+
+
+@dataclass(frozen=True)
+class ModelText:
+    """A model's words, written once: its docstring, the report and ``fit --dry-run`` use them.
+
+    ``equations`` is plain Unicode (no TeX: the report reads offline); ``parameters`` gives the
+    meaning of each prior's parameter; ``note`` says what the model approximates or assumes;
+    ``study_estimate`` says what the forest plot's per-study estimate is.
+    """
+
+    title: str
+    equations: str
+    parameters: Mapping[str, str]
+    note: str
+    study_estimate: str
+
+    def docstring(self) -> str:
+        """The model module's docstring: title, equations, parameters, note."""
+        meanings = "\n".join(f"  {name}: {text}" for name, text in self.parameters.items())
+        return (
+            f"{self.title}\n\nEquations::\n\n{_indent(self.equations)}\n\n"
+            f"Parameters::\n\n{_indent(meanings)}\n\n{self.note}\n"
+        )
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" if line else "" for line in text.splitlines())
+
+
+class ExactMethod(Protocol):
+    """A deterministic posterior (quadrature) for ``fit --method exact``."""
+
+    def check(self, priors: Mapping[str, Prior]) -> None:
+        """Raise :class:`~hlhbayes.errors.HlhBayesError` for priors it cannot integrate."""
+        ...
+
+    def summarise(
+        self, units: Units, priors: Mapping[str, Prior], thresholds: tuple[float, ...]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Summary records (the ``summary.json`` form) and P(rate > threshold) records."""
+        ...
+
+
+@runtime_checkable
+class ModelDefinition(Protocol):
+    """Everything the pipeline, the reports and the living-evidence code need from a model.
+
+    Attributes
+    ----------
+    name
+        The model's name (``--model``, the spec file ``models/<name>.yaml``).
+    default_priors, default_options
+        Built-in priors (by parameter) and options; the spec file and the command line
+        override them (:func:`hlhbayes.priors.merge_priors`).
+    hyperparameters
+        The parameters reported in ``summary.json`` before ``rate_typical`` and ``rate_new``.
+    observed
+        Observed variable -> its dimension (``{"y_stratum": "stratum"}``).
+    has_cells
+        Whether the rates have etiology x line cells (``--etiology`` / ``--line``).
+    one_count_per_study
+        Whether the model fits one count per study (its patients and strata added up); such a
+        model also fits a user's table of ``study, events, total``.
+    location_prior
+        The parameter whose normal prior ``--prior-mu-mean`` / ``--prior-mu-sd`` set.
+    exact
+        ``--method exact``, or ``None`` when the model has no deterministic posterior.
+    text
+        Equations and parameter meanings (:class:`ModelText`).
+    """
+
+    name: str
+    default_priors: Mapping[str, Prior]
+    default_options: Mapping[str, Any]
+    hyperparameters: tuple[str, ...]
+    observed: Mapping[str, str]
+    has_cells: bool
+    one_count_per_study: bool
+    location_prior: str
+    exact: ExactMethod | None
+    text: ModelText
+
+    def units(self, base: EvidenceBase, filters: Filters) -> Units:
+        """The evidence units of ``base`` that pass ``filters``, as this model fits them."""
+        ...
+
+    def build(
+        self,
+        units: Units,
+        priors: Mapping[str, Prior],
+        options: Mapping[str, Any],
+        include: np.ndarray | None = None,
+    ) -> pm.Model:
+        """The PyMC model; ``include``: likelihood weights (:mod:`hlhbayes.models.include`)."""
+        ...
+
+    def quantities(self, posterior: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
+        """``rate_typical`` and ``rate_new`` from the parameter draws."""
+        ...
+
+    def unit_probabilities(self, posterior: xr.Dataset, units: Units) -> dict[str, np.ndarray]:
+        """Per-draw success probability of every unit, by observed variable, ``(chain, draw, unit)``."""
+        ...
+
+    def new_study_posterior(
+        self,
+        posterior: xr.Dataset,
+        units: Units,
+        rng: np.random.Generator,
+        options: Mapping[str, Any],
+        reference: Units,
+    ) -> xr.Dataset:
+        """A posterior-like dataset for :meth:`unit_probabilities` on units of new studies.
+
+        Every study of ``units`` gets a fresh study effect per draw; what the papers do not
+        give (an unknown composition) is drawn from the model's prior for it, centred on
+        ``reference``, the units of the analysis.
+        """
+        ...
+
+
+MEMBERS: tuple[str, ...] = (
+    *ModelDefinition.__annotations__,
+    "units",
+    "build",
+    "quantities",
+    "unit_probabilities",
+    "new_study_posterior",
+)
+"""The names a model definition must have (checked by :func:`hlhbayes.models.register`)."""
