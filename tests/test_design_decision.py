@@ -16,6 +16,7 @@ from hlhbayes.design.decision import (
     prob_difference,
 )
 from hlhbayes.design.mixture import BetaMixture
+from hlhbayes.errors import HlhBayesError
 
 TOL_QUAD = 1e-9
 """tanh-sinh on the quantile scale against adaptive quadrature run at 1e-13 absolute."""
@@ -120,5 +121,5 @@ def test_rules_validate_and_describe():
     assert Rule1S(0.3, 0.9, lower_tail=True).describe() == "P(p <= 0.3 | data) > 0.9"
     assert Rule2S(0.95).describe() == "P(p_t - p_c > 0 | data) > 0.95"
     for bad in (lambda: Rule1S(1.5, 0.9), lambda: Rule1S(0.3, 1.0), lambda: Rule2S(0.9, 1.0)):
-        with pytest.raises(ValueError):
+        with pytest.raises(HlhBayesError):
             bad()

@@ -8,6 +8,7 @@ from scipy import optimize, special
 
 from hlhbayes.design.em import _beta_mle, auto_fit, fit_beta_mixture
 from hlhbayes.design.mixture import BetaMixture
+from hlhbayes.errors import HlhBayesError
 
 
 def test_m_step_solves_the_digamma_equations():
@@ -75,7 +76,7 @@ def test_edges_and_errors():
     x = np.concatenate([np.zeros(3), np.ones(2), BetaMixture.beta(2, 2).sample(500, rng=6)])
     fit = fit_beta_mixture(x, 1)  # exact 0 and 1 are moved inside by machine epsilon
     assert np.isfinite(fit.loglik)
-    with pytest.raises(ValueError, match="at least 10"):
+    with pytest.raises(HlhBayesError, match="at least 10"):
         fit_beta_mixture([0.5] * 5, 1)
-    with pytest.raises(ValueError, match="probabilities"):
+    with pytest.raises(HlhBayesError, match="probabilities"):
         fit_beta_mixture([1.5] * 20, 1)

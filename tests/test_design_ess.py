@@ -17,6 +17,7 @@ from hlhbayes.design.ess import (
     information,
 )
 from hlhbayes.design.mixture import BetaMixture
+from hlhbayes.errors import HlhBayesError
 
 shapes = st.floats(1.05, 1000.0, allow_nan=False)
 
@@ -59,7 +60,7 @@ def test_undefined_methods_give_none():
     assert values["elir"] is None and values["morita"] is None
     assert values["moment"] == pytest.approx(1.5)
     assert list(values) == ["elir", "moment", "morita"]
-    with pytest.raises(ValueError, match="a < 1 or b < 1"):
+    with pytest.raises(HlhBayesError, match="a < 1 or b < 1"):
         ess_elir(BetaMixture.beta(0.5, 1))
 
 

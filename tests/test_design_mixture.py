@@ -17,6 +17,7 @@ from hlhbayes.design.mixture import (
     parse_prior_records,
     read_prior_file,
 )
+from hlhbayes.errors import HlhBayesError
 
 MIX = BetaMixture.from_components([(0.6, 19.2, 57.8), (0.3, 3.5, 9.4), (0.1, 1.0, 1.0)])
 
@@ -83,7 +84,7 @@ def test_robustify_follows_rbest():
         {"weight": 0.2, "mean": 1.0},
         {"weight": 0.2, "n": 0},
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(HlhBayesError):
             MIX.robustify(**bad)
 
 
@@ -96,11 +97,11 @@ def test_mode():
 
 
 def test_validation_of_the_object():
-    with pytest.raises(ValueError, match="sum to"):
+    with pytest.raises(HlhBayesError, match="sum to"):
         BetaMixture(np.array([0.5, 0.4]), np.array([1, 2]), np.array([1, 2]))
-    with pytest.raises(ValueError, match="> 0"):
+    with pytest.raises(HlhBayesError, match="> 0"):
         BetaMixture.beta(0, 1)
-    with pytest.raises(ValueError, match="responders"):
+    with pytest.raises(HlhBayesError, match="responders"):
         MIX.posterior(5, 3)
     caller = np.array([2.0])
     BetaMixture(np.array([1.0]), caller, np.array([3.0]))

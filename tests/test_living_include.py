@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.living.subset import include_weights, subset_units, units_of_studies
 from hlhbayes.models import get_model
 from hlhbayes.models.include import split_weights
@@ -135,5 +136,5 @@ def test_subset_units_reindexes_studies(shipped):
     assert [sub.studies[i] for i in sub.agg_study] == [a.split("/")[0] for a in sub.agg_ids]
     assert sub.pat_ids == () and sub.pat_w.shape == (0, 5)
     assert sub.excluded["Baverez2022"] == "not in this subset"
-    with pytest.raises(ValueError, match="no evidence unit"):
+    with pytest.raises(HlhBayesError, match="no evidence unit"):
         units_of_studies(units, ["Nobody2020"])

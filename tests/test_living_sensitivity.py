@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from hlhbayes import pipeline
 from hlhbayes.cli import main
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.living.sensitivity import (
     COLUMNS,
     build_scenarios,
@@ -102,7 +103,7 @@ def test_select_by_name_and_pattern(scenarios):
         "tau-halfcauchy-1",
     ]
     assert len(select(scenarios, ("loo-*",))) == len(STUDIES)
-    with pytest.raises(ValueError, match=r"no scenario matches nope; valid: baseline, "):
+    with pytest.raises(HlhBayesError, match=r"no scenario matches nope; valid: baseline, "):
         select(scenarios, ("nope",))
 
 

@@ -157,3 +157,29 @@ def test_a_third_model_needs_one_module_and_one_spec_file(common_rate, tmp_path)
     assert list(records) == ["mu", "rate_typical", "rate_new"]
     for quantity, value in exact.items():
         assert abs(records[quantity]["mean"] - value) < 4 * records[quantity]["mcse_mean"]
+
+
+@pytest.mark.sampling
+def test_the_third_model_is_fitted_and_reported_from_the_command_line(common_rate, tmp_path):
+    from click.testing import CliRunner
+
+    from hlhbayes.cli import main
+
+    out = tmp_path / "run"
+    fitted = CliRunner().invoke(
+        main,
+        ["fit", "--model", "common-rate", "--data", str(common_rate), "--out", str(out), "-q"],
+    )
+    assert fitted.exit_code in (0, 3), fitted.output
+    assert fitted.stdout.splitlines()[0].split()[:3] == ["etiology", "line", "quantity"]
+    assert "hyperparameters: mu " in fitted.stdout
+    reported = CliRunner().invoke(
+        main, ["report", str(out), "--out-dir", str(tmp_path / "reports"), "--format", "md", "-q"]
+    )
+    assert reported.exit_code == 0, reported.output
+    text = (tmp_path / "reports" / "run" / "report.md").read_text(encoding="utf-8")
+    assert "common-rate meta-analysis" in text
+    assert "r_i ~ Binomial(n_i, p),  logit p = μ" in text  # the model's own equations
+    assert "logit of the common rate" in text  # and the meaning of its parameter
+    unknown = CliRunner().invoke(main, ["fit", "--model", "no-such-model"])
+    assert unknown.exit_code == 2 and "'no-such-model' is not one of" in unknown.stderr

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase, UnknownStudyError
 from hlhbayes.evidence.aggregates import QUANTILE_METHOD, quartiles, recompute
 from hlhbayes.evidence.describe import describe
@@ -391,7 +392,7 @@ def test_describe_reconciles_and_refuses_studies_without_rows(
 ) -> None:
     assert described["study"] == "Baverez2022" and described["n"] == 21
     assert described["reconciliation"] == [f.as_dict() for f in reconcile(shipped, "Baverez2022")]
-    with pytest.raises(ValueError, match="'Imperial2020' has no patient rows to describe"):
+    with pytest.raises(HlhBayesError, match="'Imperial2020' has no patient rows to describe"):
         describe(shipped, "Imperial2020")
     with pytest.raises(UnknownStudyError):
         describe(shipped, "Nope")

@@ -191,3 +191,15 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         prov,
         prepared.units,
     )
+
+
+def records_of_cells(
+    result: FitResult, etiologies: tuple[str, ...] = (), lines: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The summary records of the cells asked for (default all), with those of no cell."""
+    cells = set(select_cells(get_model(result.model), etiologies, lines))
+    return [
+        r
+        for r in result.records
+        if (r["etiology"] is None and r["line"] is None) or (r["etiology"], r["line"]) in cells
+    ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hlhbayes.errors import HlhBayesError
+
 FAMILIES: dict[str, tuple[str, ...]] = {
     "normal": ("mu", "sigma"),
     "halfnormal": ("sigma",),
@@ -31,18 +33,18 @@ class Prior:
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
-            raise ValueError(
+            raise HlhBayesError(
                 f"unknown prior family {self.family!r}; valid: {', '.join(sorted(FAMILIES))}"
             )
         expected = FAMILIES[self.family]
         if set(self.params) != set(expected):
-            raise ValueError(
+            raise HlhBayesError(
                 f"prior {self.family} takes parameters {', '.join(expected)}; "
                 f"got {', '.join(self.params) or 'none'}"
             )
         for name, value in self.params.items():
             if name != "mu" and not value > 0:
-                raise ValueError(f"prior {self.family}: {name} must be > 0, got {value}")
+                raise HlhBayesError(f"prior {self.family}: {name} must be > 0, got {value}")
 
     @classmethod
     def parse(cls, text: str) -> Prior:
@@ -50,16 +52,16 @@ class Prior:
         family, _, rest = text.strip().partition(":")
         family = family.strip().lower().replace("-", "").replace("_", "")
         if family not in FAMILIES:
-            raise ValueError(
+            raise HlhBayesError(
                 f"unknown prior family {family!r} in {text!r}; valid: {', '.join(sorted(FAMILIES))}"
             )
         names = FAMILIES[family]
         try:
             values = [float(v) for v in rest.split(",")] if rest.strip() else []
         except ValueError:
-            raise ValueError(f"prior {text!r}: parameters must be numbers") from None
+            raise HlhBayesError(f"prior {text!r}: parameters must be numbers") from None
         if len(values) != len(names):
-            raise ValueError(
+            raise HlhBayesError(
                 f"prior {text!r}: {family} takes {len(names)} parameter(s): {', '.join(names)}"
             )
         return cls(family, dict(zip(names, values, strict=True)))
@@ -69,7 +71,11 @@ class Prior:
         """Build from ``{"family": "normal", "mu": 0, "sigma": 1.5}``."""
         data = dict(data)
         family = str(data.pop("family", ""))
-        return cls(family, {k: float(v) for k, v in data.items()})
+        try:
+            params = {k: float(v) for k, v in data.items()}
+        except (TypeError, ValueError):
+            raise HlhBayesError(f"prior {family}: parameters must be numbers") from None
+        return cls(family, params)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec-file form."""
@@ -103,19 +109,21 @@ def merge_priors(
 ) -> dict[str, Prior]:
     """Merge in the stated order: defaults < spec file < command line.
 
-    Raises ``ValueError`` for a parameter name the model does not have, and for a positive-only
+    Raises :class:`~hlhbayes.errors.HlhBayesError` for a parameter name the model does not have, and for a positive-only
     parameter given a prior on the whole real line (or the other way round).
     """
     merged = dict(defaults)
     for source, layer in (("model spec", spec or {}), ("command line", overrides or {})):
         for name, prior in layer.items():
             if name not in defaults:
-                raise ValueError(
+                raise HlhBayesError(
                     f"unknown prior {name!r} ({source}); this model has: {', '.join(defaults)}"
                 )
             positive = defaults[name].family in POSITIVE_FAMILIES
             if positive != (prior.family in POSITIVE_FAMILIES):
                 kind = "a positive (half-) family" if positive else "a family on the real line"
-                raise ValueError(f"prior {name!r} ({source}) must use {kind}; got {prior.family}")
+                raise HlhBayesError(
+                    f"prior {name!r} ({source}) must use {kind}; got {prior.family}"
+                )
             merged[name] = prior
     return merged

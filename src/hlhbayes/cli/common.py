@@ -1,76 +1,35 @@
-"""Shared options, output formatting and the one place that turns domain errors into exits."""
+"""Output on stdout (tables, CSV, JSON), messages on stderr, the exit status of a failed gate."""
 
 from __future__ import annotations
 
-import functools
-import json
+import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 import pandas as pd
 
-from hlhbayes.errors import HlhBayesError
-from hlhbayes.evidence import EvidenceBase, load_evidence
+from hlhbayes.atomic import json_text
 
-EXIT_BAD_INPUT = 1
 EXIT_NOT_CONVERGED = 3
+"""Exit status of a command whose fit (or one of whose fits) failed its convergence gate."""
+
+Log = Callable[[str], None]
 
 
-class DomainError(click.ClickException):
-    """A clean one-line (or one-line-per-issue) error with exit code 1."""
-
-    exit_code = EXIT_BAD_INPUT
-
-    def show(self, file: Any = None) -> None:  # noqa: D102 - click API
-        click.echo(f"error: {self.format_message()}", err=True)
+def logger(quiet: bool) -> Log:
+    """Progress messages to stderr, or nowhere with ``--quiet``."""
+    return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
 
 
-def handle_domain_errors(func: Callable) -> Callable:
-    """Turn evidence, value and file-system errors raised by the library into :class:`DomainError`."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except HlhBayesError as exc:
-            raise DomainError(exc.user_message()) from None
-        except (ValueError, FileNotFoundError) as exc:
-            raise DomainError(str(exc)) from None
-        except OSError as exc:  # a disk full, a permission refused: one line, no traceback
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise DomainError(f"{where}{exc.strerror or exc}") from None
-
-    return wrapper
+def show_progress(quiet: bool) -> bool:
+    """Whether a progress bar may be drawn (not quiet, and stderr is a terminal)."""
+    return not quiet and sys.stderr.isatty()
 
 
-def data_option(func: Callable) -> Callable:
-    """``--data PATH``: the evidence base folder (default: the shipped ``data/``)."""
-    return click.option(
-        "--data",
-        "data_path",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=None,
-        help="Evidence base folder (default: $HLHBAYES_DATA or the shipped data/).",
-    )(func)
-
-
-def format_option(*choices: str, default: str = "table") -> Callable:
-    """``--format`` with the given choices."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(list(choices)),
-        default=default,
-        show_default=True,
-        help="Output format.",
-    )
-
-
-def load(data_path: Path | None) -> EvidenceBase:
-    """Load the evidence base (errors become a listing of every issue)."""
-    return load_evidence(data_path)
+def command_line() -> list[str]:
+    """The command as typed (recorded in provenance)."""
+    return ["hlhbayes", *sys.argv[1:]]
 
 
 def emit_frame(frame: pd.DataFrame, fmt: str) -> None:
@@ -91,32 +50,5 @@ def emit_frame(frame: pd.DataFrame, fmt: str) -> None:
 
 
 def emit_json(payload: Any) -> None:
-    """Write JSON to stdout."""
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def cell_options(etiology_help: str, line_help: str) -> Callable:
-    """``--etiology`` and ``--line`` (repeatable): the etiology x line cells a command shows."""
-    from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
-
-    def decorate(func: Callable) -> Callable:
-        func = click.option(
-            "--line", "lines", multiple=True, type=click.Choice(MODEL_LINES), help=line_help
-        )(func)
-        return click.option(
-            "--etiology",
-            "etiologies",
-            multiple=True,
-            type=click.Choice(MODEL_ETIOLOGIES),
-            help=etiology_help,
-        )(func)
-
-    return decorate
+    """Write JSON to stdout (the project's one JSON form: :func:`hlhbayes.atomic.json_text`)."""
+    click.echo(json_text(payload), nl=False)

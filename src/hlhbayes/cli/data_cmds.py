@@ -7,15 +7,10 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from hlhbayes.cli.common import (
-    data_option,
-    emit_frame,
-    emit_json,
-    format_option,
-    handle_domain_errors,
-    load,
-)
-from hlhbayes.evidence import default_data_dir
+from hlhbayes.cli.common import emit_frame, emit_json
+from hlhbayes.cli.options import data_option, format_option
+from hlhbayes.errors import HlhBayesError
+from hlhbayes.evidence import default_data_dir, load_evidence
 from hlhbayes.evidence.add import apply_addition, plan_addition
 from hlhbayes.evidence.reconcile import reconcile
 
@@ -54,8 +49,7 @@ def data() -> None:
 
 @data.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
-@data_option
-@handle_domain_errors
+@data_option()
 def validate(path: Path | None, data_path: Path | None) -> None:
     """Validate every study, stratum and patient file under PATH (or --data; default: the base).
 
@@ -63,9 +57,9 @@ def validate(path: Path | None, data_path: Path | None) -> None:
     Disagreements between a paper's text and its patient table are reported as notes.
     """
     if path is not None and data_path is not None and path != data_path:
-        raise ValueError(f"two evidence bases given: PATH {path} and --data {data_path}")
+        raise HlhBayesError(f"two evidence bases given: PATH {path} and --data {data_path}")
     path = path or data_path
-    base = load(path)
+    base = load_evidence(path)
     n_strata = sum(len(s.strata) for s in base.studies.values())
     click.echo(
         f"ok: {len(base.studies)} studies, {n_strata} strata, {len(base.patients)} patients "
@@ -83,22 +77,20 @@ def validate(path: Path | None, data_path: Path | None) -> None:
 
 
 @data.command(name="list")
-@data_option
+@data_option()
 @format_option("table", "csv", "json")
-@handle_domain_errors
 def list_studies(data_path: Path | None, fmt: str) -> None:
     """List the studies with population, condition, pooling status and record counts."""
-    emit_frame(load(data_path).studies_frame(), fmt)
+    emit_frame(load_evidence(data_path).studies_frame(), fmt)
 
 
 @data.command()
 @click.argument("study")
-@data_option
+@data_option()
 @format_option("table", "json")
-@handle_domain_errors
 def show(study: str, data_path: Path | None, fmt: str) -> None:
     """Show one study: its record, the aggregates it reports, and its strata."""
-    base = load(data_path)
+    base = load_evidence(data_path)
     record = base.study(study)
     if fmt == "json":
         emit_json(record.model_dump(mode="json"))
@@ -123,15 +115,14 @@ def show(study: str, data_path: Path | None, fmt: str) -> None:
 
 @data.command()
 @click.argument("study")
-@data_option
+@data_option()
 @format_option("table", "csv", "json")
-@handle_domain_errors
 def patients(study: str, data_path: Path | None, fmt: str) -> None:
     """Export the patient rows of STUDY (flags, response and death as 0/1; missing as empty)."""
-    base = load(data_path)
+    base = load_evidence(data_path)
     frame = base.patients_frame(study)
     if frame.empty:
-        raise ValueError(f"study {study!r} has no patient rows")
+        raise HlhBayesError(f"study {study!r} has no patient rows")
     ages = frame["age"].dropna()
     if (ages == ages.round()).all():
         frame["age"] = frame["age"].round().astype("Int64")
@@ -154,8 +145,7 @@ def patients(study: str, data_path: Path | None, fmt: str) -> None:
     is_flag=True,
     help="Add a study whose overlap group is already pooled, with pool: false.",
 )
-@data_option
-@handle_domain_errors
+@data_option()
 def add(
     file: Path,
     patients_file: Path | None,
@@ -196,7 +186,6 @@ def add(
     help="Folder to write the template(s) in.",
 )
 @click.option("--force", is_flag=True, help="Replace existing template files.")
-@handle_domain_errors
 def template(study: str, patients: bool, folder: Path, force: bool) -> None:
     """Write STUDY.yaml (and with --patients STUDY.csv): blank study files to fill in.
 
@@ -204,13 +193,13 @@ def template(study: str, patients: bool, folder: Path, force: bool) -> None:
     are null, and `data add` names each until it is filled in. Then:
     `hlhbayes data add STUDY.yaml [--patients STUDY.csv]` and `hlhbayes update`.
     """
-    from hlhbayes.evidence.add import write_atomically
+    from hlhbayes.atomic import write_atomically
     from hlhbayes.evidence.template import template_files
 
     files = template_files(study, folder, patients)
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
-        raise ValueError(f"{', '.join(existing)}: exists; use --force to replace")
+        raise HlhBayesError(f"{', '.join(existing)}: exists; use --force to replace")
     write_atomically(files)
     for path in files:
         click.echo(f"wrote {path}")

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import click
 
-from hlhbayes.cli.common import data_option, emit_json, format_option, handle_domain_errors, load
+from hlhbayes.cli.common import emit_json
+from hlhbayes.cli.options import data_option, format_option
+from hlhbayes.evidence import load_evidence
 from hlhbayes.evidence.describe import describe as describe_study
 
 
 @click.command()
 @click.argument("study")
-@data_option
+@data_option()
 @format_option("table", "json")
-@handle_domain_errors
 def describe(study: str, data_path: Path | None, fmt: str) -> None:
     """Recompute STUDY's descriptive statistics from its patient rows.
 
@@ -22,7 +23,7 @@ def describe(study: str, data_path: Path | None, fmt: str) -> None:
     and deaths, the anakinra-duration comparison by etiology, and every place where the paper's
     stated figures disagree with its patient table.
     """
-    result = describe_study(load(data_path), study)
+    result = describe_study(load_evidence(data_path), study)
     if fmt == "json":
         emit_json(result)
         return

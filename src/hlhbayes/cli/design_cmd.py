@@ -14,7 +14,9 @@ from typing import Any
 import click
 import numpy as np
 
-from hlhbayes.cli.common import emit_json, format_option, handle_domain_errors
+from hlhbayes.cli.common import emit_json
+from hlhbayes.cli.options import format_option, quiet_option
+from hlhbayes.errors import HlhBayesError
 
 PRIOR_HELP = "JSON prior file, beta:A,B or mix:W,A,B+W,A,B+..."
 
@@ -24,7 +26,7 @@ def _prior(text: str | None, option: str) -> Any:
     from hlhbayes.design.mixture import load_prior
 
     if text is None:
-        raise ValueError(f"{option} is required")
+        raise HlhBayesError(f"{option} is required")
     return load_prior(text)
 
 
@@ -41,7 +43,7 @@ def _grid(text: str | None, option: str) -> np.ndarray | None:
             return np.round(start + step * np.arange(count), 12)
         return np.array([float(v) for v in text.split(",") if v.strip()], dtype=float)
     except ValueError:
-        raise ValueError(
+        raise HlhBayesError(
             f"{option} {text!r}: give numbers separated by commas, or START:STOP:STEP"
         ) from None
 
@@ -50,9 +52,9 @@ def _ints(text: str, option: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{option} {text!r}: give whole numbers separated by commas") from None
+        raise HlhBayesError(f"{option} {text!r}: give whole numbers separated by commas") from None
     if not values or any(v < 1 for v in values):
-        raise ValueError(f"{option} {text!r}: sample sizes must be >= 1")
+        raise HlhBayesError(f"{option} {text!r}: sample sizes must be >= 1")
     return values
 
 
@@ -67,21 +69,21 @@ def _design_prior(text: str | None, option: str) -> Any:
     except ValueError:
         return load_prior(text)
     if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"{option} {text}: a fixed rate must lie in [0, 1]")
+        raise HlhBayesError(f"{option} {text}: a fixed rate must lie in [0, 1]")
     return rate
 
 
-def _arms(o: dict[str, Any], single: list[str], double: list[str]) -> bool:
-    """True for a two-arm call; refuse a mix of single- and two-arm options."""
-    one = [k for k in single if o.get(k) is not None]
-    two = [k for k in double if o.get(k) is not None]
+def _arms(single: dict[str, Any], double: dict[str, Any]) -> bool:
+    """True for a two-arm call (options given, by name); refuse a mix of single and two arms."""
+    one = [k for k, v in single.items() if v is not None]
+    two = [k for k, v in double.items() if v is not None]
     if one and two:
-        raise ValueError(
+        raise HlhBayesError(
             f"give either single-arm options ({', '.join(_flag(k) for k in one)}) or two-arm "
             f"options ({', '.join(_flag(k) for k in two)}), not both"
         )
     if not one and not two:
-        raise ValueError(
+        raise HlhBayesError(
             "give --prior (single arm) or --prior-treat and --prior-control (two arms)"
         )
     return bool(two)
@@ -91,10 +93,10 @@ def _flag(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
-def _need(o: dict[str, Any], keys: list[str], context: str) -> None:
-    missing = [_flag(k) for k in keys if o.get(k) is None]
+def _need(given: dict[str, Any], context: str) -> None:
+    missing = [_flag(k) for k, v in given.items() if v is None]
     if missing:
-        raise ValueError(f"{context}: missing {', '.join(missing)}")
+        raise HlhBayesError(f"{context}: missing {', '.join(missing)}")
 
 
 def _say(message: str, quiet: bool = False) -> None:
@@ -167,9 +169,20 @@ def design() -> None:
 @_plot_option("Figure of draws vs mixture (default: the prior file with .png).")
 @click.option("--no-plot", is_flag=True, help="Do not draw the figure.")
 @format_option("table", "json")
-@click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
-@handle_domain_errors
-def map_cmd(run: Path, **o: Any) -> None:
+@quiet_option
+def map_cmd(
+    run: Path,
+    etiology: str | None,
+    line: str | None,
+    components: int | None,
+    robust_weight: float | None,
+    robust_mean: float | None,
+    out: Path | None,
+    plot: Path | None,
+    no_plot: bool,
+    fmt: str,
+    quiet: bool,
+) -> None:
     """MAP prior of a fitted run as a beta mixture, with its ESS.
 
     Fits the MAP prior of one cell of a run by a beta mixture and saves it as a prior file.
@@ -185,41 +198,35 @@ def map_cmd(run: Path, **o: Any) -> None:
     from hlhbayes.design.mixture import BetaMixture
     from hlhbayes.design.plots import plot_map_fit
 
-    if o["robust_mean"] is not None and o["robust_weight"] is None:
-        raise ValueError("--robust-mean needs --robust WEIGHT")
-    if o["robust_weight"] is not None:  # check the options before the (slow) fit
-        BetaMixture.beta(1, 1).robustify(
-            o["robust_weight"], 0.5 if o["robust_mean"] is None else o["robust_mean"]
-        )
-    src = load_map_draws(run, o["etiology"], o["line"])
+    if robust_mean is not None and robust_weight is None:
+        raise HlhBayesError("--robust-mean needs --robust WEIGHT")
+    vague_mean = 0.5 if robust_mean is None else robust_mean
+    if robust_weight is not None:  # check the options before the (slow) fit
+        BetaMixture.beta(1, 1).robustify(robust_weight, vague_mean)
+    src = load_map_draws(run, etiology, line)
     if src.converged is False:
         click.echo(
             f"warning: {run} did not pass its convergence checks; the MAP prior inherits that",
             err=True,
         )
-    out = o["out"] or (Path(run) / f"map-{src.cell}.json")
+    out = out or (Path(run) / f"map-{src.cell}.json")
     if out.exists() and out.is_dir():
-        raise ValueError(f"--out {out}: is a folder")
-    what = f"{o['components']}" if o["components"] else "1-4"
-    _say(
-        f"fitting {what}-component beta mixtures to {src.draws.size} draws of {src.label}",
-        o["quiet"],
-    )
+        raise HlhBayesError(f"--out {out}: is a folder")
+    what = f"{components}" if components else "1-4"
+    _say(f"fitting {what}-component beta mixtures to {src.draws.size} draws of {src.label}", quiet)
     result = map_prior(
-        src.draws,
-        components=o["components"],
-        robust_weight=o["robust_weight"],
-        robust_mean=0.5 if o["robust_mean"] is None else o["robust_mean"],
+        src.draws, components=components, robust_weight=robust_weight, robust_mean=vague_mean
     )
     result.final.save(out)
-    plot = None
-    if not o["no_plot"]:
-        plot = o["plot"] or out.with_suffix(".png")
+    if not no_plot:
+        plot = plot or out.with_suffix(".png")
         plot_map_fit(
             result.draws, result.mixture, plot, title=f"MAP prior {src.label}", robust=result.robust
         )
-    _say(f"wrote prior {out}" + (f" and figure {plot}" if plot else ""), o["quiet"])
-    if o["fmt"] == "json":
+    else:
+        plot = None
+    _say(f"wrote prior {out}" + (f" and figure {plot}" if plot else ""), quiet)
+    if fmt == "json":
         payload = {
             "run": str(run),
             "quantity": src.label,
@@ -257,7 +264,7 @@ def map_cmd(run: Path, **o: Any) -> None:
         rob = result.robust
         lines += [
             "",
-            f"robust mixture (weight {o['robust_weight']:g} on Beta({rob.a[-1]:g}, {rob.b[-1]:g})):",
+            f"robust mixture (weight {robust_weight:g} on Beta({rob.a[-1]:g}, {rob.b[-1]:g})):",
             text.mixture_table(rob),
             text.ess_line(ess(rob)),
         ]
@@ -268,7 +275,6 @@ def map_cmd(run: Path, **o: Any) -> None:
 @design.command("ess")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
 @format_option("table", "json")
-@handle_domain_errors
 def ess_cmd(prior_text: str, fmt: str) -> None:
     """Effective sample size of a prior (ELIR, moment, Morita).
 
@@ -311,7 +317,6 @@ def ess_cmd(prior_text: str, fmt: str) -> None:
     help="Prior file to write.",
 )
 @format_option("table", "json")
-@handle_domain_errors
 def robustify_cmd(
     prior_text: str, weight: float, mean: float, n_obs: float, out: Path, fmt: str
 ) -> None:
@@ -352,8 +357,23 @@ def robustify_cmd(
 @_rule_options
 @_plot_option("Figure of the prior(s) and posterior(s).")
 @format_option("table", "json")
-@handle_domain_errors
-def decide_cmd(**o: Any) -> None:
+def decide_cmd(
+    prior: str | None,
+    responders: int | None,
+    n: int | None,
+    p0: float | None,
+    prior_treat: str | None,
+    prior_control: str | None,
+    responders_treat: int | None,
+    n_treat: int | None,
+    responders_control: int | None,
+    n_control: int | None,
+    delta: float | None,
+    prob: float,
+    lower_tail: bool,
+    plot: Path | None,
+    fmt: str,
+) -> None:
     """The decision for observed data (one or two arms).
 
     The posterior probability of the rule, against the cut-off:
@@ -366,40 +386,23 @@ def decide_cmd(**o: Any) -> None:
     from hlhbayes.design.decision import Rule1S, Rule2S
     from hlhbayes.design.plots import plot_priors
 
-    two = _arms(
-        o,
-        ["prior", "responders", "n", "p0"],
-        [
-            "prior_treat",
-            "prior_control",
-            "responders_treat",
-            "n_treat",
-            "responders_control",
-            "n_control",
-            "delta",
-        ],
-    )
-    if two:
-        _need(
-            o,
-            [
-                "prior_treat",
-                "prior_control",
-                "responders_treat",
-                "n_treat",
-                "responders_control",
-                "n_control",
-            ],
-            "two arms",
-        )
-        rule = Rule2S(o["prob"], o["delta"] or 0.0, o["lower_tail"])
-        pt, pc = (
-            _prior(o["prior_treat"], "--prior-treat"),
-            _prior(o["prior_control"], "--prior-control"),
-        )
-        post_t = pt.posterior(o["responders_treat"], o["n_treat"])
-        post_c = pc.posterior(o["responders_control"], o["n_control"])
-        prob = rule.probability(post_t, post_c)
+    single = {"prior": prior, "responders": responders, "n": n, "p0": p0}
+    double = {
+        "prior_treat": prior_treat,
+        "prior_control": prior_control,
+        "responders_treat": responders_treat,
+        "n_treat": n_treat,
+        "responders_control": responders_control,
+        "n_control": n_control,
+    }
+    if _arms(single, {**double, "delta": delta}):
+        _need(double, "two arms")
+        rule = Rule2S(prob, delta or 0.0, lower_tail)
+        pt = _prior(prior_treat, "--prior-treat")
+        pc = _prior(prior_control, "--prior-control")
+        post_t = pt.posterior(responders_treat, n_treat)
+        post_c = pc.posterior(responders_control, n_control)
+        probability = rule.probability(post_t, post_c)
         posts = {"treatment": post_t, "control": post_c}
         curves = [
             ("treatment prior", pt),
@@ -408,18 +411,22 @@ def decide_cmd(**o: Any) -> None:
             ("control posterior", post_c),
         ]
     else:
-        _need(o, ["prior", "responders", "n", "p0"], "single arm")
-        rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
-        prior = _prior(o["prior"], "--prior")
-        post = prior.posterior(o["responders"], o["n"])
-        prob = rule.probability(post)
+        _need(single, "single arm")
+        rule = Rule1S(p0, prob, lower_tail)
+        analysis = _prior(prior, "--prior")
+        post = analysis.posterior(responders, n)
+        probability = rule.probability(post)
         posts = {"posterior": post}
-        curves = [("prior", prior), ("posterior", post)]
-    success = prob > rule.prob
-    if o["plot"]:
-        plot_priors(curves, o["plot"], rule.describe())
-    if o["fmt"] == "json":
-        payload: dict[str, Any] = {"rule": rule.describe(), "probability": prob, "success": success}
+        curves = [("prior", analysis), ("posterior", post)]
+    success = probability > rule.prob
+    if plot:
+        plot_priors(curves, plot, rule.describe())
+    if fmt == "json":
+        payload: dict[str, Any] = {
+            "rule": rule.describe(),
+            "probability": probability,
+            "success": success,
+        }
         for name, mix in posts.items():
             key = "posterior" if name == "posterior" else f"posterior_{name}"
             payload[key] = mix.components()
@@ -431,7 +438,7 @@ def decide_cmd(**o: Any) -> None:
         click.echo(f"{label}: {text.describe_prior(mix)}")
     verdict = "success" if success else "no success"
     op = ">" if success else "<="
-    click.echo(f"{rule.quantity()} = {prob:.7f} {op} {rule.prob:g}: {verdict}")
+    click.echo(f"{rule.quantity()} = {probability:.7f} {op} {rule.prob:g}: {verdict}")
 
 
 # ---------------------------------------------------------------------- oc (single arm)
@@ -448,8 +455,19 @@ def decide_cmd(**o: Any) -> None:
 )
 @_plot_option("Figure: OC curve, decision boundary, prior vs posteriors.")
 @format_option("table", "json", "csv")
-@handle_domain_errors
-def oc_cmd(prior_text: str, **o: Any) -> None:
+def oc_cmd(
+    prior_text: str,
+    n: int | None,
+    p0: float,
+    prob: float,
+    lower_tail: bool,
+    rates: str | None,
+    target_power: float | None,
+    power_rate: float | None,
+    n_max: int,
+    plot: Path | None,
+    fmt: str,
+) -> None:
     """Exact operating characteristics, single arm.
 
     No simulation: the boundary and binomial sums.
@@ -466,27 +484,25 @@ def oc_cmd(prior_text: str, **o: Any) -> None:
     from hlhbayes.design.plots import plot_oc_1s
 
     prior = _prior(prior_text, "--prior")
-    rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
+    rule = Rule1S(p0, prob, lower_tail)
     size = None
-    if o["target_power"] is not None or o["power_rate"] is not None:
-        _need(o, ["target_power", "power_rate"], "sample-size search")
-        if o["n"] is not None:
-            raise ValueError("give --n or --target-power with --rate, not both")
-        size = sample_size_1s(prior, rule, o["power_rate"], o["target_power"], n_max=o["n_max"])
+    if target_power is not None or power_rate is not None:
+        _need({"target_power": target_power, "power_rate": power_rate}, "sample-size search")
+        if n is not None:
+            raise HlhBayesError("give --n or --target-power with --rate, not both")
+        size = sample_size_1s(prior, rule, power_rate, target_power, n_max=n_max)
         if size.n is None:
-            raise ValueError(
-                f"power {o['target_power']:g} at rate {o['power_rate']:g} is not reached for any "
-                f"n up to {o['n_max']}; raise --n-max or revisit the rule"
+            raise HlhBayesError(
+                f"power {target_power:g} at rate {power_rate:g} is not reached for any "
+                f"n up to {n_max}; raise --n-max or revisit the rule"
             )
         n = size.n
-    elif o["n"] is None:
-        raise ValueError("give --n, or --target-power with --rate to search it")
-    else:
-        n = o["n"]
-    oc = oc_1s(prior, n, rule, _grid(o["rates"], "--rates"))
-    if o["plot"]:
-        plot_oc_1s(oc, o["plot"])
-    if o["fmt"] == "json":
+    elif n is None:
+        raise HlhBayesError("give --n, or --target-power with --rate to search it")
+    oc = oc_1s(prior, n, rule, _grid(rates, "--rates"))
+    if plot:
+        plot_oc_1s(oc, plot)
+    if fmt == "json":
         payload: dict[str, Any] = {
             "rule": rule.describe(),
             "n": n,
@@ -495,16 +511,16 @@ def oc_cmd(prior_text: str, **o: Any) -> None:
             "oc": oc.records(),
         }
         if size is not None:
-            payload["sample_size"] = text.size_payload(size, o["power_rate"])
+            payload["sample_size"] = text.size_payload(size, power_rate)
         emit_json(payload)
         return
-    if o["fmt"] == "csv":
+    if fmt == "csv":
         click.echo("rate,probability_success")
         for r in oc.records():
             click.echo(f"{r['rate']:.12g},{r['probability_success']:.12g}")
         return
     if size is not None:
-        click.echo(text.size_sentence(size, f"rate {o['power_rate']:g}", "n"))
+        click.echo(text.size_sentence(size, f"rate {power_rate:g}", "n"))
     click.echo(f"single arm, n = {n}: success if {rule.describe()}")
     click.echo(f"prior: {text.describe_with_ess(prior)}")
     click.echo(text.boundary_sentence(oc.design.boundary, n, rule.lower_tail))
@@ -539,8 +555,25 @@ def oc_cmd(prior_text: str, **o: Any) -> None:
     "above the target (single arm always does).",
 )
 @format_option("table", "json")
-@handle_domain_errors
-def sample_size_cmd(**o: Any) -> None:
+def sample_size_cmd(
+    prior: str | None,
+    p0: float | None,
+    rate: float | None,
+    prior_treat: str | None,
+    prior_control: str | None,
+    rate_treat: float | None,
+    rate_control: float | None,
+    delta: float | None,
+    ratio: float | None,
+    n_control: int | None,
+    prob: float,
+    lower_tail: bool,
+    target_power: float,
+    n_min: int,
+    n_max: int | None,
+    scan_all: bool,
+    fmt: str,
+) -> None:
     """Smallest sample size reaching a target power.
 
     The smallest n whose exact power at the given true rate(s) reaches the target.
@@ -557,57 +590,52 @@ def sample_size_cmd(**o: Any) -> None:
     from hlhbayes.design.decision import Rule1S, Rule2S
     from hlhbayes.design.oc import sample_size_1s, sample_size_2s
 
-    two = _arms(
-        o,
-        ["prior", "p0", "rate"],
-        [
-            "prior_treat",
-            "prior_control",
-            "rate_treat",
-            "rate_control",
-            "delta",
-            "ratio",
-            "n_control",
-        ],
-    )
-    if not two:
-        _need(o, ["prior", "p0", "rate"], "single arm")
-        rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
+    single = {"prior": prior, "p0": p0, "rate": rate}
+    double = {
+        "prior_treat": prior_treat,
+        "prior_control": prior_control,
+        "rate_treat": rate_treat,
+        "rate_control": rate_control,
+    }
+    extra = {"delta": delta, "ratio": ratio, "n_control": n_control}
+    if not _arms(single, {**double, **extra}):
+        _need(single, "single arm")
+        rule = Rule1S(p0, prob, lower_tail)
         size = sample_size_1s(
-            _prior(o["prior"], "--prior"),
+            _prior(prior, "--prior"),
             rule,
-            o["rate"],
-            o["target_power"],
-            n_min=o["n_min"],
-            n_max=o["n_max"] or 500,
+            rate,
+            target_power,
+            n_min=n_min,
+            n_max=n_max or 500,
         )
-        payload = {"arms": 1, "rule": rule.describe(), **text.size_payload(size, o["rate"])}
-        sentence = text.size_sentence(size, f"rate {o['rate']:g}", "n")
+        payload = {"arms": 1, "rule": rule.describe(), **text.size_payload(size, rate)}
+        sentence = text.size_sentence(size, f"rate {rate:g}", "n")
     else:
-        _need(o, ["prior_treat", "prior_control", "rate_treat", "rate_control"], "two arms")
-        if o["ratio"] is not None and o["n_control"] is not None:
-            raise ValueError("give --ratio or --n-control, not both")
-        rule = Rule2S(o["prob"], o["delta"] or 0.0, o["lower_tail"])
+        _need(double, "two arms")
+        if ratio is not None and n_control is not None:
+            raise HlhBayesError("give --ratio or --n-control, not both")
+        rule = Rule2S(prob, delta or 0.0, lower_tail)
         size = sample_size_2s(
-            _prior(o["prior_treat"], "--prior-treat"),
-            _prior(o["prior_control"], "--prior-control"),
+            _prior(prior_treat, "--prior-treat"),
+            _prior(prior_control, "--prior-control"),
             rule,
-            o["rate_treat"],
-            o["rate_control"],
-            o["target_power"],
-            ratio=o["ratio"] or 1.0,
-            n_control=o["n_control"],
-            n_min=o["n_min"],
-            n_max=o["n_max"] or 300,
-            scan_all=o["scan_all"],
+            rate_treat,
+            rate_control,
+            target_power,
+            ratio=ratio or 1.0,
+            n_control=n_control,
+            n_min=n_min,
+            n_max=n_max or 300,
+            scan_all=scan_all,
         )
-        chosen = size.scan[size.n - o["n_min"]] if size.n is not None else {}
+        chosen = size.scan[size.n - n_min] if size.n is not None else {}
         payload = {
             "arms": 2,
             "rule": rule.describe(),
             "target_power": size.target_power,
-            "rate_treatment": o["rate_treat"],
-            "rate_control": o["rate_control"],
+            "rate_treatment": rate_treat,
+            "rate_control": rate_control,
             "n_treatment": chosen.get("n_treatment"),
             "n_control": chosen.get("n_control"),
             "power": size.power,
@@ -615,12 +643,12 @@ def sample_size_cmd(**o: Any) -> None:
             "n_max": size.n_max,
             "scan": size.scan,
         }
-        searched = "n_treat" if o["n_control"] is not None else "n_control"
-        rates = f"p_t = {o['rate_treat']:g}, p_c = {o['rate_control']:g}"
+        searched = "n_treat" if n_control is not None else "n_control"
+        rates = f"p_t = {rate_treat:g}, p_c = {rate_control:g}"
         sentence = text.size_sentence(size, rates, searched)
         if size.n is not None:
             sentence += f": n_treat = {payload['n_treatment']}, n_control = {payload['n_control']}"
-    if o["fmt"] == "json":
+    if fmt == "json":
         emit_json(payload)
         return
     click.echo(f"rule: success if {rule.describe()}")
@@ -658,8 +686,21 @@ def sample_size_cmd(**o: Any) -> None:
 )
 @_plot_option("Figure: OC curves against the difference, decision boundaries.")
 @format_option("table", "json", "csv")
-@handle_domain_errors
-def oc2_cmd(**o: Any) -> None:
+def oc2_cmd(
+    prior_treat: str,
+    prior_control: str,
+    n_treat: str,
+    n_control: str,
+    delta: float,
+    prob: float,
+    lower_tail: bool,
+    rate_control: str | None,
+    rates_treat: str | None,
+    differences: str | None,
+    target_power: float | None,
+    plot: Path | None,
+    fmt: str,
+) -> None:
     """Exact operating characteristics, two arms.
 
     Treatment against control.
@@ -672,80 +713,41 @@ def oc2_cmd(**o: Any) -> None:
     """
     from hlhbayes.design import text
     from hlhbayes.design.decision import Rule2S
-    from hlhbayes.design.oc import Design2S, find_delta, oc_2s
+    from hlhbayes.design.oc import Design2S, oc_2s_table
     from hlhbayes.design.plots import plot_oc_2s
 
-    if o["rates_treat"] is not None and o["differences"] is not None:
-        raise ValueError("give --rates-treat or --differences, not both")
-    pt, pc = (
-        _prior(o["prior_treat"], "--prior-treat"),
-        _prior(o["prior_control"], "--prior-control"),
-    )
-    rule = Rule2S(o["prob"], o["delta"], o["lower_tail"])
-    controls = _grid(o["rate_control"], "--rate-control")
+    pt = _prior(prior_treat, "--prior-treat")
+    pc = _prior(prior_control, "--prior-control")
+    rule = Rule2S(prob, delta, lower_tail)
+    controls = _grid(rate_control, "--rate-control")
     if controls is None:
         controls = np.array([pc.mean()])
     designs = [
         Design2S(pt, pc, nt, nc, rule)
-        for nt in _ints(o["n_treat"], "--n-treat")
-        for nc in _ints(o["n_control"], "--n-control")
+        for nt in _ints(n_treat, "--n-treat")
+        for nc in _ints(n_control, "--n-control")
     ]
-    out_designs, curves, rows = [], [], []
-    for d in designs:
-        records: list[dict[str, float]] = []
-        deltas = []
-        for rc in controls:
-            if o["rates_treat"] is not None:
-                treat = _grid(o["rates_treat"], "--rates-treat")
-            else:
-                diffs = _grid(o["differences"], "--differences")
-                if diffs is None:
-                    step = -0.01 if rule.lower_tail else 0.01
-                    end = -rc if rule.lower_tail else 1.0 - rc
-                    diffs = np.round(np.arange(0.0, end + step / 2, step), 10)
-                treat = rc + diffs
-                treat = treat[(treat >= -1e-12) & (treat <= 1 + 1e-12)].clip(0.0, 1.0)
-            part = oc_2s(d, treat, np.full(treat.shape, rc))
-            records += part
-            curves.append(
-                (
-                    f"{d.n_t}:{d.n_c}, p_c = {rc:.3g}",
-                    np.array([r["rate_treatment"] - rc for r in part]),
-                    np.array([r["probability_success"] for r in part]),
-                )
-            )
-            if o["target_power"] is not None:
-                deltas.append(
-                    {
-                        "rate_control": float(rc),
-                        "delta": find_delta(d, float(rc), o["target_power"]),
-                    }
-                )
-        entry: dict[str, Any] = {
-            "n_treatment": d.n_t,
-            "n_control": d.n_c,
-            "boundary": [int(v) for v in d.boundary],
-            "oc": records,
-        }
-        if o["target_power"] is not None:
-            entry["target_power"] = o["target_power"]
-            entry["delta_for_target"] = deltas
-        out_designs.append(entry)
-        rows += [{"n_treatment": d.n_t, "n_control": d.n_c, **r} for r in records]
-    if o["plot"]:
-        plot_oc_2s(designs, curves, o["plot"])
-    if o["fmt"] == "json":
-        emit_json({"rule": rule.describe(), "designs": out_designs})
+    table = oc_2s_table(
+        designs,
+        controls,
+        _grid(rates_treat, "--rates-treat"),
+        _grid(differences, "--differences"),
+        target_power,
+    )
+    if plot:
+        plot_oc_2s(designs, table.curves, plot)
+    if fmt == "json":
+        emit_json({"rule": rule.describe(), "designs": table.designs})
         return
-    if o["fmt"] == "csv":
+    if fmt == "csv":
         click.echo("n_treatment,n_control,rate_treatment,rate_control,probability_success")
-        for r in rows:
+        for r in table.rows:
             click.echo(
                 f"{r['n_treatment']},{r['n_control']},{r['rate_treatment']:.12g},"
                 f"{r['rate_control']:.12g},{r['probability_success']:.12g}"
             )
         return
-    click.echo(text.oc2_report(rule, pt, pc, out_designs, o["lower_tail"]))
+    click.echo(text.oc2_report(rule, pt, pc, table.designs, lower_tail))
 
 
 # ---------------------------------------------------------------------- pos
@@ -775,8 +777,22 @@ def oc2_cmd(**o: Any) -> None:
 )
 @_rule_options
 @format_option("table", "json")
-@handle_domain_errors
-def pos_cmd(**o: Any) -> None:
+def pos_cmd(
+    prior: str | None,
+    n: int | None,
+    p0: float | None,
+    design_prior: str | None,
+    prior_treat: str | None,
+    prior_control: str | None,
+    n_treat: int | None,
+    n_control: int | None,
+    delta: float | None,
+    design_treat: str | None,
+    design_control: str | None,
+    prob: float,
+    lower_tail: bool,
+    fmt: str,
+) -> None:
     """Probability of success (assurance) of a planned trial.
 
     The power averaged over a design prior.
@@ -789,33 +805,28 @@ def pos_cmd(**o: Any) -> None:
     from hlhbayes.design.oc import Design1S, Design2S
     from hlhbayes.design.pos import pos_1s, pos_2s
 
-    two = _arms(
-        o,
-        ["prior", "n", "p0", "design_prior"],
-        [
-            "prior_treat",
-            "prior_control",
-            "n_treat",
-            "n_control",
-            "delta",
-            "design_treat",
-            "design_control",
-        ],
-    )
-    if two:
-        _need(o, ["prior_treat", "prior_control", "n_treat", "n_control"], "two arms")
-        rule = Rule2S(o["prob"], o["delta"] or 0.0, o["lower_tail"])
+    single = {"prior": prior, "n": n, "p0": p0}
+    double = {
+        "prior_treat": prior_treat,
+        "prior_control": prior_control,
+        "n_treat": n_treat,
+        "n_control": n_control,
+    }
+    extra = {"delta": delta, "design_treat": design_treat, "design_control": design_control}
+    if _arms({**single, "design_prior": design_prior}, {**double, **extra}):
+        _need(double, "two arms")
+        rule = Rule2S(prob, delta or 0.0, lower_tail)
         d2 = Design2S(
-            _prior(o["prior_treat"], "--prior-treat"),
-            _prior(o["prior_control"], "--prior-control"),
-            o["n_treat"],
-            o["n_control"],
+            _prior(prior_treat, "--prior-treat"),
+            _prior(prior_control, "--prior-control"),
+            n_treat,
+            n_control,
             rule,
         )
         value = pos_2s(
             d2,
-            _design_prior(o["design_treat"], "--design-treat"),
-            _design_prior(o["design_control"], "--design-control"),
+            _design_prior(design_treat, "--design-treat"),
+            _design_prior(design_control, "--design-control"),
         )
         payload = {
             "arms": 2,
@@ -826,10 +837,10 @@ def pos_cmd(**o: Any) -> None:
         }
         what = f"two arms {d2.n_t}:{d2.n_c}"
     else:
-        _need(o, ["prior", "n", "p0"], "single arm")
-        rule = Rule1S(o["p0"], o["prob"], o["lower_tail"])
-        d1 = Design1S(_prior(o["prior"], "--prior"), o["n"], rule)
-        value = pos_1s(d1, _design_prior(o["design_prior"], "--design-prior"))
+        _need(single, "single arm")
+        rule = Rule1S(p0, prob, lower_tail)
+        d1 = Design1S(_prior(prior, "--prior"), n, rule)
+        value = pos_1s(d1, _design_prior(design_prior, "--design-prior"))
         payload = {
             "arms": 1,
             "rule": rule.describe(),
@@ -838,7 +849,7 @@ def pos_cmd(**o: Any) -> None:
             "probability_of_success": value,
         }
         what = f"single arm, n = {d1.n}"
-    if o["fmt"] == "json":
+    if fmt == "json":
         emit_json(payload)
         return
     click.echo(f"{what}: success if {rule.describe()}")

@@ -9,48 +9,35 @@ import click
 
 from hlhbayes.cli.common import (
     EXIT_NOT_CONVERGED,
-    cell_options,
+    command_line,
     emit_frame,
     emit_json,
+    logger,
+    show_progress,
+)
+from hlhbayes.cli.options import (
+    cell_options,
+    data_option,
     format_option,
-    handle_domain_errors,
+    model_option,
+    outcome_option,
+    output_options,
+    quiet_option,
+    sampler_options,
+    sampler_overrides,
+    threshold_option,
 )
 from hlhbayes.evidence.schema import CONDITIONS
-from hlhbayes.models import DEFAULT_MODEL, MODELS, get_model, select_cells
-from hlhbayes.models.spec import load_spec
-from hlhbayes.models.units import MODEL_ETIOLOGIES
-from hlhbayes.priors import Prior
-
-
-def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
-    priors = {}
-    for text in values:
-        name, sep, rest = text.partition("=")
-        if not sep:
-            raise ValueError(f"--prior {text!r}: use NAME=FAMILY:PARAMS, e.g. tau=halfnormal:0.5")
-        priors[name.strip()] = Prior.parse(rest)
-    return priors
 
 
 @click.command()
-@click.option(
-    "--model",
-    type=click.Choice(list(MODELS)),
-    default=DEFAULT_MODEL,
-    show_default=True,
-    help="etiology-line: response by trigger and line; random-effects: any study/events/total table.",
-)
+@model_option()
 @cell_options(
     etiology_help="Etiology cell(s) to print (repeatable; default all). Medication counts as other.",
     line_help="Line(s) of therapy to print (repeatable; default both).",
 )
-@click.option("--outcome", type=click.Choice(["response", "death"]), help="Default: response.")
-@click.option(
-    "--data",
-    "data_path",
-    type=click.Path(path_type=Path, exists=True),
-    help="Evidence base folder, or (random-effects) a CSV of study, events, total.",
-)
+@outcome_option
+@data_option(tables=True)
 @click.option("--study-col", help="random-effects table: the study column.")
 @click.option("--events-col", help="random-effects table: the events column.")
 @click.option("--total-col", help="random-effects table: the total column.")
@@ -80,13 +67,7 @@ def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Model spec file (default: models/<model>.yaml).",
 )
-@click.option(
-    "--threshold",
-    "thresholds",
-    multiple=True,
-    type=float,
-    help="Report P(rate > P) (repeatable; default 0.5).",
-)
+@threshold_option("Report P(rate > P) (repeatable; default 0.5).")
 @click.option(
     "--method",
     type=click.Choice(["mcmc", "exact"]),
@@ -94,28 +75,49 @@ def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
     show_default=True,
     help="exact: quadrature instead of MCMC (random-effects only; instant).",
 )
-@click.option("--chains", type=click.IntRange(1, 64))
-@click.option("--draws", type=click.IntRange(10))
-@click.option("--tune", type=click.IntRange(0))
-@click.option("--target-accept", type=click.FloatRange(0.5, 0.999))
-@click.option("--sampler", type=click.Choice(["pymc", "nutpie"]), help="NUTS implementation.")
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    help="Run folder (default runs/<model>-<outcome>; an earlier run there moves to "
+@sampler_options(nuts=True)
+@output_options(
+    "Run folder (default runs/<model>-<outcome>; an earlier run there moves to "
     "runs/history/<model>-<outcome>/).",
-)
-@click.option(
-    "--force", is_flag=True, help="Replace an existing --out folder (the default folder is kept)."
+    "Replace an existing --out folder (the default folder is kept).",
 )
 @format_option("table", "json", "csv")
 @click.option(
     "--dry-run", is_flag=True, help="Validate, print the model and prior predictive; no MCMC."
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
-@handle_domain_errors
-def fit(**o) -> None:
+@quiet_option
+def fit(
+    model: str,
+    etiologies: tuple[str, ...],
+    lines: tuple[str, ...],
+    outcome: str | None,
+    data_path: Path | None,
+    study_col: str | None,
+    events_col: str | None,
+    total_col: str | None,
+    population: str | None,
+    conditions: tuple[str, ...],
+    exclude_studies: tuple[str, ...],
+    exclude_derived: bool | None,
+    prior_texts: tuple[str, ...],
+    prior_mu_mean: float | None,
+    prior_mu_sd: float | None,
+    prior_tau: str | None,
+    spec_path: Path | None,
+    thresholds: tuple[float, ...],
+    method: str,
+    chains: int | None,
+    draws: int | None,
+    tune: int | None,
+    target_accept: float | None,
+    sampler: str | None,
+    seed: int,
+    out: Path | None,
+    force: bool,
+    fmt: str,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
     """Fit a model to the evidence base and print the headline estimates.
 
     For each requested etiology x line: rate_typical (a typical study) and rate_new (a new
@@ -123,86 +125,70 @@ def fit(**o) -> None:
     diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
     """
     from hlhbayes import pipeline
-    from hlhbayes.runs import default_run_dir, plan_output, summary_frame, write_run
+    from hlhbayes.models.spec import command_line_priors, load_spec
+    from hlhbayes.runs import default_run_dir, plan_output, write_run
 
-    log = (lambda m: None) if o["quiet"] else (lambda m: click.echo(m, err=True))
-    priors = _parse_prior_option(o["prior_texts"])
-    if o["prior_mu_mean"] is not None or o["prior_mu_sd"] is not None:
-        priors[get_model(o["model"]).location_prior] = Prior(
-            "normal",
-            {
-                "mu": o["prior_mu_mean"] if o["prior_mu_mean"] is not None else 0.0,
-                "sigma": o["prior_mu_sd"] if o["prior_mu_sd"] is not None else 1.5,
-            },
-        )
-    if o["prior_tau"]:
-        priors["tau"] = Prior.parse(o["prior_tau"])
+    log = logger(quiet)
     spec = load_spec(
-        o["model"],
-        o["spec_path"],
-        prior_overrides=priors,
+        model,
+        spec_path,
+        prior_overrides=command_line_priors(
+            model, prior_texts, prior_mu_mean, prior_mu_sd, prior_tau
+        ),
         filter_overrides={
-            "outcome": o["outcome"],
-            "population": o["population"],
-            "conditions": list(o["conditions"]) or None,
-            "exclude_studies": list(o["exclude_studies"]) or None,
-            "exclude_derived": o["exclude_derived"],
+            "outcome": outcome,
+            "population": population,
+            "conditions": list(conditions) or None,
+            "exclude_studies": list(exclude_studies) or None,
+            "exclude_derived": exclude_derived,
         },
-        sampler_overrides={
-            "chains": o["chains"],
-            "draws": o["draws"],
-            "tune": o["tune"],
-            "target_accept": o["target_accept"],
-            "sampler": o["sampler"],
-        },
+        sampler_overrides=sampler_overrides(chains, draws, tune, target_accept, sampler),
     )
     request = pipeline.FitRequest(
         spec=spec,
-        data=o["data_path"],
-        seed=o["seed"],
-        thresholds=tuple(o["thresholds"]) or (0.5,),
-        method=o["method"],
-        table_columns={
-            "study_col": o["study_col"],
-            "events_col": o["events_col"],
-            "total_col": o["total_col"],
-        },
-        progress=not o["quiet"] and sys.stderr.isatty(),
-        command=["hlhbayes", *sys.argv[1:]],
-        etiologies=tuple(o["etiologies"]),
-        lines=tuple(o["lines"]),
+        data=data_path,
+        seed=seed,
+        thresholds=thresholds or (0.5,),
+        method=method,
+        table_columns={"study_col": study_col, "events_col": events_col, "total_col": total_col},
+        progress=show_progress(quiet),
+        command=command_line(),
+        etiologies=etiologies,
+        lines=lines,
     )
     prepared = pipeline.prepare(request)
-    out, keep_previous = plan_output(
-        o["out"], default_run_dir(spec.model, spec.filters.outcome), o["force"] or o["dry_run"]
+    target, keep_previous = plan_output(
+        out, default_run_dir(spec.model, spec.filters.outcome), force or dry_run
     )
-    header = _header(spec, prepared)
-    if o["dry_run"]:
-        _print_dry_run(spec, prepared, header)
+    header = _header(prepared)
+    if dry_run:
+        _print_dry_run(prepared, header)
         return
     log(header)
     result = pipeline.run_fit(prepared, log)
-    write_run(result, out, keep_previous)
+    write_run(result, target, keep_previous)
     if keep_previous is not None:
-        log(f"the earlier run in {out} is kept in {keep_previous}")
-    cells = _cells(result, o["etiologies"], o["lines"])
-    if o["fmt"] == "json":
+        log(f"the earlier run in {target} is kept in {keep_previous}")
+    records = pipeline.records_of_cells(result, etiologies, lines)
+    if fmt == "json":
         payload = result.summary_json()
         payload["probabilities"] = result.probabilities
-        payload["run"] = str(out)
+        payload["run"] = str(target)
         emit_json(payload)
-    elif o["fmt"] == "csv":
-        emit_frame(summary_frame([r for r in result.records if _wanted(r, cells)]), "csv")
+    elif fmt == "csv":
+        from hlhbayes.runs import summary_frame
+
+        emit_frame(summary_frame(records), "csv")
     else:
-        _print_table(result, cells, request.thresholds)
+        _print_table(result, records, request.thresholds)
     d = result.diagnostics
-    if request.method == "exact":
-        log(f"exact posterior by quadrature (no MCMC); run folder: {out}")
+    if method == "exact":
+        log(f"exact posterior by quadrature (no MCMC); run folder: {target}")
     else:
         state = "converged" if d.converged else "NOT CONVERGED"
         log(
             f"diagnostics: max R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
-            f"divergences {d.divergences}: {state}; run folder: {out}"
+            f"divergences {d.divergences}: {state}; run folder: {target}"
         )
     if not d.converged:
         click.echo("WARNING: the fit did NOT converge; do not use these estimates.", err=True)
@@ -211,7 +197,8 @@ def fit(**o) -> None:
         sys.exit(EXIT_NOT_CONVERGED)
 
 
-def _header(spec, prepared) -> str:
+def _header(prepared) -> str:
+    spec = prepared.request.spec
     u = prepared.units.describe()
     return (
         f"{spec.model}, outcome {spec.filters.outcome}: {u['studies']} studies "
@@ -224,17 +211,9 @@ def _shorten(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
-def _cells(result, etiologies, lines) -> set[tuple[str | None, str | None]]:
-    return set(select_cells(get_model(result.model), etiologies, lines))
+def _print_table(result, records, thresholds) -> None:
+    from hlhbayes.models.units import MODEL_ETIOLOGIES
 
-
-def _wanted(record: dict, cells: set) -> bool:
-    if record["etiology"] is None and record["line"] is None:
-        return True
-    return (record["etiology"], record["line"]) in cells
-
-
-def _print_table(result, cells, thresholds) -> None:
     probs = {
         (p["quantity"], p["etiology"], p["line"], p["threshold"]): p["probability"]
         for p in result.probabilities
@@ -245,16 +224,15 @@ def _print_table(result, cells, thresholds) -> None:
     head += "".join(f"{'P(>' + format(t, 'g') + ')':>9}" for t in thresholds)
     click.echo(head)
     order = {e: i for i, e in enumerate(MODEL_ETIOLOGIES)}
-    rows = [r for r in result.records if r["quantity"] in ("rate_typical", "rate_new")]
-    rows = [r for r in rows if (r["etiology"], r["line"]) in cells]
-    rows.sort(
+    rates = [r for r in records if r["quantity"] in ("rate_typical", "rate_new")]
+    rates.sort(
         key=lambda r: (
             order.get(r["etiology"], -1),
             r["line"] or "",
             r["quantity"] != "rate_typical",
         )
     )
-    for r in rows:
+    for r in rates:
         line = (
             f"{r['etiology'] or '-':<11}{r['line'] or '-':<7}{r['quantity']:<14}"
             f"{r['mean']:>7.3f}{r['q50']:>8.3f}  [{r['q2.5']:.3f}, {r['q97.5']:.3f}]  "
@@ -274,9 +252,10 @@ def _print_table(result, cells, thresholds) -> None:
         )
 
 
-def _print_dry_run(spec, prepared, header) -> None:
+def _print_dry_run(prepared, header) -> None:
     from hlhbayes import pipeline
 
+    spec = prepared.request.spec
     click.echo(f"dry run: {header}")
     click.echo(f"model: {spec.model} (spec: {spec.source or 'built-in defaults'})")
     text = prepared.model.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,38 +10,24 @@ import click
 
 from hlhbayes.cli.common import (
     EXIT_NOT_CONVERGED,
-    cell_options,
+    command_line,
     emit_frame,
     emit_json,
-    format_option,
-    handle_domain_errors,
+    logger,
+    show_progress,
 )
-from hlhbayes.models import DEFAULT_MODEL, MODELS
-from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
-
-
-def sampler_options(func: Callable) -> Callable:
-    """``--draws``, ``--tune``, ``--chains``, ``--seed`` (defaults: the model spec's)."""
-    for option in reversed(
-        [
-            click.option("--draws", type=click.IntRange(10), help="Draws per chain (spec: 1000)."),
-            click.option("--tune", type=click.IntRange(0), help="Tuning steps (spec: 500)."),
-            click.option("--chains", type=click.IntRange(1, 64), help="Chains (spec: 4)."),
-            click.option("--target-accept", type=click.FloatRange(0.5, 0.999), help="NUTS target."),
-            click.option("--seed", type=int, default=1, show_default=True),
-            click.option("--quiet", "-q", is_flag=True, help="No progress messages."),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def _sampler(o: dict[str, Any]) -> dict[str, Any]:
-    return {k: o[k] for k in ("draws", "tune", "chains", "target_accept")}
-
-
-def _log(o: dict[str, Any]) -> Callable[[str], None]:
-    return (lambda _m: None) if o["quiet"] else (lambda m: click.echo(m, err=True))
+from hlhbayes.cli.options import (
+    cell_options,
+    data_option,
+    format_option,
+    model_option,
+    outcome_option,
+    output_options,
+    quiet_option,
+    sampler_options,
+    sampler_overrides,
+)
+from hlhbayes.models.units import MODEL_ETIOLOGIES
 
 
 def _warn_not_converged(what: str) -> None:
@@ -55,18 +40,17 @@ def _warn_not_converged(what: str) -> None:
     sys.exit(EXIT_NOT_CONVERGED)
 
 
+def _patterns(text: str | None) -> tuple[str, ...]:
+    """A comma-separated option value as a tuple of its non-empty items."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
 # ------------------------------------------------------------------------------------------
 # update
 
 
 @click.command()
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    type=click.Choice(list(MODELS)),
-    help="Only these saved analyses (repeatable; default: every spec in models/).",
-)
+@model_option(multiple=True)
 @click.option(
     "--new",
     "new",
@@ -75,25 +59,35 @@ def _warn_not_converged(what: str) -> None:
     help="A study just added (repeatable). Needed only when an analysis has no previous run: "
     "the previous state is then re-created by fitting without it.",
 )
-@click.option(
-    "--data",
-    "data_path",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="Evidence base folder (default: $HLHBAYES_DATA or the shipped data/).",
-)
+@data_option()
 @click.option(
     "--runs",
+    "runs_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("runs"),
     show_default=True,
     help="Runs folder: previous runs are read from it, new ones written under its history/.",
 )
-@sampler_options
+@sampler_options()
+@quiet_option
 @format_option("table", "json")
 @click.option("--dry-run", is_flag=True, help="Show what would be fitted and compared; no MCMC.")
 @click.option("--force", is_flag=True, help="Replace a history folder of the same name.")
-@handle_domain_errors
-def update(**o: Any) -> None:
+def update(
+    models: tuple[str, ...],
+    new: tuple[str, ...],
+    data_path: Path | None,
+    runs_dir: Path,
+    chains: int | None,
+    draws: int | None,
+    tune: int | None,
+    target_accept: float | None,
+    seed: int,
+    quiet: bool,
+    fmt: str,
+    dry_run: bool,
+    force: bool,
+) -> None:
     """Re-run the saved analyses on the current evidence base and show what changed.
 
     The saved analyses are the model specs in models/*.yaml. For each, the previous run is the
@@ -116,38 +110,21 @@ def update(**o: Any) -> None:
     """
     from hlhbayes.living import update as up
 
-    log = _log(o)
-    specs = up.saved_specs(tuple(o["models"]), _sampler(o))
-    plans = up.plan_update(specs, o["runs"], o["data_path"], tuple(o["new"]), o["seed"])
-    if o["dry_run"]:
+    specs = up.saved_specs(models, sampler_overrides(chains, draws, tune, target_accept))
+    plans = up.plan_update(specs, runs_dir, data_path, new, seed)
+    if dry_run:
         _print_plans(plans)
         return
-    updates = up.run_update(plans, o["runs"], log)
-    up.write_update(updates, force=o["force"])
-    if o["fmt"] == "json":
-        emit_json({"analyses": [_payload(u) for u in updates]})
+    updates = up.run_update(plans, runs_dir, logger(quiet))
+    up.write_update(updates, force=force)
+    if fmt == "json":
+        emit_json({"analyses": [up.update_payload(u) for u in updates]})
     else:
         for u in updates:
             _print_update(u)
     failed = [u.plan.name for u in updates if not u.converged]
     if failed:
         _warn_not_converged(f"the fit of {', '.join(failed)}")
-
-
-def _payload(u) -> dict[str, Any]:
-    from hlhbayes.living.update import update_payload
-
-    if u.result is None:
-        plan = u.plan
-        return {
-            "model": plan.spec.model,
-            "outcome": plan.spec.filters.outcome,
-            "status": plan.status,
-            "previous_run": str(plan.previous.path) if plan.previous else None,
-            "run": None,
-            "notes": plan.notes,
-        }
-    return update_payload(u)
 
 
 def _print_plans(plans) -> None:
@@ -239,7 +216,6 @@ def _print_update(u) -> None:
     help="PNG of the intervals side by side (default: compare-<A>-vs-<B>.png beside RUN_B).",
 )
 @click.option("--no-figure", is_flag=True, help="Do not draw the figure.")
-@handle_domain_errors
 def compare(run_a: Path, run_b: Path, fmt: str, figure: Path | None, no_figure: bool) -> None:
     """Compare two runs of the same model and outcome: RUN_A (before) and RUN_B (after).
 
@@ -247,19 +223,19 @@ def compare(run_a: Path, run_b: Path, fmt: str, figure: Path | None, no_figure: 
     ((mean_B - mean_A) / sd_A) and the change of the interval's width (absolute and relative).
     Runs of different models or outcomes are refused.
     """
-    from hlhbayes.living.compare import compare_runs, label, largest_shifts, table_lines
-    from hlhbayes.living.figures import compare_figure
+    from hlhbayes.living.compare import (
+        compare_runs,
+        default_figure,
+        label,
+        largest_shifts,
+        table_lines,
+        write_figure,
+    )
 
     result = compare_runs(run_a, run_b)
     path = None
     if not no_figure:
-        path = figure or run_b.resolve().parent / f"compare-{_name(run_a)}-vs-{_name(run_b)}.png"
-        compare_figure(
-            result.frame,
-            path,
-            f"{result.run_a.summary['model']}/{result.run_a.summary['outcome']}: "
-            f"A = {run_a}, B = {run_b}",
-        )
+        path = write_figure(result, figure or default_figure(run_a, run_b))
         click.echo(f"figure: {path}", err=True)
     if fmt == "json":
         payload = result.as_json()
@@ -291,77 +267,54 @@ def compare(run_a: Path, run_b: Path, fmt: str, figure: Path | None, no_figure: 
         )
 
 
-def _name(run: Path) -> str:
-    return run.resolve().name
-
-
 # ------------------------------------------------------------------------------------------
 # cumulative and sensitivity
 
 
-def _cells(model: str, etiologies: tuple[str, ...], lines: tuple[str, ...], default) -> list:
-    from hlhbayes.models import get_model, select_cells
-
-    return select_cells(get_model(model), etiologies, lines, default)
-
-
-def _out_folder(o: dict[str, Any], kind: str, model: str, outcome: str) -> Path:
-    from hlhbayes.runs import output_dir
-
-    return output_dir(kind, model, outcome, o["out"], o["force"])
+def _output_options(kind: str):
+    return output_options(
+        f"Output folder (default runs/{kind}-<model>-<outcome>).",
+        "Replace an existing output folder.",
+    )
 
 
-def _cell_options(etiology_default: str, line_default: str) -> Callable:
+def _cell_options(etiology_default: str, line_default: str):
     return cell_options(
         f"Etiology cell(s) (repeatable; default {etiology_default}).",
         f"Line(s) of therapy (repeatable; default {line_default}).",
     )
 
 
-def _common_options(kind: str) -> Callable:
-    def decorate(func: Callable) -> Callable:
-        for option in reversed(
-            [
-                click.option(
-                    "--model",
-                    type=click.Choice(list(MODELS)),
-                    default=DEFAULT_MODEL,
-                    show_default=True,
-                ),
-                click.option(
-                    "--outcome", type=click.Choice(["response", "death"]), help="Default: response."
-                ),
-                click.option(
-                    "--out",
-                    type=click.Path(path_type=Path),
-                    help=f"Output folder (default runs/{kind}-<model>-<outcome>).",
-                ),
-                click.option("--force", is_flag=True, help="Replace an existing output folder."),
-            ]
-        ):
-            func = option(func)
-        return func
-
-    return decorate
-
-
 @click.command()
-@_common_options("cumulative")
+@model_option()
+@outcome_option
+@_output_options("cumulative")
 @_cell_options("all", "both")
 @click.option(
     "--order",
     help="Comma-separated study ids to add first, in this order (the rest follow by year).",
 )
-@click.option(
-    "--data",
-    "data_path",
-    type=click.Path(path_type=Path, exists=True),
-    help="Evidence base folder, or (random-effects) a CSV of study, events, total.",
-)
-@sampler_options
+@data_option(tables=True)
+@sampler_options()
+@quiet_option
 @format_option("table", "json", "csv")
-@handle_domain_errors
-def cumulative(**o: Any) -> None:
+def cumulative(
+    model: str,
+    outcome: str | None,
+    out: Path | None,
+    force: bool,
+    etiologies: tuple[str, ...],
+    lines: tuple[str, ...],
+    order: str | None,
+    data_path: Path | None,
+    chains: int | None,
+    draws: int | None,
+    tune: int | None,
+    target_accept: float | None,
+    seed: int,
+    quiet: bool,
+    fmt: str,
+) -> None:
     """Cumulative meta-analysis: the estimates after each study, in order of publication.
 
     Step k fits the first k studies (by year, ties by id; --order puts studies first). The model
@@ -372,27 +325,29 @@ def cumulative(**o: Any) -> None:
     """
     from hlhbayes import pipeline
     from hlhbayes.living.cumulative import run_cumulative, study_order, write_cumulative
+    from hlhbayes.models import get_model, select_cells
     from hlhbayes.models.spec import load_spec
+    from hlhbayes.runs import output_dir
 
-    log = _log(o)
-    cells = _cells(o["model"], o["etiologies"], o["lines"], (MODEL_ETIOLOGIES, MODEL_LINES))
+    log = logger(quiet)
+    cells = select_cells(get_model(model), etiologies, lines)
     spec = load_spec(
-        o["model"], filter_overrides={"outcome": o["outcome"]}, sampler_overrides=_sampler(o)
+        model,
+        filter_overrides={"outcome": outcome},
+        sampler_overrides=sampler_overrides(chains, draws, tune, target_accept),
     )
-    request = pipeline.FitRequest(
-        spec=spec, data=o["data_path"], seed=o["seed"], command=["hlhbayes", *sys.argv[1:]]
-    )
+    request = pipeline.FitRequest(spec=spec, data=data_path, seed=seed, command=command_line())
     prepared = pipeline.prepare(request)
-    out = _out_folder(o, "cumulative", spec.model, spec.filters.outcome)
-    order = tuple(s.strip() for s in (o["order"] or "").split(",") if s.strip())
-    study_order(prepared, order)  # validate before compiling anything
-    result = run_cumulative(prepared, order, log, progress=not o["quiet"] and sys.stderr.isatty())
-    write_cumulative(result, out, cells, o["force"])
-    log(f"output folder: {out}")
+    folder = output_dir("cumulative", spec.model, spec.filters.outcome, out, force)
+    steps = _patterns(order)
+    study_order(prepared, steps)  # validate before compiling anything
+    result = run_cumulative(prepared, steps, log, progress=show_progress(quiet))
+    write_cumulative(result, folder, cells, force)
+    log(f"output folder: {folder}")
     frame = result.frame()
     shown = result.shown(cells)
     rates = shown[shown["quantity"].isin(["rate_typical", "rate_new"])]
-    if o["fmt"] == "json":
+    if fmt == "json":
         emit_json(
             {
                 "model": spec.model,
@@ -400,10 +355,10 @@ def cumulative(**o: Any) -> None:
                 "order": result.provenance["order"],
                 "setup_seconds": round(result.setup_seconds, 2),
                 "steps": _json_rows(frame),
-                "out": str(out),
+                "out": str(folder),
             }
         )
-    elif o["fmt"] == "csv":
+    elif fmt == "csv":
         emit_frame(frame, "csv")
     else:
         _print_cumulative(rates, shown)
@@ -451,23 +406,37 @@ def _print_cumulative(rates, shown) -> None:
 
 
 @click.command()
-@_common_options("sensitivity")
+@model_option()
+@outcome_option
+@_output_options("sensitivity")
 @_cell_options("infection", "first")
 @click.option(
     "--scenarios",
     help="Comma-separated scenario names or patterns (e.g. baseline,tau-*,loo-*); default all.",
 )
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit; no MCMC.")
-@click.option(
-    "--data",
-    "data_path",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="Evidence base folder (default: $HLHBAYES_DATA or the shipped data/).",
-)
-@sampler_options
+@data_option()
+@sampler_options()
+@quiet_option
 @format_option("table", "json", "csv")
-@handle_domain_errors
-def sensitivity(**o: Any) -> None:
+def sensitivity(
+    model: str,
+    outcome: str | None,
+    out: Path | None,
+    force: bool,
+    etiologies: tuple[str, ...],
+    lines: tuple[str, ...],
+    scenarios: str | None,
+    list_only: bool,
+    data_path: Path | None,
+    chains: int | None,
+    draws: int | None,
+    tune: int | None,
+    target_accept: float | None,
+    seed: int,
+    quiet: bool,
+    fmt: str,
+) -> None:
     """The headline estimates under alternative choices, in one table and one figure.
 
     Scenarios: baseline; heterogeneity priors tau ~ HalfNormal(0.5 / 1 / 2), HalfCauchy(1);
@@ -483,38 +452,36 @@ def sensitivity(**o: Any) -> None:
     """
     from hlhbayes import pipeline
     from hlhbayes.living import sensitivity as sens
+    from hlhbayes.models import get_model, select_cells
     from hlhbayes.models.spec import load_spec
+    from hlhbayes.runs import output_dir
 
-    log = _log(o)
-    cells = _cells(o["model"], o["etiologies"], o["lines"], (("infection",), ("first",)))
-    spec = load_spec(
-        o["model"], filter_overrides={"outcome": o["outcome"]}, sampler_overrides=_sampler(o)
-    )
-    request = pipeline.FitRequest(
-        spec=spec, data=o["data_path"], seed=o["seed"], command=["hlhbayes", *sys.argv[1:]]
-    )
+    cells = select_cells(get_model(model), etiologies, lines, (("infection",), ("first",)))
+    overrides = sampler_overrides(chains, draws, tune, target_accept)
+    spec = load_spec(model, filter_overrides={"outcome": outcome}, sampler_overrides=overrides)
+    request = pipeline.FitRequest(spec=spec, data=data_path, seed=seed, command=command_line())
     prepared = pipeline.prepare(request)
-    scenarios = sens.build_scenarios(spec, o["data_path"], prepared.units, prepared.base)
-    patterns = tuple(s.strip() for s in (o["scenarios"] or "").split(",") if s.strip())
-    scenarios = sens.select(scenarios, patterns)
-    if o["list_only"]:
-        _list_scenarios(sens.plan_scenarios(spec.model, scenarios, cells, prepared))
+    chosen = sens.select(
+        sens.build_scenarios(spec, data_path, prepared.units, prepared.base), _patterns(scenarios)
+    )
+    if list_only:
+        _list_scenarios(sens.plan_scenarios(spec.model, chosen, cells, prepared))
         return
-    out = _out_folder(o, "sensitivity", spec.model, spec.filters.outcome)
-    result = sens.run_sensitivity(prepared, scenarios, cells, _sampler(o), log)
-    sens.write_sensitivity(result, out, o["force"])
-    log(f"output folder: {out}")
+    folder = output_dir("sensitivity", spec.model, spec.filters.outcome, out, force)
+    result = sens.run_sensitivity(prepared, chosen, cells, overrides, logger(quiet))
+    sens.write_sensitivity(result, folder, force)
+    logger(quiet)(f"output folder: {folder}")
     frame = result.frame()
-    if o["fmt"] == "json":
+    if fmt == "json":
         emit_json(
             {
                 "model": spec.model,
                 "outcome": spec.filters.outcome,
-                "out": str(out),
+                "out": str(folder),
                 "scenarios": _json_rows(frame),
             }
         )
-    elif o["fmt"] == "csv":
+    elif fmt == "csv":
         emit_frame(frame, "csv")
     else:
         _print_sensitivity(frame)

@@ -1,16 +1,23 @@
-"""The ``hlhbayes`` command group.
+"""The ``hlhbayes`` command group, and the one place where a domain error becomes an exit.
 
 Subcommands are imported only when invoked (or listed by ``--help``): ``hlhbayes fit`` does
-not pay for the imports of ``describe``, ``design`` or the report renderer.
+not pay for the imports of ``describe``, ``design`` or the report renderer. An
+:class:`~hlhbayes.errors.HlhBayesError` raised by the library, or a file-system error (a disk
+full, a permission refused), ends any command with ``error: <message>`` on stderr and exit
+status 1; click's usage errors keep status 2.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
 from hlhbayes import __version__
+from hlhbayes.errors import HlhBayesError
+
+EXIT_BAD_INPUT = 1
 
 #: command name -> "module:attribute" of its click command, in the order ``--help`` lists them.
 COMMANDS = {
@@ -26,8 +33,17 @@ COMMANDS = {
 }
 
 
+class DomainError(click.ClickException):
+    """A clean one-line (or one-line-per-issue) error with exit code 1."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: Any = None) -> None:  # noqa: D102 - click API
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use, and whose errors are one line."""
 
     def __init__(self, *args, lazy_commands: dict[str, str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -43,6 +59,16 @@ class LazyGroup(click.Group):
             module_name, attribute = self.lazy_commands[cmd_name].split(":")
             return getattr(importlib.import_module(module_name), attribute)
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; a domain or file-system error becomes ``error: ...``, exit 1."""
+        try:
+            return super().invoke(ctx)
+        except HlhBayesError as exc:
+            raise DomainError(exc.user_message()) from None
+        except OSError as exc:  # a disk full, a permission refused: one line, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise DomainError(f"{where}{exc.strerror or exc}") from None
 
 
 @click.group(

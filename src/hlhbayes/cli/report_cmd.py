@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from hlhbayes.cli.common import cell_options, handle_domain_errors
-from hlhbayes.runs import default_run_dir
+from hlhbayes.cli.common import command_line
+from hlhbayes.cli.options import cell_options, format_option, quiet_option, threshold_option
 
 
 @click.command()
@@ -22,33 +21,35 @@ from hlhbayes.runs import default_run_dir
     show_default=True,
     help="Where the report folder goes.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["html", "md", "both"]),
+@format_option(
+    "html",
+    "md",
+    "both",
     default="both",
-    show_default=True,
-    help="html: one self-contained file; md: Markdown with figures/ beside it.",
+    help_text="html: one self-contained file; md: Markdown with figures/ beside it.",
 )
 @cell_options(
     etiology_help="Etiology cell(s) to show (repeatable; default: those the fit was asked for, else all).",
     line_help="Line(s) to show (repeatable; default: those the fit was asked for, else both).",
 )
-@click.option(
-    "--threshold",
-    "thresholds",
-    multiple=True,
-    type=float,
-    help="Report P(rate > T) (repeatable; default: the fit's thresholds).",
-)
+@threshold_option("Report P(rate > T) (repeatable; default: the fit's thresholds).")
 @click.option(
     "--allow-stale",
     is_flag=True,
     help="Report a run whose data hash no longer matches its data (a banner says so).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
-@handle_domain_errors
-def report(run, name, out_dir, fmt, etiologies, lines, thresholds, allow_stale, quiet) -> None:
+@quiet_option
+def report(
+    run: Path | None,
+    name: str | None,
+    out_dir: Path,
+    fmt: str,
+    etiologies: tuple[str, ...],
+    lines: tuple[str, ...],
+    thresholds: tuple[float, ...],
+    allow_stale: bool,
+    quiet: bool,
+) -> None:
     """Write the report of a fit: RUN (default runs/etiology-line-response) to OUT_DIR/NAME/.
 
     The question and filters, the evidence table with links to every source, the model with its
@@ -60,9 +61,11 @@ def report(run, name, out_dir, fmt, etiologies, lines, thresholds, allow_stale, 
     import matplotlib
 
     matplotlib.use("Agg")  # a command line draws to files only
+    from hlhbayes.models import DEFAULT_MODEL
     from hlhbayes.reporting import ReportOptions, write_report
+    from hlhbayes.runs import default_run_dir
 
-    run = run if run is not None else default_run_dir("etiology-line", "response")
+    run = run if run is not None else default_run_dir(DEFAULT_MODEL, "response")
     start = time.perf_counter()
     paths = write_report(
         run,
@@ -73,7 +76,7 @@ def report(run, name, out_dir, fmt, etiologies, lines, thresholds, allow_stale, 
             etiologies=tuple(etiologies),
             lines=tuple(lines),
             thresholds=tuple(thresholds),
-            command=["hlhbayes", *sys.argv[1:]],
+            command=command_line(),
         ),
         allow_stale=allow_stale,
     )

@@ -53,6 +53,7 @@ from scipy import special
 
 from hlhbayes.design.mixture import BetaMixture, FloatArray, upper_incomplete_beta
 from hlhbayes.design.quadrature import COMPLEMENTS, NODES, WEIGHTS
+from hlhbayes.errors import HlhBayesError
 
 _TS_U, _TS_C, _TS_W = NODES, COMPLEMENTS, WEIGHTS
 
@@ -62,7 +63,7 @@ def _check_prob(name: str, value: float, *, open_interval: bool = True) -> float
     ok = 0.0 < value < 1.0 if open_interval else 0.0 <= value <= 1.0
     if not ok:
         bounds = "strictly between 0 and 1" if open_interval else "between 0 and 1"
-        raise ValueError(f"{name} must be {bounds}, got {value:g}")
+        raise HlhBayesError(f"{name} must be {bounds}, got {value:g}")
     return value
 
 
@@ -115,7 +116,7 @@ def boundary_1s(prior: BetaMixture, n: int, rule: Rule1S) -> int | None:
     Lower tail: the most responders :math:`b` with success (success iff :math:`y \le b`).
     """
     if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+        raise HlhBayesError(f"n must be a positive integer, got {n}")
     n = int(n)
 
     def ok(y: int) -> bool:
@@ -222,7 +223,7 @@ def prob_difference(
     ``p_t`` and ``p_c`` are independent beta mixtures; see the module docstring for the rule.
     """
     if not -1.0 < delta < 1.0:
-        raise ValueError(f"delta must lie strictly between -1 and 1, got {delta:g}")
+        raise HlhBayesError(f"delta must lie strictly between -1 and 1, got {delta:g}")
     pairs, weights = [], []
     for wt, at, bt in zip(post_t.weights, post_t.a, post_t.b, strict=True):
         for wc, ac, bc in zip(post_c.weights, post_c.a, post_c.b, strict=True):
@@ -255,7 +256,7 @@ class Rule2S:
     def __post_init__(self) -> None:
         _check_prob("the posterior probability cut-off", self.prob)
         if not -1.0 < float(self.delta) < 1.0:
-            raise ValueError(f"delta must lie strictly between -1 and 1, got {self.delta:g}")
+            raise HlhBayesError(f"delta must lie strictly between -1 and 1, got {self.delta:g}")
 
     def probability(self, post_t: BetaMixture, post_c: BetaMixture) -> float:
         r""":math:`P(p_t - p_c > \delta)` (or :math:`\le`) under the two posteriors."""
@@ -287,7 +288,7 @@ def boundary_2s(
     """
     for name, value in (("n_t", n_t), ("n_c", n_c)):
         if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
+            raise HlhBayesError(f"{name} must be a positive integer, got {value}")
     n_t, n_c = int(n_t), int(n_c)
     post_t = [prior_t.posterior(y, n_t) for y in range(n_t + 1)]
     bound = np.empty(n_c + 1, dtype=np.int64)

@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from hlhbayes.design.mixture import BetaMixture, FloatArray
+from hlhbayes.errors import HlhBayesError
 
 AIC_PENALTY = 6.0
 """RBesT ``automixfit``'s default penalty per parameter."""
@@ -119,9 +120,9 @@ class AutoFit:
 def _prepare(draws: ArrayLike) -> FloatArray:
     x = np.asarray(draws, dtype=float).ravel()
     if x.size < 10:
-        raise ValueError(f"need at least 10 draws to fit a mixture, got {x.size}")
+        raise HlhBayesError(f"need at least 10 draws to fit a mixture, got {x.size}")
     if not np.all(np.isfinite(x)) or np.any((x < 0) | (x > 1)):
-        raise ValueError("draws must be finite probabilities in [0, 1]")
+        raise HlhBayesError("draws must be finite probabilities in [0, 1]")
     # as RBesT: exact 0 or 1 would give an infinite log; move them inside by machine epsilon
     return np.clip(x, _TINY, 1.0 - _TINY)
 
@@ -361,14 +362,14 @@ def fit_beta_mixture(
         Components sorted by decreasing weight.
     """
     if int(n_components) != n_components or not 1 <= n_components <= 10:
-        raise ValueError(
+        raise HlhBayesError(
             f"number of components must be an integer from 1 to 10, got {n_components}"
         )
     x = _prepare(draws)
     lower = 1.0 if constrain_gt1 else 0.0
     if start is not None:
         if start.n_components != n_components:
-            raise ValueError("the start mixture must have n_components components")
+            raise HlhBayesError("the start mixture must have n_components components")
         starts = [start]
     else:
         starts = _starts(x, int(n_components), lower)
@@ -390,7 +391,7 @@ def auto_fit(
     penalty); the chosen one is then polished to ``TOL``. Ties go to fewer components.
     """
     if not components:
-        raise ValueError("give at least one number of components")
+        raise HlhBayesError("give at least one number of components")
     x = _prepare(draws)
     fits = [
         fit_beta_mixture(x, k, constrain_gt1=constrain_gt1, tol=SELECT_TOL)

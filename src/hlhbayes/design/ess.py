@@ -60,6 +60,7 @@ import numpy as np
 
 from hlhbayes.design.mixture import BetaMixture, FloatArray
 from hlhbayes.design.quadrature import integrate
+from hlhbayes.errors import HlhBayesError
 
 MORITA_S = 100.0
 """RBesT's default scale of the flattened prior in the Morita method."""
@@ -98,12 +99,12 @@ def ess_elir(mix: BetaMixture) -> float:
 
     Raises
     ------
-    ValueError
+    HlhBayesError
         If a component has :math:`a < 1` or :math:`b < 1` (the ELIR integral diverges).
     """
     used = mix.weights > 0
     if np.any(used & ((mix.a < 1) | (mix.b < 1))):
-        raise ValueError(
+        raise HlhBayesError(
             "ELIR ESS is undefined: a component has a < 1 or b < 1 (the defining integral diverges)"
         )
     c = np.where(mix.a > 1, mix.b, 0.0) + np.where(mix.b > 1, mix.a, 0.0)
@@ -134,12 +135,12 @@ def ess_morita(mix: BetaMixture, s: float = MORITA_S) -> float:
 
     Raises
     ------
-    ValueError
+    HlhBayesError
         If the mode is at 0 or 1 (the prior's information there is infinite or undefined).
     """
     mode = mix.mode()
     if not 0.0 < mode < 1.0:
-        raise ValueError(
+        raise HlhBayesError(
             f"Morita ESS is undefined: the prior's density is highest at p = {mode:g} (an edge)"
         )
     prior_info = float(information(mix, mode))
@@ -160,7 +161,7 @@ def ess(mix: BetaMixture) -> dict[str, float | None]:
     for name, fn in (("elir", ess_elir), ("morita", ess_morita)):
         try:
             value = fn(mix)
-        except ValueError:
+        except HlhBayesError:
             value = None
         out[name] = value if value is None or math.isfinite(value) else None
     return {k: out[k] for k in METHODS}
@@ -172,6 +173,6 @@ def ess_notes(mix: BetaMixture) -> list[str]:
     for fn in (ess_elir, ess_morita):
         try:
             fn(mix)
-        except ValueError as exc:
+        except HlhBayesError as exc:
             notes.append(str(exc))
     return notes

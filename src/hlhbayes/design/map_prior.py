@@ -19,6 +19,7 @@ from hlhbayes import runs
 from hlhbayes.design.em import AIC_PENALTY, AutoFit, auto_fit, fit_beta_mixture
 from hlhbayes.design.ess import ess
 from hlhbayes.design.mixture import BetaMixture, FloatArray
+from hlhbayes.errors import HlhBayesError
 
 QUANTITY = "rate_new"
 
@@ -57,9 +58,9 @@ def load_map_draws(
     """
     folder = Path(run)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: no such run folder")
+        raise HlhBayesError(f"{folder}: no such run folder")
     if runs.missing_files(folder, ["fit.nc"]):
-        raise ValueError(
+        raise HlhBayesError(
             f"{folder}: no fit.nc (no posterior draws; an --method exact fit stores none: refit "
             "with MCMC)"
         )
@@ -68,12 +69,12 @@ def load_map_draws(
     path = folder / "fit.nc"
     posterior = opened.group("posterior")
     if QUANTITY not in posterior:
-        raise ValueError(f"{path}: no posterior {QUANTITY} in this run")
+        raise HlhBayesError(f"{path}: no posterior {QUANTITY} in this run")
     da = posterior[QUANTITY]
     extra = [d for d in da.dims if d not in ("chain", "draw")]
     if not extra:
         if etiology is not None or line is not None:
-            raise ValueError(
+            raise HlhBayesError(
                 f"{run}: this run ({model or 'single cell'}) has one {QUANTITY}; drop --etiology "
                 "and --line"
             )
@@ -81,18 +82,18 @@ def load_map_draws(
         chosen = {"etiology": etiology, "line": line}
         for dim in extra:
             if dim not in chosen:
-                raise ValueError(f"{path}: unexpected dimension {dim!r} of {QUANTITY}")
+                raise HlhBayesError(f"{path}: unexpected dimension {dim!r} of {QUANTITY}")
             valid = [str(v) for v in da.coords[dim].values]
             if chosen[dim] is None:
-                raise ValueError(f"{run}: give --{dim} (one of {', '.join(valid)})")
+                raise HlhBayesError(f"{run}: give --{dim} (one of {', '.join(valid)})")
             if chosen[dim] not in valid:
-                raise ValueError(
+                raise HlhBayesError(
                     f"--{dim} {chosen[dim]}: not in this run (one of {', '.join(valid)})"
                 )
         da = da.sel({dim: chosen[dim] for dim in extra})
     draws = np.asarray(da.values, dtype=float).ravel()
     if draws.size == 0 or not np.all(np.isfinite(draws)):
-        raise ValueError(f"{path}: {QUANTITY} draws are empty or not finite")
+        raise HlhBayesError(f"{path}: {QUANTITY} draws are empty or not finite")
     return MapDraws(
         draws, folder, etiology if extra else None, line if extra else None, model, converged
     )

@@ -73,18 +73,18 @@ class BetaMixture:
         a = np.atleast_1d(np.array(self.a, dtype=float))
         b = np.atleast_1d(np.array(self.b, dtype=float))
         if not (w.ndim == a.ndim == b.ndim == 1) or not (w.size == a.size == b.size):
-            raise ValueError("beta mixture: weights, a and b must be 1-D of the same length")
+            raise HlhBayesError("beta mixture: weights, a and b must be 1-D of the same length")
         if w.size == 0:
-            raise ValueError("beta mixture: at least one component is needed")
+            raise HlhBayesError("beta mixture: at least one component is needed")
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and np.all(np.isfinite(w))):
-            raise ValueError("beta mixture: weights and shapes must be finite")
+            raise HlhBayesError("beta mixture: weights and shapes must be finite")
         if np.any(a <= 0) or np.any(b <= 0):
-            raise ValueError("beta mixture: shapes a and b must be > 0")
+            raise HlhBayesError("beta mixture: shapes a and b must be > 0")
         if np.any(w < 0):
-            raise ValueError("beta mixture: weights must be >= 0")
+            raise HlhBayesError("beta mixture: weights must be >= 0")
         total = float(w.sum())
         if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-            raise ValueError(f"beta mixture: weights sum to {total:g}, not 1")
+            raise HlhBayesError(f"beta mixture: weights sum to {total:g}, not 1")
         if abs(total - 1.0) > 1e-12:  # leave exact (file) weights untouched by rounding
             w = w / total
         for name, value in (("weights", w), ("a", a), ("b", b)):
@@ -102,7 +102,7 @@ class BetaMixture:
         """Build from ``[(w, a, b), ...]``."""
         rows = np.array([list(map(float, c)) for c in components], dtype=float)
         if rows.ndim != 2 or rows.shape[1] != 3:
-            raise ValueError("beta mixture: components must be (w, a, b) triples")
+            raise HlhBayesError("beta mixture: components must be (w, a, b) triples")
         return cls(rows[:, 0], rows[:, 1], rows[:, 2])
 
     def components(self) -> list[dict[str, float]]:
@@ -179,7 +179,7 @@ class BetaMixture:
         """
         q = np.asarray(q, dtype=float)
         if np.any((q < 0) | (q > 1)):
-            raise ValueError("quantile probabilities must lie in [0, 1]")
+            raise HlhBayesError("quantile probabilities must lie in [0, 1]")
         if self.n_components == 1:
             return special.betaincinv(self.a[0], self.b[0], q)
         lo = np.zeros_like(q)
@@ -308,11 +308,11 @@ class BetaMixture:
             Its sample size minus one (> 0).
         """
         if not 0 < weight < 1:
-            raise ValueError(f"robust weight must be strictly between 0 and 1, got {weight:g}")
+            raise HlhBayesError(f"robust weight must be strictly between 0 and 1, got {weight:g}")
         if not 0 < mean < 1:
-            raise ValueError(f"robust mean must be strictly between 0 and 1, got {mean:g}")
+            raise HlhBayesError(f"robust mean must be strictly between 0 and 1, got {mean:g}")
         if not n > 0 or not math.isfinite(n):
-            raise ValueError(f"robust n must be > 0, got {n:g}")
+            raise HlhBayesError(f"robust n must be > 0, got {n:g}")
         return BetaMixture(
             np.append(self.weights * (1.0 - weight), weight),
             np.append(self.a, mean * (n + 1.0)),
@@ -324,7 +324,7 @@ class BetaMixture:
         """Write the prior file (its components, full float precision) atomically."""
         path = Path(path)
         if path.is_dir():
-            raise ValueError(f"{path}: is a folder; give a file name for the prior")
+            raise HlhBayesError(f"{path}: is a folder; give a file name for the prior")
         write_json(path, self.components())
         return path
 
@@ -360,12 +360,12 @@ def _golden_max(f: Any, lo: float, hi: float, tol: float = 1e-12) -> float:
 
 def _check_counts(y: int, n: int) -> tuple[int, int]:
     if isinstance(y, bool) or isinstance(n, bool):
-        raise ValueError("counts must be integers")
+        raise HlhBayesError("counts must be integers")
     if int(y) != y or int(n) != n:
-        raise ValueError(f"counts must be integers, got y={y}, n={n}")
+        raise HlhBayesError(f"counts must be integers, got y={y}, n={n}")
     y, n = int(y), int(n)
     if n < 0 or not 0 <= y <= n:
-        raise ValueError(f"responders must lie between 0 and n: got y={y}, n={n}")
+        raise HlhBayesError(f"responders must lie between 0 and n: got y={y}, n={n}")
     return y, n
 
 

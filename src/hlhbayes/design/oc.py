@@ -32,6 +32,7 @@ does (``n_stable``); :func:`sample_size_2s` does too when asked to scan every si
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -39,6 +40,7 @@ from scipy import optimize, special, stats
 
 from hlhbayes.design.decision import Rule1S, Rule2S, boundary_1s, boundary_2s
 from hlhbayes.design.mixture import BetaMixture, FloatArray
+from hlhbayes.errors import HlhBayesError
 
 DEFAULT_RATES = np.round(np.linspace(0.0, 1.0, 101), 10)
 """The default grid of true rates: 0, 0.01, ..., 1."""
@@ -48,9 +50,9 @@ def check_rates(rates: ArrayLike, name: str = "rates") -> FloatArray:
     """Validate a grid of true rates (finite, in [0, 1])."""
     r = np.atleast_1d(np.asarray(rates, dtype=float))
     if r.ndim != 1 or r.size == 0:
-        raise ValueError(f"{name}: give at least one rate")
+        raise HlhBayesError(f"{name}: give at least one rate")
     if not np.all(np.isfinite(r)) or np.any((r < 0) | (r > 1)):
-        raise ValueError(f"{name}: true rates must lie in [0, 1]")
+        raise HlhBayesError(f"{name}: true rates must lie in [0, 1]")
     return r
 
 
@@ -152,13 +154,13 @@ class SampleSize:
 
 def _check_target(target_power: float) -> float:
     if not 0.0 < target_power < 1.0:
-        raise ValueError(f"target power must lie strictly between 0 and 1, got {target_power:g}")
+        raise HlhBayesError(f"target power must lie strictly between 0 and 1, got {target_power:g}")
     return float(target_power)
 
 
 def _check_n_range(n_min: int, n_max: int) -> tuple[int, int]:
     if int(n_min) != n_min or int(n_max) != n_max or not 1 <= n_min <= n_max:
-        raise ValueError(f"need integers 1 <= n_min <= n_max, got {n_min}, {n_max}")
+        raise HlhBayesError(f"need integers 1 <= n_min <= n_max, got {n_min}, {n_max}")
     return int(n_min), int(n_max)
 
 
@@ -261,6 +263,80 @@ def oc_2s(design: Design2S, rate_t: ArrayLike, rate_c: ArrayLike) -> list[dict[s
     ]
 
 
+@dataclass(frozen=True)
+class OC2Table:
+    """Operating characteristics of several two-arm designs over several control rates.
+
+    ``designs``: one record per design (sizes, boundary, OC records and, with a target power,
+    the difference reaching it at each control rate); ``curves``: one (label, difference,
+    probability of success) per design and control rate; ``rows``: every OC record with its
+    design's sizes.
+    """
+
+    designs: list[dict[str, Any]]
+    curves: list[tuple[str, FloatArray, FloatArray]]
+    rows: list[dict[str, Any]]
+
+
+def oc_2s_table(
+    designs: list[Design2S],
+    rates_control: ArrayLike,
+    rates_treat: ArrayLike | None = None,
+    differences: ArrayLike | None = None,
+    target_power: float | None = None,
+) -> OC2Table:
+    """The OC of every design at every control rate, against the treatment rate.
+
+    The treatment rates are ``rates_treat``, or each control rate plus ``differences``
+    (default: 0 to 1 - p_c by 0.01; with a lower-tail rule 0 down to -p_c), kept within [0, 1].
+    With ``target_power``, also the true difference reaching it (:func:`find_delta`).
+    """
+    if rates_treat is not None and differences is not None:
+        raise HlhBayesError("give --rates-treat or --differences, not both")
+    entries: list[dict[str, Any]] = []
+    curves: list[tuple[str, FloatArray, FloatArray]] = []
+    rows: list[dict[str, Any]] = []
+    for d in designs:
+        records: list[dict[str, float]] = []
+        deltas = []
+        for rc in np.atleast_1d(np.asarray(rates_control, dtype=float)):
+            if rates_treat is not None:
+                treat = np.asarray(rates_treat, dtype=float)
+            else:
+                diffs = differences
+                if diffs is None:
+                    step = -0.01 if d.rule.lower_tail else 0.01
+                    end = -rc if d.rule.lower_tail else 1.0 - rc
+                    diffs = np.round(np.arange(0.0, end + step / 2, step), 10)
+                treat = rc + np.asarray(diffs, dtype=float)
+                treat = treat[(treat >= -1e-12) & (treat <= 1 + 1e-12)].clip(0.0, 1.0)
+            part = oc_2s(d, treat, np.full(treat.shape, rc))
+            records += part
+            curves.append(
+                (
+                    f"{d.n_t}:{d.n_c}, p_c = {rc:.3g}",
+                    np.array([r["rate_treatment"] - rc for r in part]),
+                    np.array([r["probability_success"] for r in part]),
+                )
+            )
+            if target_power is not None:
+                deltas.append(
+                    {"rate_control": float(rc), "delta": find_delta(d, float(rc), target_power)}
+                )
+        entry: dict[str, Any] = {
+            "n_treatment": d.n_t,
+            "n_control": d.n_c,
+            "boundary": [int(v) for v in d.boundary],
+            "oc": records,
+        }
+        if target_power is not None:
+            entry["target_power"] = target_power
+            entry["delta_for_target"] = deltas
+        entries.append(entry)
+        rows += [{"n_treatment": d.n_t, "n_control": d.n_c, **r} for r in records]
+    return OC2Table(entries, curves, rows)
+
+
 def find_delta(design: Design2S, rate_c: float, target_power: float) -> float | None:
     r"""The true difference :math:`\delta` with :math:`\Pr(\text{success} \mid p_c + \delta, p_c)` equal to the target.
 
@@ -314,9 +390,9 @@ def sample_size_2s(
     pt = check_rates([rate_t], "treatment rate")
     pc = check_rates([rate_c], "control rate")
     if n_control is not None and (int(n_control) != n_control or n_control < 1):
-        raise ValueError(f"n_control must be a positive integer, got {n_control}")
+        raise HlhBayesError(f"n_control must be a positive integer, got {n_control}")
     if not ratio > 0 or not np.isfinite(ratio):
-        raise ValueError(f"ratio must be > 0, got {ratio:g}")
+        raise HlhBayesError(f"ratio must be > 0, got {ratio:g}")
     scan: list[dict[str, float | int | None]] = []
     powers: list[float] = []
     for n in range(n_min, n_max + 1):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from scipy import stats
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.aggregates import QUANTILE_METHOD_TEXT, quartiles
 from hlhbayes.evidence.base import EvidenceBase
 from hlhbayes.evidence.reconcile import reconcile
@@ -81,12 +82,12 @@ def describe(base: EvidenceBase, study_id: str) -> dict:
 
     Raises
     ------
-    ValueError
+    HlhBayesError
         When the study has no patient rows to describe.
     """
     patients = base.patients_of(study_id)
     if not patients:
-        raise ValueError(f"study {study_id!r} has no patient rows to describe")
+        raise HlhBayesError(f"study {study_id!r} has no patient rows to describe")
     counts = {
         "men": _count(patients, lambda p: p.sex == "M"),
         "women": _count(patients, lambda p: p.sex == "F"),

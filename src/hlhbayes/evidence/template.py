@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import get_args
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import (
     STUDY_ID_MAX_LENGTH,
     STUDY_ID_PATTERN,
@@ -99,9 +100,9 @@ def patients_template() -> str:
 
 
 def template_files(study_id: str, folder: Path, patients: bool) -> dict[Path, bytes]:
-    """The files to write for ``study_id`` in ``folder``; ``ValueError`` for a bad id."""
+    """The files to write for ``study_id`` in ``folder`` (:class:`HlhBayesError` for a bad id)."""
     if not re.match(STUDY_ID_PATTERN, study_id) or len(study_id) > STUDY_ID_MAX_LENGTH:
-        raise ValueError(
+        raise HlhBayesError(
             f"study id {study_id!r}: letters, digits and underscores, starting with a letter "
             "(e.g. Smith2026)"
         )

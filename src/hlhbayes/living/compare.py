@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.runs import Run, read_run
 
 KEY = ("quantity", "etiology", "line")
@@ -83,9 +84,9 @@ def _missing(value: Any) -> bool:
 
 
 def check_comparable(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> None:
-    """Refuse runs of different models or outcomes (one-line ``ValueError``)."""
+    """Refuse runs of different models or outcomes (one-line :class:`~hlhbayes.errors.HlhBayesError`)."""
     if (a["model"], a["outcome"]) != (b["model"], b["outcome"]):
-        raise ValueError(
+        raise HlhBayesError(
             f"cannot compare runs of different analyses: {name_a} is "
             f"{a['model']}/{a['outcome']}, {name_b} is {b['model']}/{b['outcome']}"
         )
@@ -153,6 +154,21 @@ def comparison(run_a: Run, run_b: Run) -> Comparison:
         if run.converged is False:
             notes.append(f"run {label} ({run.path}) did NOT converge: treat its numbers with care")
     return Comparison(run_a, run_b, frame, notes)
+
+
+def default_figure(path_a: Path, path_b: Path) -> Path:
+    """``compare-<A>-vs-<B>.png`` beside run B (the folder names of both runs)."""
+    a, b = Path(path_a).resolve(), Path(path_b).resolve()
+    return b.parent / f"compare-{a.name}-vs-{b.name}.png"
+
+
+def write_figure(result: Comparison, path: Path) -> Path:
+    """Draw the intervals of both runs side by side to ``path`` (PNG)."""
+    from hlhbayes.living.figures import compare_figure
+
+    a = result.run_a
+    title = f"{a.model}/{a.outcome}: A = {a.path}, B = {result.run_b.path}"
+    return compare_figure(result.frame, path, title)
 
 
 def largest_shifts(frame: pd.DataFrame, n: int = 3) -> pd.DataFrame:

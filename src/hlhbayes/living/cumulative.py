@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from hlhbayes import atomic, pipeline
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.inference import IncludeSampler
 from hlhbayes.living.subset import include_weights
 from hlhbayes.summary import Diagnostics, diagnose, summarise
@@ -139,20 +140,20 @@ def study_order(
     """The order of the steps: ``order`` first (as given), then the rest by (year, id).
 
     Studies of a user's table (``random-effects --data table.csv``) have no year: their default
-    order is the table's. Raises ``ValueError`` for an id that is not in the analysis, or named
-    twice.
+    order is the table's. Raises :class:`~hlhbayes.errors.HlhBayesError` for an id that is not
+    in the analysis, or named twice.
     """
     units = prepared.units
     years = _years(prepared)
     problems = [s for s in order if s not in units.studies]
     if problems:
-        raise ValueError(
+        raise HlhBayesError(
             f"--order: {', '.join(problems)} not in this analysis; its studies are "
             f"{', '.join(units.studies)}"
         )
     twice = sorted({s for s in order if order.count(s) > 1})
     if twice:
-        raise ValueError(f"--order: {', '.join(twice)} named more than once")
+        raise HlhBayesError(f"--order: {', '.join(twice)} named more than once")
     rest = [s for s in units.studies if s not in order]
     if years:
         rest.sort(key=lambda s: (years.get(s) or 0, s))

@@ -211,7 +211,7 @@ def select(scenarios: list[Scenario], patterns: tuple[str, ...]) -> list[Scenari
     names = [s.name for s in scenarios]
     unknown = [p for p in patterns if not fnmatch.filter(names, p)]
     if unknown:
-        raise ValueError(
+        raise HlhBayesError(
             f"--scenarios: no scenario matches {', '.join(unknown)}; valid: {', '.join(names)}"
         )
     return [s for s in scenarios if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
@@ -286,7 +286,7 @@ def prepare_scenario(
             sampler_overrides=sampler_overrides,
         )
         prepared = pipeline.prepare(pipeline.FitRequest(spec=spec, data=data, seed=seed), base)
-    except (HlhBayesError, ValueError) as exc:
+    except HlhBayesError as exc:
         return ScenarioPlan(sc, None, "not estimable", str(exc))
     u = prepared.units
     if (

@@ -6,13 +6,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.units import Units
 
 
 def subset_units(units: Units, keep_patients: np.ndarray, keep_strata: np.ndarray) -> Units:
     """The units selected by two boolean masks, with studies re-indexed to those left.
 
-    Raises ``ValueError`` when nothing is selected.
+    Raises :class:`~hlhbayes.errors.HlhBayesError` when nothing is selected.
     """
     kp = np.asarray(keep_patients, dtype=bool)
     ks = np.asarray(keep_strata, dtype=bool)
@@ -20,7 +21,7 @@ def subset_units(units: Units, keep_patients: np.ndarray, keep_strata: np.ndarra
         raise ValueError("one mask value per patient and one per stratum are needed")
     used = sorted(set(units.pat_study[kp].tolist()) | set(units.agg_study[ks].tolist()))
     if not used:
-        raise ValueError("no evidence unit is selected")
+        raise HlhBayesError("no evidence unit is selected")
     remap = np.full(len(units.studies), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     excluded = dict(units.excluded)
@@ -57,7 +58,7 @@ def units_of_studies(units: Units, studies: Iterable[str]) -> Units:
     studies = list(studies)
     missing = [s for s in studies if s not in units.studies]
     if missing:
-        raise ValueError(f"no evidence unit of {', '.join(missing)} in this analysis")
+        raise HlhBayesError(f"no evidence unit of {', '.join(missing)} in this analysis")
     return subset_units(units, *study_masks(units, studies))
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from hlhbayes import pipeline, runs
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.living.compare import Comparison, comparison, spec_differences
 from hlhbayes.living.conflict import CONFLICT_LEVEL, prior_data_conflict
 from hlhbayes.living.subset import units_of_studies
@@ -90,7 +91,7 @@ def saved_specs(
     folder = default_spec_dir()
     names = list(models) or sorted(p.stem for p in folder.glob("*.yaml") if p.stem in MODELS)
     if not names:
-        raise ValueError(f"no saved analyses: no model spec (*.yaml) in {folder}")
+        raise HlhBayesError(f"no saved analyses: no model spec (*.yaml) in {folder}")
     return [load_spec(n, sampler_overrides=sampler_overrides) for n in names]
 
 
@@ -103,7 +104,7 @@ def plan_update(
 ) -> list[AnalysisPlan]:
     """Validate everything and decide, per analysis, what to fit. Samples nothing.
 
-    Raises ``ValueError`` (or ``EvidenceError``) for a bad evidence base, spec or ``new`` id.
+    Raises :class:`~hlhbayes.errors.HlhBayesError` (an ``EvidenceError`` too) for a bad evidence base, spec or ``new`` id.
     """
     plans = []
     base = None
@@ -123,7 +124,7 @@ def _check_known(new: tuple[str, ...], prepared: pipeline.Prepared) -> None:
     assert base is not None  # update reads the evidence base, never a table
     unknown = [s for s in new if s not in base.studies]
     if unknown:
-        raise ValueError(f"--new {', '.join(unknown)}: not in the evidence base {base.root}")
+        raise HlhBayesError(f"--new {', '.join(unknown)}: not in the evidence base {base.root}")
 
 
 def _plan_one(spec, prepared, previous, new, data, seed) -> AnalysisPlan:
@@ -308,8 +309,20 @@ def write_update(updates: list[AnalysisUpdate], force: bool = False) -> None:
 
 
 def update_payload(update: AnalysisUpdate, previous: Path | None = None) -> dict[str, Any]:
-    """The JSON form of one analysis's update (also ``changes.json`` in the new run folder)."""
+    """The JSON form of one analysis's update (also ``changes.json`` in the new run folder).
+
+    An analysis that was not fitted (up to date) has a short form: its status and notes.
+    """
     plan = update.plan
+    if update.result is None:
+        return {
+            "model": plan.spec.model,
+            "outcome": plan.spec.filters.outcome,
+            "status": plan.status,
+            "previous_run": str(plan.previous.path) if plan.previous else None,
+            "run": None,
+            "notes": plan.notes,
+        }
     payload: dict[str, Any] = {
         "model": plan.spec.model,
         "outcome": plan.spec.filters.outcome,

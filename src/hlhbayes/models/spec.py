@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.models import get_model
 from hlhbayes.models.units import Filters
 from hlhbayes.priors import Prior, merge_priors
@@ -73,30 +74,34 @@ def load_spec(
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read model spec: {exc}") from None
+            raise HlhBayesError(f"{path}: cannot read model spec: {exc}") from None
         unknown = set(raw) - SPEC_KEYS
         if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}")
+            raise HlhBayesError(
+                f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}"
+            )
         if raw.get("model", name) != name:
-            raise ValueError(f"{path}: spec is for model {raw['model']!r}, not {name!r}")
+            raise HlhBayesError(f"{path}: spec is for model {raw['model']!r}, not {name!r}")
     try:
         spec_priors = {k: Prior.from_dict(v) for k, v in (raw.get("priors") or {}).items()}
         priors = merge_priors(dict(model.default_priors), spec_priors, prior_overrides)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    except HlhBayesError as exc:
+        raise HlhBayesError(f"{path}: {exc}") from None
 
     options = dict(model.default_options)
     for source, layer in (("spec", raw.get("options") or {}), ("command line", option_overrides)):
         for key, value in (layer or {}).items():
             if key not in model.default_options:
-                raise ValueError(f"unknown option {key!r} ({source}) for model {name}")
+                raise HlhBayesError(f"unknown option {key!r} ({source}) for model {name}")
             options[key] = value
 
     filter_values: dict[str, Any] = {}
     for source, layer in (("spec", raw.get("filters") or {}), ("command line", filter_overrides)):
         for key, value in (layer or {}).items():
             if key not in FILTER_KEYS:
-                raise ValueError(f"unknown filter {key!r} ({source}); valid: {sorted(FILTER_KEYS)}")
+                raise HlhBayesError(
+                    f"unknown filter {key!r} ({source}); valid: {sorted(FILTER_KEYS)}"
+                )
             if value is not None:
                 filter_values[key] = value
     filters = replace(
@@ -108,7 +113,42 @@ def load_spec(
     for source, layer in (("spec", raw.get("sampler") or {}), ("command line", sampler_overrides)):
         for key, value in (layer or {}).items():
             if key not in SAMPLER_DEFAULTS and key != "seed":
-                raise ValueError(f"unknown sampler setting {key!r} ({source})")
+                raise HlhBayesError(f"unknown sampler setting {key!r} ({source})")
             if value is not None:
                 sampler[key] = value
     return Spec(name, priors, options, filters, sampler, str(path) if raw else None)
+
+
+def command_line_priors(
+    model: str,
+    assignments: tuple[str, ...] | list[str] = (),
+    location_mean: float | None = None,
+    location_sd: float | None = None,
+    tau: str | None = None,
+) -> dict[str, Prior]:
+    """The priors given on the command line, by parameter (the last layer of the merge).
+
+    ``assignments``: ``NAME=FAMILY:PARAMS`` (``--prior``, e.g. ``tau=halfcauchy:0.5``);
+    ``location_mean`` / ``location_sd``: the normal prior on the model's location parameter
+    (``--prior-mu-mean`` / ``--prior-mu-sd``; the other keeps its default 0 or 1.5); ``tau``:
+    ``FAMILY:PARAMS`` for the heterogeneity (``--prior-tau``).
+    """
+    priors = {}
+    for text in assignments:
+        name, sep, rest = text.partition("=")
+        if not sep:
+            raise HlhBayesError(
+                f"--prior {text!r}: use NAME=FAMILY:PARAMS, e.g. tau=halfnormal:0.5"
+            )
+        priors[name.strip()] = Prior.parse(rest)
+    if location_mean is not None or location_sd is not None:
+        priors[get_model(model).location_prior] = Prior(
+            "normal",
+            {
+                "mu": location_mean if location_mean is not None else 0.0,
+                "sigma": location_sd if location_sd is not None else 1.5,
+            },
+        )
+    if tau:
+        priors["tau"] = Prior.parse(tau)
+    return priors

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
 from hlhbayes.models.units import Filters, Units, build_units
 
@@ -21,11 +22,13 @@ def _pick(columns: list[str], wanted: str | None, aliases: tuple[str, ...], what
     if wanted is not None:
         if wanted.lower() in lower:
             return lower[wanted.lower()]
-        raise ValueError(f"{file}: no column {wanted!r} for {what}; columns: {', '.join(columns)}")
+        raise HlhBayesError(
+            f"{file}: no column {wanted!r} for {what}; columns: {', '.join(columns)}"
+        )
     for alias in aliases:
         if alias in lower:
             return lower[alias]
-    raise ValueError(
+    raise HlhBayesError(
         f"{file}: no {what} column (looked for {', '.join(aliases)}); name it with --{what}-col"
     )
 
@@ -44,7 +47,7 @@ def units_from_table(
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{file}: cannot read as CSV: {exc}") from None
+        raise HlhBayesError(f"{file}: cannot read as CSV: {exc}") from None
     cols = list(frame.columns)
     s_col = _pick(cols, study_col, STUDY_COLUMNS, "study", file)
     e_col = _pick(cols, events_col, EVENT_COLUMNS, "events", file)
@@ -70,7 +73,7 @@ def units_from_table(
     if not len(frame):
         problems.append(f"{file}: no rows")
     if problems:
-        raise ValueError("\n".join(problems))
+        raise HlhBayesError("\n".join(problems))
     return _study_units(studies, np.array(events), np.array(totals))
 
 

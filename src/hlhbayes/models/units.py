@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
 from hlhbayes.evidence.schema import CONDITIONS, POPULATIONS
 
@@ -60,7 +61,7 @@ class Filters:
         }
 
     def validate(self, base: EvidenceBase) -> None:
-        """Raise ``ValueError`` for codes that do not exist (all problems in one message)."""
+        """Raise :class:`~hlhbayes.errors.HlhBayesError` for codes that do not exist (all problems in one message)."""
         problems = []
         if self.outcome not in ("response", "death"):
             problems.append(f"unknown outcome {self.outcome!r}; valid: response, death")
@@ -73,7 +74,7 @@ class Filters:
             if s not in base.studies:
                 problems.append(f"--exclude-study {s!r} is not in the evidence base")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise HlhBayesError("; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
     strata of studies of that population; the strata of a ``mixed`` study are left out, since
     they count adults and children together.
 
-    Raises ``ValueError`` when no unit is left.
+    Raises :class:`~hlhbayes.errors.HlhBayesError` when no unit is left.
     """
     filters.validate(base)
     excluded: dict[str, str] = {}
@@ -194,7 +195,7 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
                 else f"no usable {filters.outcome} count"
             )
     if not used:
-        raise ValueError(f"no evidence is left for outcome {filters.outcome!r} after filtering")
+        raise HlhBayesError(f"no evidence is left for outcome {filters.outcome!r} after filtering")
     index = {sid: i for i, sid in enumerate(used)}
     k = len(MODEL_ETIOLOGIES)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.reporting.context import ReportOptions, build_context
 from hlhbayes.reporting.loading import CheckedRun, open_run
 from hlhbayes.reporting.render import FORMATS, check_name, write_files
@@ -33,11 +34,11 @@ def write_report(
     """Write the report of the run folder ``run`` to ``<out_dir>/<name>/``.
 
     Returns the files written (``report.html`` and/or ``report.md``; the Markdown's figures are
-    in ``figures/`` beside it). Raises ``ValueError`` (one line) for a folder that is not a run,
+    in ``figures/`` beside it). Raises :class:`~hlhbayes.errors.HlhBayesError` (one line) for a folder that is not a run,
     a stale run (unless ``allow_stale``) and bad options; nothing is written then.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise HlhBayesError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     name = check_name(name if name is not None else default_name(run))
     opened = open_run(Path(run), allow_stale=allow_stale)
     context = build_context(opened, options or ReportOptions())

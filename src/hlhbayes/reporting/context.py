@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
 from hlhbayes.reporting import figures, tables
 from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
@@ -41,7 +42,7 @@ def focus_cells(run: CheckedRun, options: ReportOptions) -> list[Cell]:
     """
     if not run.model.has_cells:
         if options.etiologies or options.lines:
-            raise ValueError(
+            raise HlhBayesError(
                 f"a {run.model.name} run has no etiology or line; drop --etiology/--line"
             )
         return [(None, None)]
@@ -55,7 +56,7 @@ def thresholds_of(run: CheckedRun, options: ReportOptions) -> tuple[float, ...]:
     """The thresholds asked for, else those of the fit, else 0.5."""
     for t in options.thresholds:
         if not 0 < t < 1:
-            raise ValueError(f"--threshold must lie strictly between 0 and 1, got {t}")
+            raise HlhBayesError(f"--threshold must lie strictly between 0 and 1, got {t}")
     if options.thresholds:
         return tuple(dict.fromkeys(options.thresholds))
     found = tuple(dict.fromkeys(float(p["threshold"]) for p in run.probabilities))

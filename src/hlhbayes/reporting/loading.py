@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from hlhbayes import runs
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.models import ModelDefinition, get_model
 from hlhbayes.models.table import table_hash, units_from_table
@@ -78,20 +79,20 @@ class CheckedRun:
 def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
     """Read and check the run folder at ``path``.
 
-    Raises ``ValueError`` (one line) for a folder that is not a run, a run without posterior
+    Raises :class:`~hlhbayes.errors.HlhBayesError` (one line) for a folder that is not a run, a run without posterior
     draws, a data source that has gone, and a stale run (unless ``allow_stale``).
     """
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"{path}: not a run folder (no such folder); fit one with hlhbayes fit")
+        raise HlhBayesError(f"{path}: not a run folder (no such folder); fit one with hlhbayes fit")
     missing = runs.missing_files(path)
     if missing == ["fit.nc"]:
-        raise ValueError(
+        raise HlhBayesError(
             f"{path}: no fit.nc (an exact-method run has no posterior draws); "
             "a report needs an MCMC fit: refit without --method exact"
         )
     if missing:
-        raise ValueError(f"{path}: not a run folder (missing {', '.join(missing)})")
+        raise HlhBayesError(f"{path}: not a run folder (missing {', '.join(missing)})")
     run = runs.read_run(path)
     try:
         spec = run.provenance["model_spec"]
@@ -100,12 +101,12 @@ def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
         source = Path(run.provenance["data_source"])
         filters = Filters.from_dict(spec["filters"])
     except (KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: not a run folder (provenance.json lacks {exc})") from None
+        raise HlhBayesError(f"{path}: not a run folder (provenance.json lacks {exc})") from None
 
     base: EvidenceBase | None = None
     table_path: Path | None = None
     if not source.exists():
-        raise ValueError(
+        raise HlhBayesError(
             f"{path}: its data source {source} no longer exists, so its provenance cannot be "
             "checked"
         )
@@ -116,7 +117,7 @@ def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
         base = load_evidence(source)
         current = base.content_hash
     if current != stamped and not allow_stale:
-        raise ValueError(
+        raise HlhBayesError(
             f"{path}: stale run: its data hash {stamped[:12]} does not match {source} "
             f"({current[:12]}); refit, or pass --allow-stale"
         )
@@ -153,7 +154,7 @@ def _check_units(path: Path, units: Units, idata: xr.DataTree, provenance: dict)
         if key in recorded and recorded[key] != described[key]:
             problems.append(f"{key} {recorded[key]} then, {described[key]} now")
     if problems:
-        raise ValueError(
+        raise HlhBayesError(
             f"{path}: the evidence units rebuilt from the current data are not the ones fitted "
             f"({'; '.join(problems)}); refit"
         )

@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from hlhbayes.atomic import write_folder
+from hlhbayes.errors import HlhBayesError
 
 FORMATS = ("html", "md", "both")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -62,7 +63,7 @@ def _by_id(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def check_name(name: str) -> str:
     """A report name is one folder name: letters, digits, ``.``, ``_``, ``-``."""
     if not NAME_PATTERN.match(name) or name in (".", ".."):
-        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only")
+        raise HlhBayesError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only")
     return name
 
 
@@ -72,10 +73,10 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     On any failure nothing is left behind and an existing report at ``target`` is untouched.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise HlhBayesError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     target = Path(target)
     if target.exists() and not target.is_dir():
-        raise ValueError(f"{target}: exists and is not a folder")
+        raise HlhBayesError(f"{target}: exists and is not a folder")
     written = []
     if fmt in ("html", "both"):
         written.append("report.html")

@@ -1,0 +1,180 @@
+"""The options that commands share, each declared once with its help text.
+
+A command lists the decorators it takes and receives every value as a named parameter. Where a
+shared option's default differs between commands (the cells a command shows by default, what
+its output folder is), the decorator takes that as an argument; the option itself is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _all(*decorators: Decorator) -> Decorator:
+    """Apply several option decorators, the first listed first in ``--help``."""
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+class ModelChoice(click.Choice):
+    """One of the registered models, looked up when the command runs (not when it is defined)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The names of :data:`hlhbayes.models.MODELS`."""
+        from hlhbayes.models import MODELS
+
+        return tuple(MODELS)
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:
+        """The registry is the one list of models: nothing to set."""
+
+
+def model_option(multiple: bool = False) -> Decorator:
+    """``--model``: the model to fit (with ``multiple``: the saved analyses to re-run)."""
+    from hlhbayes.models import DEFAULT_MODEL
+
+    if multiple:
+        return click.option(
+            "--model",
+            "models",
+            multiple=True,
+            type=ModelChoice(),
+            help="Only these saved analyses (repeatable; default: every spec in models/).",
+        )
+    return click.option(
+        "--model",
+        type=ModelChoice(),
+        default=DEFAULT_MODEL,
+        show_default=True,
+        help="etiology-line: response by trigger and line; random-effects: any "
+        "study/events/total table.",
+    )
+
+
+def outcome_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--outcome``: response or death (default: the spec's, response)."""
+    return click.option(
+        "--outcome", type=click.Choice(["response", "death"]), help="Default: response."
+    )(func)
+
+
+def data_option(tables: bool = False) -> Decorator:
+    """``--data PATH``: the evidence base folder (and, with ``tables``, a user's CSV table)."""
+    text = "Evidence base folder (default: $HLHBAYES_DATA or the shipped data/)"
+    if tables:
+        text += ", or (random-effects) a CSV of study, events, total"
+    return click.option(
+        "--data",
+        "data_path",
+        type=click.Path(path_type=Path, exists=True),
+        default=None,
+        help=f"{text}.",
+    )
+
+
+def cell_options(etiology_help: str, line_help: str) -> Decorator:
+    """``--etiology`` and ``--line`` (repeatable): the etiology x line cells a command shows."""
+    from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+
+    return _all(
+        click.option(
+            "--etiology",
+            "etiologies",
+            multiple=True,
+            type=click.Choice(MODEL_ETIOLOGIES),
+            help=etiology_help,
+        ),
+        click.option(
+            "--line", "lines", multiple=True, type=click.Choice(MODEL_LINES), help=line_help
+        ),
+    )
+
+
+def sampler_options(nuts: bool = False) -> Decorator:
+    """``--chains``, ``--draws``, ``--tune``, ``--target-accept`` and ``--seed``.
+
+    Defaults are the model spec's. With ``nuts``, also ``--sampler`` (the NUTS implementation).
+    """
+    options = [
+        click.option("--chains", type=click.IntRange(1, 64), help="Chains (spec: 4)."),
+        click.option("--draws", type=click.IntRange(10), help="Draws per chain (spec: 1000)."),
+        click.option("--tune", type=click.IntRange(0), help="Tuning steps (spec: 500)."),
+        click.option(
+            "--target-accept",
+            type=click.FloatRange(0.5, 0.999),
+            help="NUTS target acceptance (spec: 0.95).",
+        ),
+    ]
+    if nuts:
+        options.append(
+            click.option(
+                "--sampler", type=click.Choice(["pymc", "nutpie"]), help="NUTS implementation."
+            )
+        )
+    options.append(click.option("--seed", type=int, default=1, show_default=True))
+    return _all(*options)
+
+
+def sampler_overrides(
+    chains: int | None,
+    draws: int | None,
+    tune: int | None,
+    target_accept: float | None,
+    sampler: str | None = None,
+) -> dict[str, Any]:
+    """The sampler settings given on the command line (``None``: the spec's)."""
+    return {
+        "chains": chains,
+        "draws": draws,
+        "tune": tune,
+        "target_accept": target_accept,
+        "sampler": sampler,
+    }
+
+
+def output_options(help_text: str, force_help: str) -> Decorator:
+    """``--out DIR`` (where a command writes its folder) and ``--force``."""
+    return _all(
+        click.option("--out", type=click.Path(path_type=Path), help=help_text),
+        click.option("--force", is_flag=True, help=force_help),
+    )
+
+
+def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--quiet`` / ``-q``: no progress messages on stderr."""
+    return click.option("--quiet", "-q", is_flag=True, help="No progress messages.")(func)
+
+
+def format_option(
+    *choices: str, default: str = "table", help_text: str = "Output format."
+) -> Decorator:
+    """``--format`` with the given choices."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def threshold_option(help_text: str) -> Decorator:
+    """``--threshold T`` (repeatable): report P(rate > T)."""
+    return click.option("--threshold", "thresholds", multiple=True, type=float, help=help_text)
