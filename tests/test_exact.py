@@ -277,11 +277,11 @@ def _log_lik_quad(mu: float, tau: float, r: int, n: int) -> float:
 
 @pytest.mark.parametrize(("r", "n"), [(0, 30), (30, 30), (1, 50), (3, 10), (23, 107), (900, 1500)])
 def test_study_likelihood_matches_quad(r, n):
-    from hlhbayes.exact import _log_likelihood
+    from hlhbayes.exact.likelihood import log_likelihood
 
     mus = np.array([-3.0, -1.0, 0.5])
     taus = np.array([0.0, 0.1, 0.5, 1.5, 4.0])
-    ours = _log_likelihood(mus, taus, np.array([r]), np.array([n]), 24)
+    ours = log_likelihood(mus, taus, np.array([r]), np.array([n]), 24)
     for j, mu in enumerate(mus):
         for k, tau in enumerate(taus):
             ref = (

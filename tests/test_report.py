@@ -393,7 +393,7 @@ def test_study_log_likelihood_sums_units_and_loo_matches_plain_importance_sampli
     import numpy as np
 
     from hlhbayes.reporting.loading import open_run
-    from hlhbayes.reporting.tables import loo_study_table, study_log_likelihood
+    from hlhbayes.reporting.loo import loo_study_table, study_log_likelihood
 
     run = open_run(run_dir)
     by_study = study_log_likelihood(run)

@@ -21,7 +21,6 @@ ETIOLOGIES: tuple[str, ...] = (
 )
 """Trigger categories of the seed paper's Table 1 (rheumatic = AOSD or sJIA), plus ``other``."""
 
-LINES: tuple[str, ...] = ("first", "later")
 POPULATIONS: tuple[str, ...] = ("adult", "pediatric", "mixed")
 CONDITIONS: tuple[str, ...] = ("classic_shlh", "mas", "sepsis_mas", "covid_shlh")
 OUTCOMES: tuple[str, ...] = ("response", "death")
@@ -33,7 +32,6 @@ RESPONSE_DEFINITIONS: tuple[str, ...] = (
     "organ_function_proxy",
     "not_defined",
 )
-DEATH_DEFINITIONS: tuple[str, ...] = ("mortality",)
 
 Etiology = Literal["infection", "malignancy", "rheumatic", "medication", "other", "unknown"]
 Population = Literal["adult", "pediatric", "mixed"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
-from hlhbayes.reporting import figures, tables
+from hlhbayes.reporting import figures, loo, tables
 from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
 from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.text import question
@@ -87,8 +87,8 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
     )
     posterior = run.idata["posterior"].to_dataset()
 
-    loo_table, loo_lines = tables.loo_tables(run, rows)
-    loo_study, loo_study_line = tables.loo_study_table(run)
+    loo_table, loo_lines = loo.loo_tables(run, rows)
+    loo_study, loo_study_line = loo.loo_study_table(run)
     loo_lines.append(loo_study_line)
     table_list = [tables.evidence_table(run, rows)]
     if run.base is not None:
