@@ -60,6 +60,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hlhbayes.runs import Run as RunFolder
+from hlhbayes.runs import read_run
+
 BASE_ARGS = ["fit", "--etiology", "infection", "--quiet", "--format", "json"]
 TARGET_WARM_S = 4.0
 TARGET_COLD_S = 12.0
@@ -106,10 +109,11 @@ def run_once(condition: str, compiledir: Path, extra: list[str], workdir: Path) 
     wall = time.perf_counter() - start
     run = Run(condition, wall, proc.returncode)
     # Exit 3: the fit finished but failed the convergence gate; the run folder is still written.
-    if proc.returncode not in (0, 3) or not (out / "summary.json").exists():
+    if proc.returncode not in (0, 3) or not out.is_dir():
         run.error = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return run
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    folder = read_run(out)
+    summary = folder.summary
     records = summary["summary"]
     run.fingerprint = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:12]
     reported = [r["ess_bulk"] for r in records if r["quantity"] in REPORTED]
@@ -120,22 +124,16 @@ def run_once(condition: str, compiledir: Path, extra: list[str], workdir: Path) 
     run.divergences = diag["divergences"]
     run.converged = diag["converged"]
     run.ess_per_s = run.ess / wall if run.ess is not None else None
-    run.sampling = sampling_time(out / "fit.nc")
+    run.sampling = sampling_time(folder)
     return run
 
 
-def sampling_time(path: Path) -> float | None:
-    """``sampling_time`` of the posterior group of ``fit.nc``, if recorded."""
-    import xarray as xr
-
-    if not path.exists():
+def sampling_time(folder: RunFolder) -> float | None:
+    """``sampling_time`` of the posterior group of the run's ``fit.nc``, if recorded."""
+    if not folder.has_draws:
         return None
-    tree = xr.open_datatree(path)
-    try:
-        value = tree["posterior"].attrs.get("sampling_time")
-        return float(value) if value is not None else None
-    finally:
-        tree.close()
+    value = folder.group("posterior").attrs.get("sampling_time")
+    return float(value) if value is not None else None
 
 
 def stats(runs: list[Run], metric: str) -> dict[str, float] | None:

@@ -33,8 +33,8 @@ expected by chance, so the failure criterion is Bonferroni-adjusted: calibration
 p-value (either test) is below ``0.01 / k``. The script exits 1 in that case.
 
 Speed. Recompiling a PyMC model per simulation is slow, so the model is built once, by
-hlhbayes's own ``etiology_line.build``, from units whose observed outcomes are PyTensor shared
-variables; each simulation swaps in its outcomes. Before any simulation, a check compares the
+hlhbayes's own ``etiology-line`` builder (``MODEL.build``), from units whose observed outcomes
+are PyTensor shared variables; each simulation swaps in its outcomes. Before any simulation, a check compares the
 log-density of that model with the log-density of hlhbayes's model built the ordinary way, at
 random points, for the real data and for the first simulated data set; the script stops if they
 differ, so the swappable model cannot drift from the real one. ``--sampler nutpie`` (default)

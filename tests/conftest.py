@@ -31,3 +31,77 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def cli(*args: str | Path):
+    """``hlhbayes ARGS`` through click's runner; exceptions other than exits propagate."""
+    from click.testing import CliRunner
+
+    from hlhbayes.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def default_fit(tmp_path_factory) -> tuple:
+    """``hlhbayes fit --etiology infection`` at the default settings, once per test session.
+
+    The fit at real settings that several slow tests read (it takes half a minute and more):
+    returns the command's result and its run folder.
+    """
+    out = tmp_path_factory.mktemp("default-fit") / "run"
+    return cli("fit", "--etiology", "infection", "--out", out, "--quiet"), out
+
+
+@pytest.fixture(scope="session")
+def short_run(tmp_path_factory) -> Path:
+    """A short fit of the shipped base (2 chains x 100 draws), once per test session.
+
+    Too short to pass the convergence gate (exit 3, on purpose): a real run folder for the
+    tests of what reads one, where the sampling itself is not under test.
+    """
+    out = tmp_path_factory.mktemp("short-fit") / "short"
+    result = cli("fit", "--draws", "100", "--tune", "100", "--chains", "2", "-q", "--out", out)
+    assert result.exit_code == 3, result.output
+    return out
+
+
+class BuiltModel:
+    """A model built once on the shipped base's units, its log-densities compiled on first use.
+
+    For structural tests that evaluate a model (no sampling). ``FAST_COMPILE``: the graphs are
+    evaluated at a few points, not sampled, so the slow optimising compile is not worth it.
+    """
+
+    def __init__(self, name: str, base: EvidenceBase) -> None:
+        from hlhbayes.models import get_model
+        from hlhbayes.models.spec import load_spec
+
+        self.definition = get_model(name)
+        self.spec = load_spec(name)
+        self.units = self.definition.units(base, self.spec.filters)
+        self.model = self.definition.build(self.units, self.spec.priors, self.spec.options)
+        self._logp = None
+        self._likelihood = None
+
+    @property
+    def logp(self):
+        """The compiled joint log-density."""
+        if self._logp is None:
+            self._logp = self.model.compile_logp(mode="FAST_COMPILE")
+        return self._logp
+
+    @property
+    def likelihood(self):
+        """The compiled log-likelihood (the observed variables' terms)."""
+        if self._likelihood is None:
+            self._likelihood = self.model.compile_logp(
+                vars=self.model.observed_RVs, mode="FAST_COMPILE"
+            )
+        return self._likelihood
+
+
+@pytest.fixture(scope="session")
+def built_models(shipped) -> dict[str, BuiltModel]:
+    """Both shipped models built (and compiled) once per test session."""
+    return {name: BuiltModel(name, shipped) for name in ("etiology-line", "random-effects")}

@@ -248,9 +248,8 @@ def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_fit_converges_and_reports_both_lines(tmp_path):
-    out = tmp_path / "r"
-    result = run("fit", "--etiology", "infection", "--out", str(out), "--quiet")
+def test_default_fit_converges_and_reports_both_lines(default_fit):
+    result, out = default_fit  # hlhbayes fit --etiology infection --out OUT --quiet
     assert result.exit_code == 0, result.stderr
     rows = [ln.split() for ln in result.stdout.splitlines()[1:5]]
     assert [(r[0], r[1], r[2]) for r in rows] == [

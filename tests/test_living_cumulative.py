@@ -161,10 +161,11 @@ def test_steps_table_files_and_progress(table, tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_base_at_default_settings_ends_where_an_ordinary_fit_does(tmp_path):
+def test_shipped_base_at_default_settings_ends_where_an_ordinary_fit_does(tmp_path, default_fit):
     """With every weight 1, the last step is the ordinary model: same posterior within MC error."""
     out = tmp_path / "cum"
     settings = ["--etiology", "infection", "--target-accept", "0.95", "--quiet"]
+    assert load_spec("etiology-line").sampler["target_accept"] == 0.95  # as the ordinary fit
     result = run("cumulative", *settings, "--out", out)
     # a single divergent transition now and then fails one step's gate: it is marked, not hidden
     assert result.exit_code in (0, 3), result.output
@@ -172,9 +173,9 @@ def test_shipped_base_at_default_settings_ends_where_an_ordinary_fit_does(tmp_pa
     assert [r[1] for r in rows[::4]] == [s for s, _ in study_order(_prepared())]
     assert sum(r[-1] == "NO" for r in rows[::4]) <= 1
     assert all(r[-1] == "yes" for r in rows[-4:])
-    fitted = run("fit", *settings, "--out", tmp_path / "fit")
+    fitted, fit_dir = default_fit  # hlhbayes fit --etiology infection (target_accept 0.95)
     assert fitted.exit_code == 0, fitted.output
-    ordinary = json.loads((tmp_path / "fit" / "summary.json").read_text())["summary"]
+    ordinary = json.loads((fit_dir / "summary.json").read_text())["summary"]
     last = [r for r in json.loads((out / "cumulative.json").read_text()) if r["step"] == 8]
     key = lambda r: (r["quantity"], r["etiology"], r["line"])  # noqa: E731
     reference = {key(r): r for r in ordinary}

@@ -59,14 +59,14 @@ def load_map_draws(
     folder = Path(run)
     if not folder.is_dir():
         raise HlhBayesError(f"{folder}: no such run folder")
-    if runs.missing_files(folder, ["fit.nc"]):
+    if runs.missing_files(folder, [runs.FIT]):
         raise HlhBayesError(
             f"{folder}: no fit.nc (no posterior draws; an --method exact fit stores none: refit "
             "with MCMC)"
         )
     opened = runs.read_run(folder)
     model, converged = opened.model, opened.converged
-    path = folder / "fit.nc"
+    path = folder / runs.FIT
     posterior = opened.group("posterior")
     if QUANTITY not in posterior:
         raise HlhBayesError(f"{path}: no posterior {QUANTITY} in this run")

@@ -50,7 +50,7 @@ Reported, for etiology e and line l ([l] = 1 for the later line):
     note=(
         "A stratum that mixes etiologies or lines is fitted with the mean probability of its "
         "members, an approximation to the exact convolution of binomials (same mean, slightly "
-        "larger variance; measured in tests/test_mixture_approximation.py)."
+        "larger variance; measured in tests/test_models_etiology_line.py)."
     ),
     study_estimate=(
         "the mean of the fitted probabilities of its patients and strata (weighted by their "

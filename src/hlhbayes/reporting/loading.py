@@ -86,7 +86,7 @@ def open_run(path: Path, allow_stale: bool = False) -> CheckedRun:
     if not path.is_dir():
         raise HlhBayesError(f"{path}: not a run folder (no such folder); fit one with hlhbayes fit")
     missing = runs.missing_files(path)
-    if missing == ["fit.nc"]:
+    if missing == [runs.FIT]:
         raise HlhBayesError(
             f"{path}: no fit.nc (an exact-method run has no posterior draws); "
             "a report needs an MCMC fit: refit without --method exact"

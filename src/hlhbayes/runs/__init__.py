@@ -7,6 +7,7 @@
 """
 
 from hlhbayes.runs.folder import (
+    FIT,
     RUN_FILES,
     SUMMARY_COLUMNS,
     Run,
@@ -33,6 +34,7 @@ from hlhbayes.runs.layout import (
 )
 
 __all__ = [
+    "FIT",
     "RUNS",
     "RUN_FILES",
     "SUMMARY_COLUMNS",

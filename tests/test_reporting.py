@@ -1,7 +1,7 @@
 """``hlhbayes report``: files, banner, figures, table rows, footer, refusals and atomicity.
 
 One short fit of the shipped evidence base (2 chains x 100 draws: it fails the convergence gate
-on purpose, exit 3) is reused by every test of this module.
+on purpose, exit 3; the session's ``short_run``) is reused by every test of this module.
 """
 
 from __future__ import annotations
@@ -41,11 +41,8 @@ def cli(*args: str):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("fit") / "short"
-    result = cli("fit", *SHORT, "--out", out)
-    assert result.exit_code == 3, result.output  # too short to pass the gate: on purpose
-    return out
+def run_dir(short_run) -> Path:
+    return short_run  # hlhbayes fit --draws 100 --tune 100 --chains 2 -q: exit 3, on purpose
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Schemas and parsers of single files: every rule, every located issue, and property tests.
 
 Cross-record rules (duplicates, overlap groups, links between files) are in
-``test_load_validate.py``.
+``test_evidence_load.py``.
 """
 
 from __future__ import annotations

@@ -12,9 +12,7 @@ import pytest
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.living.subset import include_weights, subset_units, units_of_studies
-from hlhbayes.models import get_model
 from hlhbayes.models.include import split_weights
-from hlhbayes.models.spec import load_spec
 from hlhbayes.models.units import Filters, build_units
 
 # logp graphs are evaluated, not sampled: skip the slow optimising compile
@@ -23,11 +21,10 @@ MODELS = ("etiology-line", "random-effects")
 
 
 @pytest.fixture(scope="module", params=MODELS)
-def setup(request, shipped):
-    module = get_model(request.param)
-    units = module.units(shipped, Filters())
-    spec = load_spec(request.param)
-    return module, units, spec
+def setup(request, built_models):
+    """The model's definition, units and spec, and the plain model (built once per session)."""
+    built = built_models[request.param]
+    return built.definition, built.units, built.spec, built
 
 
 def _point(model, seed: int) -> dict[str, np.ndarray]:
@@ -59,38 +56,38 @@ def _restrict(full, sub, point) -> dict[str, np.ndarray]:
 
 
 def test_no_include_leaves_the_model_unchanged(setup):
-    module, units, spec = setup
-    plain = module.build(units, spec.priors, spec.options)
+    module, units, spec, built = setup
+    plain = built.model
     none = module.build(units, spec.priors, spec.options, include=None)
     assert "excluded" not in none.named_vars
     assert not [n for n in none.named_vars if n.startswith("include_")]
     assert [v.name for v in none.value_vars] == [v.name for v in plain.value_vars]
     point = _point(plain, 1)
-    assert none.compile_logp(mode=FAST)(point) == plain.compile_logp(mode=FAST)(point)
+    assert none.compile_logp(mode=FAST)(point) == built.logp(point)
 
 
 def test_all_ones_is_the_ordinary_model(setup):
-    module, units, spec = setup
-    plain = module.build(units, spec.priors, spec.options)
+    module, units, spec, built = setup
+    plain = built.model
     weighted = module.build(units, spec.priors, spec.options, include=np.ones(units.n_units))
     assert "excluded" in weighted.named_vars
-    logp_weighted, logp_plain = weighted.compile_logp(mode=FAST), plain.compile_logp(mode=FAST)
+    logp_weighted, logp_plain = weighted.compile_logp(mode=FAST), built.logp
     for seed in (1, 2):
         point = _point(plain, seed)
         assert logp_weighted(point) == pytest.approx(logp_plain(point))
 
 
 def test_zeros_give_the_likelihood_of_the_subset(setup):
-    module, units, spec = setup
+    module, units, spec, built = setup
     keep = units.studies[::2]  # every other study
     weights = include_weights(units, keep)
     assert 0 < weights.sum() < units.n_units
     weighted = module.build(units, spec.priors, spec.options, include=weights)
     sub_units = units_of_studies(units, keep)
     subset = module.build(sub_units, spec.priors, spec.options)
-    plain = module.build(units, spec.priors, spec.options)
-    lik_weighted, lik_subset, lik_plain = map(_likelihood, (weighted, subset, plain))
-    logp_weighted, logp_plain = weighted.compile_logp(mode=FAST), plain.compile_logp(mode=FAST)
+    lik_weighted, lik_subset = map(_likelihood, (weighted, subset))
+    lik_plain, logp_plain = built.likelihood, built.logp
+    logp_weighted = weighted.compile_logp(mode=FAST)
     for seed in (3, 4):
         point = _point(weighted, seed)
         expected = lik_subset(_restrict(weighted, subset, point))
@@ -103,7 +100,7 @@ def test_zeros_give_the_likelihood_of_the_subset(setup):
 def test_weights_are_data_changed_without_rebuilding(setup):
     import pymc as pm
 
-    module, units, spec = setup
+    module, units, spec, _ = setup
     weighted = module.build(units, spec.priors, spec.options, include=np.ones(units.n_units))
     logp = weighted.compile_logp(mode=FAST)
     point = _point(weighted, 5)
@@ -120,7 +117,7 @@ def test_weights_are_data_changed_without_rebuilding(setup):
 
 
 def test_bad_weights_are_refused(setup):
-    module, units, spec = setup
+    module, units, spec, _ = setup
     with pytest.raises(ValueError, match="one weight per unit"):
         module.build(units, spec.priors, spec.options, include=np.ones(units.n_units + 1))
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):

@@ -1,0 +1,109 @@
+"""Model specs: defaults < spec file < command line, and every unknown key refused with its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hlhbayes.errors import HlhBayesError
+from hlhbayes.models.spec import (
+    SAMPLER_DEFAULTS,
+    command_line_priors,
+    default_spec_dir,
+    load_spec,
+)
+from hlhbayes.priors import Prior
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_shipped_specs_are_read_from_models(monkeypatch):
+    monkeypatch.delenv("HLHBAYES_MODELS", raising=False)
+    assert default_spec_dir() == REPO / "models"
+    spec = load_spec("etiology-line")
+    assert spec.source == str(REPO / "models" / "etiology-line.yaml")
+    assert spec.priors["alpha"] == Prior("normal", {"mu": 0.0, "sigma": 1.5})
+    assert spec.options == {"composition_concentration": 5}
+    assert spec.filters.conditions == ("classic_shlh", "mas")
+    assert spec.sampler == {**SAMPLER_DEFAULTS, "tune": 500, "target_accept": 0.95}
+    assert spec.to_dict()["filters"]["exclude_studies"] == []
+
+
+def test_defaults_then_spec_file_then_command_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HLHBAYES_MODELS", str(tmp_path))
+    assert load_spec("random-effects").source is None  # no file: the built-in defaults
+    write(
+        tmp_path,
+        "random-effects",
+        "priors:\n  tau: {family: halfcauchy, beta: 0.5}\nfilters:\n  outcome: death\n"
+        "sampler:\n  draws: 200\n",
+    )
+    spec = load_spec("random-effects")
+    assert spec.source == str(tmp_path / "random-effects.yaml")
+    assert spec.priors == {
+        "mu": Prior("normal", {"mu": 0.0, "sigma": 1.5}),  # built-in
+        "tau": Prior("halfcauchy", {"beta": 0.5}),  # the file
+    }
+    assert (spec.filters.outcome, spec.sampler["draws"], spec.sampler["chains"]) == (
+        "death",
+        200,
+        4,
+    )
+    line = load_spec(
+        "random-effects",
+        prior_overrides={"tau": Prior("halfnormal", {"sigma": 2.0})},
+        filter_overrides={"outcome": "response", "population": None},
+        sampler_overrides={"draws": 50, "tune": None},
+    )
+    assert line.priors["tau"] == Prior("halfnormal", {"sigma": 2.0})
+    assert (line.filters.outcome, line.filters.population) == ("response", "all")
+    assert (line.sampler["draws"], line.sampler["tune"]) == (50, 500)  # None keeps the spec's
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("prior: {}\n", "unknown keys ['prior']; valid: ['filters', 'model', 'options', "),
+        ("model: etiology-line\n", "spec is for model 'etiology-line', not 'random-effects'"),
+        (
+            "priors:\n  sigma: {family: halfnormal, sigma: 1}\n",
+            "unknown prior 'sigma' (model spec)",
+        ),
+        (
+            "options:\n  concentration: 3\n",
+            "unknown option 'concentration' (spec) for model random-effects",
+        ),
+        ("filters:\n  outcomes: death\n", "unknown filter 'outcomes' (spec); valid: "),
+        ("sampler:\n  warmup: 10\n", "unknown sampler setting 'warmup' (spec)"),
+        ("priors: [\n", "cannot read model spec: "),
+    ],
+)
+def test_a_bad_spec_file_is_refused_naming_the_file(tmp_path, text, message):
+    path = write(tmp_path, "re", text)
+    with pytest.raises(HlhBayesError) as info:
+        load_spec("random-effects", path)
+    assert message in str(info.value)
+    if "cannot read" in message or "unknown keys" in message or "spec is for" in message:
+        assert str(info.value).startswith(f"{path}: ")
+
+
+def test_command_line_priors_name_the_model_s_location_parameter():
+    assert command_line_priors("etiology-line", (), 0.5, None) == {
+        "alpha": Prior("normal", {"mu": 0.5, "sigma": 1.5})
+    }
+    assert command_line_priors("random-effects", (), None, 2.0, "halfcauchy:1") == {
+        "mu": Prior("normal", {"mu": 0.0, "sigma": 2.0}),
+        "tau": Prior("halfcauchy", {"beta": 1.0}),
+    }
+    assert command_line_priors("etiology-line", ("gamma=normal:0,0.5",)) == {
+        "gamma": Prior("normal", {"mu": 0.0, "sigma": 0.5})
+    }
+    with pytest.raises(HlhBayesError, match="--prior 'tau': use NAME=FAMILY:PARAMS"):
+        command_line_priors("etiology-line", ("tau",))

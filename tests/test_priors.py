@@ -1,0 +1,101 @@
+"""Priors as data: the short form, the spec-file form, printing, merging, and the PyMC variable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from hlhbayes.errors import HlhBayesError
+from hlhbayes.priors import FAMILIES, Prior, merge_priors
+
+
+@pytest.mark.parametrize(
+    ("text", "family", "params", "shown"),
+    [
+        ("normal:0,1.5", "normal", {"mu": 0.0, "sigma": 1.5}, "Normal(0, 1.5)"),
+        ("halfnormal:1", "halfnormal", {"sigma": 1.0}, "HalfNormal(1)"),
+        ("Half-Cauchy:0.5", "halfcauchy", {"beta": 0.5}, "HalfCauchy(0.5)"),
+        ("half_studentt:3,1", "halfstudentt", {"nu": 3.0, "sigma": 1.0}, "halfstudentt(3, 1)"),
+        ("exponential:2", "exponential", {"lam": 2.0}, "exponential(2)"),
+    ],
+)
+def test_short_form_spec_form_and_printing(text, family, params, shown):
+    prior = Prior.parse(text)
+    assert prior == Prior(family, params)
+    assert str(prior) == shown
+    assert prior.to_dict() == {"family": family, **params}
+    assert Prior.from_dict(prior.to_dict()) == prior
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gamma:1,1", "unknown prior family 'gamma' in 'gamma:1,1'; valid: exponential, "),
+        ("normal:0", "prior 'normal:0': normal takes 2 parameter(s): mu, sigma"),
+        ("halfnormal:x", "prior 'halfnormal:x': parameters must be numbers"),
+        ("halfnormal:-1", "prior halfnormal: sigma must be > 0, got -1.0"),
+        ("normal:0,0", "prior normal: sigma must be > 0, got 0.0"),
+    ],
+)
+def test_bad_short_forms_say_what_is_wrong(text, message):
+    with pytest.raises(HlhBayesError) as info:
+        Prior.parse(text)
+    assert str(info.value).startswith(message)
+
+
+def test_bad_spec_forms_say_what_is_wrong():
+    with pytest.raises(HlhBayesError, match="takes parameters sigma; got mu, sigma"):
+        Prior.from_dict({"family": "halfnormal", "mu": 0, "sigma": 1})
+    with pytest.raises(HlhBayesError, match="parameters must be numbers"):
+        Prior.from_dict({"family": "halfnormal", "sigma": "wide"})
+    with pytest.raises(HlhBayesError, match="unknown prior family ''"):
+        Prior.from_dict({"sigma": 1})
+
+
+def test_merge_order_is_defaults_then_spec_then_command_line():
+    defaults = {"mu": Prior.parse("normal:0,1.5"), "tau": Prior.parse("halfnormal:1")}
+    spec = {"tau": Prior.parse("halfnormal:0.5")}
+    merged = merge_priors(defaults, spec)
+    assert merged == {"mu": defaults["mu"], "tau": spec["tau"]}
+    line = {"tau": Prior.parse("halfcauchy:1"), "mu": Prior.parse("normal:1,2")}
+    assert merge_priors(defaults, spec, line) == line
+    assert defaults["tau"] == Prior.parse("halfnormal:1")  # the defaults are not changed
+
+
+def test_merge_refuses_unknown_names_and_the_wrong_support():
+    defaults = {"mu": Prior.parse("normal:0,1.5"), "tau": Prior.parse("halfnormal:1")}
+    with pytest.raises(
+        HlhBayesError, match=r"unknown prior 'sigma' \(model spec\); this model has: mu, tau"
+    ):
+        merge_priors(defaults, {"sigma": Prior.parse("halfnormal:1")})
+    with pytest.raises(HlhBayesError, match=r"prior 'tau' \(command line\) must use a positive"):
+        merge_priors(defaults, None, {"tau": Prior.parse("normal:0,1")})
+    with pytest.raises(
+        HlhBayesError, match=r"prior 'mu' \(model spec\) must use a family on the real"
+    ):
+        merge_priors(defaults, {"mu": Prior.parse("exponential:1")})
+
+
+@pytest.mark.parametrize(
+    ("text", "reference"),
+    [
+        ("normal:0.5,1.5", stats.norm(0.5, 1.5)),
+        ("halfnormal:2", stats.halfnorm(scale=2)),
+        ("halfcauchy:0.5", stats.halfcauchy(scale=0.5)),
+        ("halfstudentt:3,1", stats.t(df=3, scale=1)),
+        ("exponential:2", stats.expon(scale=0.5)),  # lam is the rate
+    ],
+)
+def test_the_pymc_variable_has_the_stated_density(text, reference):
+    import pymc as pm
+
+    with pm.Model() as model:
+        Prior.parse(text).to_pymc("x")
+    x = np.array([0.3, 1.7])
+    logp = pm.logp(model["x"], x).eval(mode="FAST_COMPILE")  # a density, not a sampler
+    expected = reference.logpdf(x)
+    if text.startswith("halfstudentt"):
+        expected = expected + np.log(2.0)  # the half t is the t folded at 0
+    np.testing.assert_allclose(logp, expected, rtol=1e-6)
+    assert set(FAMILIES) == {"normal", "halfnormal", "halfcauchy", "halfstudentt", "exponential"}
