@@ -6,5 +6,6 @@
 - :mod:`~hlhbayes.living.update`: ``hlhbayes update``.
 - :mod:`~hlhbayes.living.cumulative`: cumulative meta-analysis with one compiled model.
 - :mod:`~hlhbayes.living.sensitivity`: the headline estimates under alternative choices.
-- :mod:`~hlhbayes.living.figures`: the figures of the above.
+- :mod:`~hlhbayes.living.figures`: the figures of the above;
+  :mod:`~hlhbayes.living.output`: the output folder of cumulative and sensitivity.
 """

@@ -23,9 +23,10 @@ from typing import Any
 
 import pandas as pd
 
-from hlhbayes import atomic, pipeline
+from hlhbayes import pipeline
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.inference import IncludeSampler
+from hlhbayes.living.output import write_output
 from hlhbayes.living.subset import include_weights
 from hlhbayes.summary import Diagnostics, diagnose, summarise
 
@@ -119,19 +120,15 @@ def write_cumulative(
     """
     from hlhbayes.living.figures import cumulative_figure
 
-    frame = result.frame()
-
-    def files(folder: Path) -> None:
-        frame.to_csv(folder / "cumulative.csv", index=False)
-        atomic.write_json(folder / "cumulative.json", frame.to_dict(orient="records"))
-        atomic.write_json(folder / "provenance.json", result.provenance)
-        cumulative_figure(
-            result.shown(cells),
-            folder / "cumulative.png",
-            f"cumulative {result.model}, {result.outcome}",
-        )
-
-    atomic.commit([atomic.stage(out, files)], force=force)
+    title = f"cumulative {result.model}, {result.outcome}"
+    write_output(
+        out,
+        "cumulative",
+        result.frame(),
+        result.provenance,
+        lambda path: cumulative_figure(result.shown(cells), path, title),
+        force,
+    )
 
 
 def study_order(

@@ -39,10 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hlhbayes import atomic, pipeline
+from hlhbayes import pipeline
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.schema import CONDITIONS
+from hlhbayes.living.output import write_output
 from hlhbayes.models.spec import Spec, load_spec
 from hlhbayes.models.units import MODEL_ETIOLOGIES, Units
 from hlhbayes.priors import Prior
@@ -417,16 +418,15 @@ def write_sensitivity(result: SensitivityResult, out: Path, force: bool = False)
     from hlhbayes.living.figures import sensitivity_figure
 
     frame = result.frame()
-
-    def files(folder: Path) -> None:
-        frame.to_csv(folder / "sensitivity.csv", index=False)
-        atomic.write_json(folder / "sensitivity.json", frame.to_dict(orient="records"))
-        atomic.write_json(folder / "provenance.json", result.provenance)
-        sensitivity_figure(
-            frame, folder / "sensitivity.png", f"sensitivity {result.model}, {result.outcome}"
-        )
-
-    atomic.commit([atomic.stage(out, files)], force=force)
+    title = f"sensitivity {result.model}, {result.outcome}"
+    write_output(
+        out,
+        "sensitivity",
+        frame,
+        result.provenance,
+        lambda path: sensitivity_figure(frame, path, title),
+        force,
+    )
 
 
 def _no_data_reason(outcome: str, cell: str) -> str:
