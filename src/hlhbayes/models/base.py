@@ -131,7 +131,7 @@ class ModelDefinition(Protocol):
         ...
 
     def unit_probabilities(self, posterior: xr.Dataset, units: Units) -> dict[str, np.ndarray]:
-        """Per-draw success probability of every unit, by observed variable, ``(chain, draw, unit)``."""
+        """Per-draw success probability of every unit, ``(chain, draw, unit)`` per observed variable."""
         ...
 
     def new_study_posterior(
