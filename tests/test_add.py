@@ -193,7 +193,7 @@ def test_malformed_files_are_refused_with_every_issue_located(
         tmp_path,
         "bad.yaml",
         ("  population: adult\n", "  population: elderly\n"),
-        ("    timeframe: 30 days\n", "    timeframe: 30 days\n    colour: red\n"),
+        ("    timeframe: 30_day\n", "    timeframe: 30_day\n    colour: red\n"),
         (
             "    etiology: {infection: 3, malignancy: 2}\n    line: {first",
             "    etiology: 5\n    line: {first",

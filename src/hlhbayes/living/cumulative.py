@@ -168,7 +168,7 @@ def study_order(
 ) -> list[tuple[str, int | None]]:
     """The order of the steps: ``order`` first (as given), then the rest by (year, id).
 
-    Studies of a user's table (``random-effects --data table.csv``) have no year: their default
+    Studies whose year is not stated come last, by id. Studies of a user's table (``random-effects --data table.csv``) have no year: their default
     order is the table's. Raises ``ValueError`` for an id that is not in the analysis, or named
     twice.
     """
@@ -185,11 +185,11 @@ def study_order(
         raise ValueError(f"--order: {', '.join(twice)} named more than once")
     rest = [s for s in units.studies if s not in order]
     if years:
-        rest.sort(key=lambda s: (years.get(s) or 0, s))
+        rest.sort(key=lambda s: (years.get(s) is None, years.get(s) or 0, s))
     return [(s, years.get(s)) for s in [*order, *rest]]
 
 
-def _years(prepared: pipeline.Prepared) -> dict[str, int]:
+def _years(prepared: pipeline.Prepared) -> dict[str, int | None]:
     data = prepared.request.data
     if data is not None and data.is_file():
         return {}
