@@ -25,7 +25,15 @@ SAMPLER_DEFAULTS: dict[str, Any] = {
     "target_accept": 0.95,
     "sampler": "pymc",
 }
-FILTER_KEYS = {"outcome", "population", "conditions", "exclude_studies", "exclude_derived"}
+FILTER_KEYS = {
+    "outcome",
+    "population",
+    "conditions",
+    "exclude_studies",
+    "exclude_derived",
+    "death_timeframes",
+    "include_after_anakinra_failure",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ class Spec:
                 "conditions": list(f.conditions),
                 "exclude_studies": list(f.exclude_studies),
                 "exclude_derived": f.exclude_derived,
+                "death_timeframes": list(f.death_timeframes),
+                "include_after_anakinra_failure": f.include_after_anakinra_failure,
             },
             "sampler": self.sampler,
             "source": self.source,

@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from hlhbayes.evidence import EvidenceBase, load_evidence
+from hlhbayes.evidence.schema import TIMEFRAMES
 from hlhbayes.models import get_model
 from hlhbayes.models.table import units_by_study, units_from_table
 from hlhbayes.models.units import Filters, Units, build_units
@@ -170,12 +171,16 @@ def _open_fit(file: Path) -> xr.DataTree:
 def filters_from_spec(spec: dict[str, Any]) -> Filters:
     """The :class:`Filters` recorded in a provenance ``model_spec``."""
     f = spec["filters"]
+    # runs recorded before these two filters existed pooled every death timeframe and had no
+    # after-anakinra-failure strata left out: rebuild them that way
     return Filters(
         outcome=f["outcome"],
         population=f["population"],
         conditions=tuple(f["conditions"]),
         exclude_studies=tuple(f["exclude_studies"]),
         exclude_derived=bool(f["exclude_derived"]),
+        death_timeframes=tuple(f.get("death_timeframes", TIMEFRAMES)),
+        include_after_anakinra_failure=bool(f.get("include_after_anakinra_failure", True)),
     )
 
 
