@@ -15,7 +15,7 @@ from hlhbayes.cli.common import (
     format_option,
     handle_domain_errors,
 )
-from hlhbayes.evidence.schema import CONDITIONS
+from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 from hlhbayes.models import DEFAULT_MODEL, MODELS
 from hlhbayes.models.spec import load_spec
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
@@ -64,6 +64,21 @@ def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
 )
 @click.option("--exclude-study", "exclude_studies", multiple=True, help="Study id to leave out.")
 @click.option("--exclude-derived", is_flag=True, default=None, help="Leave out derived counts.")
+@click.option(
+    "--death-timeframe",
+    "death_timeframes",
+    multiple=True,
+    type=click.Choice(TIMEFRAMES),
+    help="--outcome death: deaths counted in this timeframe enter (repeatable; default "
+    "last_follow_up and not_stated).",
+)
+@click.option(
+    "--include-after-anakinra-failure",
+    is_flag=True,
+    default=None,
+    help="Count strata of patients given anakinra after anakinra failed as later line "
+    "(default: left out).",
+)
 @click.option(
     "--prior",
     "prior_texts",
@@ -151,6 +166,8 @@ def fit(**o) -> None:
             "conditions": list(o["conditions"]) or None,
             "exclude_studies": list(o["exclude_studies"]) or None,
             "exclude_derived": o["exclude_derived"],
+            "death_timeframes": list(o["death_timeframes"]) or None,
+            "include_after_anakinra_failure": o["include_after_anakinra_failure"],
         },
         sampler_overrides={
             "chains": o["chains"],
@@ -215,10 +232,12 @@ def fit(**o) -> None:
 
 def _header(spec, prepared) -> str:
     u = prepared.units.describe()
+    frames = u.get("death_timeframes")
+    deaths = "; deaths " + ", ".join(f"{k} ({n})" for k, n in frames.items()) if frames else ""
     return (
         f"{spec.model}, outcome {spec.filters.outcome}: {u['studies']} studies "
-        f"({u['patients']} patients, {u['strata']} strata; {u['events']}/{u['total']} events); "
-        f"data {prepared.data_hash[:12]}"
+        f"({u['patients']} patients, {u['strata']} strata; {u['events']}/{u['total']} events"
+        f"{deaths}); data {prepared.data_hash[:12]}"
     )
 
 
@@ -298,7 +317,7 @@ def _print_dry_run(spec, prepared, header) -> None:
     )
     u = prepared.units
     click.echo(f"dims: study {len(u.studies)}, patient {len(u.pat_ids)}, stratum {len(u.agg_ids)}")
-    for sid, reason in sorted(u.excluded.items()):
+    for sid, reason in sorted({**u.excluded, **u.left_out}.items()):
         click.echo(f"  left out {sid}: {_shorten(reason)}")
     s = spec.sampler
     click.echo(
