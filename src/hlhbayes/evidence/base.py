@@ -83,7 +83,10 @@ class EvidenceBase:
                     "reference": _reference(s.doi, s.pmid, s.url),
                 }
             )
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        if not frame.empty:  # a year not stated is missing, and stated years stay integers
+            frame["year"] = frame["year"].astype("Int64")
+        return frame
 
     def strata_frame(self) -> pd.DataFrame:
         """One row per stratum, with composition columns ``n_<etiology>`` and ``n_<line>``.
