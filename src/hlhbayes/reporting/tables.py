@@ -203,13 +203,18 @@ def definitions_table(run: Run) -> dict[str, Any]:
 
 
 def excluded_table(run: Run) -> dict[str, Any]:
-    """Studies of the evidence base left out of the fit, with the reason."""
+    """What the fit left out, with the reason.
+
+    The studies of the evidence base left out, then the strata (or patient rows) that a filter
+    left out of studies otherwise in the fit.
+    """
     excluded = run.provenance.get("excluded_studies") or {}
+    units = (run.provenance.get("units") or {}).get("left_out") or {}
     return make_table(
         "excluded",
-        "Studies left out",
+        "Studies and strata left out",
         ["Study", "Reason"],
-        [row([sid, reason]) for sid, reason in sorted(excluded.items())],
+        [row([sid, reason]) for sid, reason in [*sorted(excluded.items()), *sorted(units.items())]],
     )
 
 
