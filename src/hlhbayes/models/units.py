@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hlhbayes.evidence import EvidenceBase
-from hlhbayes.evidence.schema import CONDITIONS, POPULATIONS, TIMEFRAMES
+from hlhbayes.evidence.schema import CONDITIONS, POPULATIONS, TIMEFRAMES, Patient, Stratum
 
 MODEL_ETIOLOGIES: tuple[str, ...] = ("infection", "malignancy", "rheumatic", "other", "unknown")
 """Etiology levels of the models. The data's ``medication`` category is modelled as ``other``."""
@@ -278,7 +278,7 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
     )
 
 
-def _left_out_reason(stratum, filters: Filters, timeframe_reason: str) -> str | None:
+def _left_out_reason(stratum: Stratum, filters: Filters, timeframe_reason: str) -> str | None:
     """Why a stratum with a count does not enter this fit, or None."""
     if filters.outcome == "death" and stratum.timeframe not in filters.death_timeframes:
         return timeframe_reason.format(stratum.timeframe)
@@ -297,7 +297,9 @@ def _study_of(unit_id: str) -> str:
     return unit_id.split("/")[0].split("#")[0]
 
 
-def _timeframe_counts(base: EvidenceBase, pats: list, strata: list) -> dict[str, int]:
+def _timeframe_counts(
+    base: EvidenceBase, pats: list[Patient], strata: list[tuple[str, Stratum]]
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     frames = [base.studies[p.study].study.patient_death_timeframe for p in pats]
     for frame in [*frames, *(s.timeframe for _, s in strata)]:
