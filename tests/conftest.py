@@ -105,3 +105,24 @@ class BuiltModel:
 def built_models(shipped) -> dict[str, BuiltModel]:
     """Both shipped models built (and compiled) once per test session."""
     return {name: BuiltModel(name, shipped) for name in ("etiology-line", "random-effects")}
+
+
+def file_counts(root: Path) -> tuple[int, int, int]:
+    """Studies, strata and patient rows of a base, counted from its files without the loader.
+
+    Tests that print or check the size of the base compare with this, so adding a study to
+    ``data/`` does not mean editing numbers in tests.
+    """
+    import csv
+
+    import yaml
+
+    studies = sorted((root / "studies").glob("*.yaml"))
+    strata = sum(
+        len(yaml.safe_load(p.read_text(encoding="utf-8")).get("strata") or []) for p in studies
+    )
+    patients = 0
+    for p in (root / "patients").glob("*.csv"):
+        with p.open(encoding="utf-8", newline="") as handle:
+            patients += sum(1 for _ in csv.DictReader(handle))
+    return len(studies), strata, patients

@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from hlhbayes.cli import main
+from hlhbayes.evidence import load_evidence
 from hlhbayes.exact import random_effects_exact
+from hlhbayes.models.units import Filters, build_units
 
 AS_CSV = """study,r,n
 Study 1,23,107
@@ -199,10 +201,11 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
     result = run("fit", "--etiology", "infection", "--dry-run", "--out", str(out))
     assert result.exit_code == 0, result.output
     text = result.stdout
+    u = build_units(load_evidence(), Filters()).describe()  # the default units of the base
     assert (
-        "dry run: etiology-line, outcome response: 8 studies (21 patients, 7 strata; 55/62 events)"
-        in text
-    )
+        f"dry run: etiology-line, outcome response: {u['studies']} studies ({u['patients']} "
+        f"patients, {u['strata']} strata; {u['events']}/{u['total']} events)"
+    ) in text
     for line in (
         "alpha     ~ Normal(0, 1.5)",
         "sigma_eta ~ HalfNormal(1)",
@@ -210,9 +213,9 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
         "gamma     ~ Normal(0, 1)",
     ):
         assert line in text
-    assert "dims: study 8, patient 21, stratum 7" in text
+    assert f"dims: study {u['studies']}, patient {u['patients']}, stratum {u['strata']}" in text
     assert "prior predictive (2.5%, 50%, 97.5%):" in text
-    assert "observed events 55" in text
+    assert f"observed events {u['events']}" in text
     assert not out.exists()
 
 

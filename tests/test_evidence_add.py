@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from conftest import snapshot
+from conftest import file_counts, snapshot
 from fixtures.yaml_memo import memo_safe_load
 from hlhbayes import atomic
 from hlhbayes.cli import main
@@ -77,24 +77,30 @@ def test_add_a_study_with_patients(data_copy: Path, shipped: EvidenceBase) -> No
     assert set(after) - set(before) == {"studies/Example2024.yaml", "patients/Example2024.csv"}
     assert all(after[name] == content for name, content in before.items())
     # the base still validates, with the new study, and its hash has changed
-    assert len(base.studies) == 27 and len(base.patients) == 24
+    studies, strata, patients = file_counts(data_copy)  # the example adds 1, 2 and 3 of them
+    assert (studies, strata, patients) == (
+        len(shipped.studies) + 1,
+        sum(len(s.strata) for s in shipped.studies.values()) + 2,
+        len(shipped.patients) + 3,
+    )
+    assert len(base.studies) == studies and len(base.patients) == patients
     assert [s.id for s in base.study("Example2024").strata] == ["response-others", "deaths-others"]
     assert base.content_hash != shipped.content_hash
     validated = run("data", "validate", data_copy)
     assert validated.exit_code == 0
     assert validated.stdout.splitlines() == [
-        f"ok: 27 studies, 44 strata, 24 patients in {data_copy}",
+        f"ok: {studies} studies, {strata} strata, {patients} patients in {data_copy}",
         f"content hash: {base.content_hash}",
     ]
 
 
-def test_add_a_study_without_patients(data_copy: Path) -> None:
+def test_add_a_study_without_patients(data_copy: Path, shipped: EvidenceBase) -> None:
     result = run("data", "add", STUDY, "--data", data_copy)
     assert result.exit_code == 0, result.output
     study_path, patients_path = targets(data_copy)
     assert result.stdout.splitlines()[0] == f"added Example2024: wrote {study_path}"
     assert study_path.exists() and not patients_path.exists()
-    assert len(load_evidence(data_copy).studies) == 27
+    assert len(load_evidence(data_copy).studies) == len(shipped.studies) + 1
 
 
 def test_dry_run_writes_nothing(data_copy: Path, tmp_path: Path) -> None:
@@ -192,7 +198,7 @@ def test_malformed_files_are_refused_with_every_issue_located(
         tmp_path,
         "bad.yaml",
         ("  population: adult\n", "  population: elderly\n"),
-        ("    timeframe: 30 days\n", "    timeframe: 30 days\n    colour: red\n"),
+        ("    timeframe: 30_day\n", "    timeframe: 30_day\n    colour: red\n"),
         (
             "    etiology: {infection: 3, malignancy: 2}\n    line: {first",
             "    etiology: 5\n    line: {first",

@@ -26,6 +26,8 @@ from hlhbayes.evidence.schema import (
     OUTCOMES,
     PATIENT_COLUMNS,
     RESPONSE_DEFINITIONS,
+    TIMEFRAMES,
+    UNITS,
     Patient,
     Stratum,
     Study,
@@ -171,7 +173,25 @@ def test_the_valid_synthetic_file_parses() -> None:
             with_stratum(etiology={"infection": -1, "malignancy": 6}),
             "strata[1].etiology",
             "infection",
-            "greater than or equal to 0",
+            "a whole or half number >= 0",
+        ),
+        (
+            with_stratum(etiology={"infection": 2.3, "malignancy": 2.7}),
+            "strata[1].etiology",
+            "infection",
+            "a whole or half number >= 0",
+        ),
+        (
+            with_stratum(etiology={"infection": "2", "malignancy": 3}),
+            "strata[1].etiology",
+            "infection",
+            "a count must be a number",
+        ),
+        (
+            with_stratum(etiology={"infection": True, "malignancy": 4}),
+            "strata[1].etiology",
+            "infection",
+            "a count must be a number",
         ),
         (
             with_stratum(line={"first": -1, "later": 6}),
@@ -214,6 +234,38 @@ def test_the_valid_synthetic_file_parses() -> None:
             "strata[1]",
             "line",
             "counts sum to 6, not total 5",
+        ),
+        # timeframes: the vocabulary, on death strata only
+        (
+            with_stratum(outcome="death", definition="mortality", timeframe="30 days"),
+            "strata[1]",
+            "timeframe",
+            "got '30 days'",
+        ),
+        (
+            with_stratum(outcome="death", definition="mortality"),
+            "strata[1]",
+            "timeframe",
+            "a death stratum needs a timeframe",
+        ),
+        (
+            with_stratum(timeframe="not_stated"),
+            "strata[1]",
+            "timeframe",
+            "only death strata carry a timeframe",
+        ),
+        (with_stratum(unit="cases"), "strata[1]", "unit", "got 'cases'"),
+        (
+            with_stratum(line={"first": 1, "later": 2, "after_anakinra": 1}),
+            "strata[1]",
+            "line",
+            "counts sum to 4, not total 5",
+        ),
+        (
+            study_file(study={**STUDY, "patient_death_timeframe": "day 30"}),
+            "study",
+            "patient_death_timeframe",
+            "got 'day 30'",
         ),
         # definitions that do not fit the outcome
         (
@@ -462,30 +514,38 @@ ALNUM = string.ascii_letters + string.digits
 
 
 @st.composite
-def split(draw, total: int, names: tuple[str, ...]) -> dict[str, int]:
-    """Counts over a non-empty subset of ``names`` that add up to ``total``."""
+def split(draw, total: int, names: tuple[str, ...], step: float = 1) -> dict[str, int | float]:
+    """Counts over a non-empty subset of ``names`` that add up to ``total``, in ``step`` units.
+
+    With ``step`` 0.5 a count may be a half (a patient with two triggers); whole counts stay
+    ``int``, as the schema gives them back.
+    """
     chosen = draw(st.permutations(names))[: draw(st.integers(1, len(names)))]
-    cuts = draw(st.lists(st.integers(0, total), min_size=len(chosen) - 1, max_size=len(chosen) - 1))
-    bounds = [0, *sorted(cuts), total]
-    return {name: bounds[i + 1] - bounds[i] for i, name in enumerate(chosen)}
+    units = round(total / step)
+    cuts = draw(st.lists(st.integers(0, units), min_size=len(chosen) - 1, max_size=len(chosen) - 1))
+    bounds = [0, *sorted(cuts), units]
+    counts = [(bounds[i + 1] - bounds[i]) * step for i in range(len(chosen))]
+    return {name: int(c) if c == int(c) else c for name, c in zip(chosen, counts, strict=True)}
 
 
 @st.composite
 def valid_strata(draw) -> dict:
     total = draw(st.integers(1, 400))
     outcome = draw(st.sampled_from(OUTCOMES))
-    first = draw(st.integers(0, total))
+    first, later = sorted(draw(st.integers(0, total)) for _ in range(2))
+    line = {"first": first, "later": later - first, "after_anakinra": total - later}
     return {
         "id": draw(st.sampled_from(ALNUM)) + draw(st.text(ALNUM + "_.-", max_size=15)),
         "outcome": outcome,
         "events": draw(st.none() | st.integers(0, total)),
         "total": total,
-        "etiology": draw(st.none() | split(total, ETIOLOGIES)),
-        "line": draw(st.sampled_from([None, {"first": first, "later": total - first}])),
+        "unit": draw(st.sampled_from(UNITS)),
+        "etiology": draw(st.none() | split(total, ETIOLOGIES, draw(st.sampled_from([1, 0.5])))),
+        "line": draw(st.sampled_from([None, line])),
         "definition": "mortality"
         if outcome == "death"
         else draw(st.sampled_from(RESPONSE_DEFINITIONS)),
-        "timeframe": draw(st.none() | st.text(max_size=20)),
+        "timeframe": draw(st.sampled_from(TIMEFRAMES)) if outcome == "death" else None,
         "derived": draw(st.booleans()),
         "location": draw(st.text(min_size=1, max_size=30)),
         "source": None,

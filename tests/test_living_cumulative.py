@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from conftest import DATA
 from hlhbayes import pipeline
 from hlhbayes.cli import main
 from hlhbayes.living.cumulative import study_order
@@ -34,28 +36,47 @@ def _prepared(model: str = "etiology-line", data: Path | None = None) -> pipelin
     return pipeline.prepare(pipeline.FitRequest(spec=load_spec(model), data=data))
 
 
+def years_in_files(root: Path) -> dict[str, int | None]:
+    """Each study's year as its file states it (read without the loader)."""
+    return {
+        p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))["study"]["year"]
+        for p in (root / "studies").glob("*.yaml")
+    }
+
+
 def test_default_order_is_publication_year_then_id():
-    assert study_order(_prepared()) == [
-        ("PedRheum2008_S13", 2008),
-        ("JClinRheumatol2011_2pts", 2011),
-        ("Wohlfarth2019", 2017),  # the id's year is not the publication year
-        ("Sonmez2018", 2018),
-        ("CookChildrens_Vicenzi", 2020),
-        ("Monteagudo2020", 2020),
-        ("OxfordIV2021", 2021),
-        ("Baverez2022", 2022),
-    ]
+    prepared = _prepared()
+    order = study_order(prepared)
+    years = years_in_files(DATA)
+    assert sorted(s for s, _ in order) == sorted(prepared.units.studies)
+    assert [y for _, y in order] == [years[s] for s, _ in order]
+    keys = [(y, s) for s, y in order]
+    assert keys == sorted(keys)  # by year, then by id
+    assert len({y for y in years.values() if y}) > 3  # the order is not trivial
+
+
+def test_studies_without_a_year_come_last(data_copy: Path):
+    for sid in ("Wohlfarth2019", "Bami2020"):
+        path = data_copy / "studies" / f"{sid}.yaml"
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc["study"]["year"] = None
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    order = study_order(_prepared(data=data_copy))
+    assert order[-2:] == [("Bami2020", None), ("Wohlfarth2019", None)]
+    dated = [(y, s) for s, y in order[:-2]]
+    assert dated == sorted(dated)
 
 
 def test_order_given_comes_first_and_the_rest_by_year():
-    order = study_order(_prepared(), ("Baverez2022", "Sonmez2018"))
+    prepared = _prepared()
+    order = study_order(prepared, ("Baverez2022", "Sonmez2018"))
     assert [s for s, _ in order][:4] == [
         "Baverez2022",
         "Sonmez2018",
         "PedRheum2008_S13",
         "JClinRheumatol2011_2pts",
     ]
-    assert len(order) == 8
+    assert len(order) == len(prepared.units.studies)
 
 
 def test_a_table_keeps_its_row_order(table):

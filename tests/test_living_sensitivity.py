@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from hlhbayes import pipeline
 from hlhbayes.cli import main
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.evidence import load_evidence
 from hlhbayes.living.sensitivity import (
     COLUMNS,
     build_scenarios,
@@ -25,16 +26,38 @@ from hlhbayes.models.units import Filters, build_units
 
 TINY = ["--draws", "150", "--tune", "150", "--chains", "2"]
 PNG = b"\x89PNG\r\n\x1a\n"
-STUDIES = [
-    "Baverez2022",
-    "CookChildrens_Vicenzi",
-    "JClinRheumatol2011_2pts",
-    "Monteagudo2020",
-    "OxfordIV2021",
-    "PedRheum2008_S13",
-    "Sonmez2018",
-    "Wohlfarth2019",
-]
+BASE = load_evidence()
+BASELINE = build_units(BASE, Filters())  # the default response fit of the shipped base
+STUDIES = list(BASELINE.studies)
+# a scenario with no direct response data on infection/first: only PedRheum2008_S13 defines
+# response as HLH-2004 resolution, and its children had rheumatic or other triggers, later line
+NO_INFECTION_FIRST = "definition-hlh2004_resolution"
+
+
+def response_definitions(sid: str) -> set[str]:
+    """The definitions of a baseline study's response counts, read from the base; patient rows
+    count as clinician_judged (Baverez 2022's efficacy is the treating physician's)."""
+    codes = {
+        s.definition
+        for s in BASE.study(sid).strata
+        if s.outcome == "response" and s.events is not None
+    }
+    return codes or {"clinician_judged"}
+
+
+BASELINE_DEFINITIONS = sorted({c for sid in STUDIES for c in response_definitions(sid)})
+
+
+def studies_defining_response_as(definition: str) -> set[str]:
+    """Studies of the baseline whose response strata use ``definition``, read from the base."""
+    return {
+        sid
+        for sid in STUDIES
+        if any(
+            s.outcome == "response" and s.events is not None and s.definition == definition
+            for s in BASE.study(sid).strata
+        )
+    }
 
 
 def run(*args: str | Path):
@@ -60,11 +83,7 @@ def test_every_scenario_of_the_issue(scenarios):
         "all-conditions",
         "adults-only",
         "children-only",
-        "definition-clinical_serologic",
-        "definition-clinician_judged",
-        "definition-hlh2004_resolution",
-        "definition-organ_function_proxy",
-        "definition-remission",
+        *(f"definition-{code}" for code in BASELINE_DEFINITIONS),
     ]
     by_name = {s.name: s for s in scenarios}
     assert by_name["baseline"].description == "the saved spec (tau ~ HalfNormal(1))"
@@ -75,7 +94,8 @@ def test_every_scenario_of_the_issue(scenarios):
     assert by_name["children-only"].filters == {"population": "pediatric"}
     remission = by_name["definition-remission"]
     kept = set(STUDIES) - set(remission.filters["exclude_studies"])
-    assert kept == {"CookChildrens_Vicenzi", "JClinRheumatol2011_2pts", "Sonmez2018"}
+    assert kept == studies_defining_response_as("remission")
+    assert {"JClinRheumatol2011_2pts", "Sonmez2018"} <= kept
     assert all(s.skip is None for s in scenarios)
 
 
@@ -123,19 +143,21 @@ def test_direct_data_on_a_cell(shipped):
 
 def test_list_shows_the_plan_without_fitting(tmp_path):
     result = run(
-        "sensitivity", "--list", "--scenarios", "baseline,loo-Baverez2022,all-conditions",
+        "sensitivity", "--list", "--scenarios", f"baseline,all-conditions,{NO_INFECTION_FIRST}",
         "--out", tmp_path / "s",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["scenario", "group", "units", "plan", "description"]
+    u = BASELINE.describe()
     assert lines[1].split()[:8] == [
-        "baseline", "baseline", "8", "studies", "(21", "patients,", "7", "strata)",
+        "baseline", "baseline", str(u["studies"]), "studies", f"({u['patients']}", "patients,",
+        str(u["strata"]), "strata)",
     ]  # fmt: skip
     assert lines[1].split()[8] == "fit"
-    assert "not estimable" in lines[2]
-    assert "[no direct response data on infection/first in this scenario" in lines[2]
-    assert "not run" in lines[3] and "[the same evidence units as the baseline]" in lines[3]
+    assert "not run" in lines[2] and "[the same evidence units as the baseline]" in lines[2]
+    assert "not estimable" in lines[3]
+    assert "[no direct response data on infection/first in this scenario" in lines[3]
     assert not (tmp_path / "s").exists()
 
 
@@ -149,7 +171,7 @@ def test_unknown_scenario_is_refused(tmp_path):
 @pytest.mark.sampling
 def test_table_statuses_and_files(tmp_path):
     out = tmp_path / "sens"
-    scenarios = "baseline,loo-Baverez2022,all-conditions"
+    scenarios = f"baseline,all-conditions,{NO_INFECTION_FIRST}"
     result = run("sensitivity", "--scenarios", scenarios, *TINY, "--out", out)
     assert result.exit_code in (0, 3), result.output
     lines = result.stdout.splitlines()
@@ -159,18 +181,20 @@ def test_table_statuses_and_files(tmp_path):
     rows = [ln.split() for ln in lines[1:]]
     assert [(r[0], r[3]) for r in rows] == [
         (s, q)
-        for s in ("baseline", "loo-Baverez2022", "all-conditions")
+        for s in ("baseline", "all-conditions", NO_INFECTION_FIRST)
         for q in ("rate_typical", "rate_new")
     ]
-    for r in rows[:2]:  # fitted: mean, interval, 8 studies, a status
+    n = len(STUDIES)
+    for r in rows[:2]:  # fitted: mean, interval, the baseline's studies, a status
         assert r[1:3] == ["infection", "first"]
-        assert 0 < float(r[4]) < 1 and r[7] == "8"
+        assert 0 < float(r[4]) < 1 and r[7] == str(n)
         assert " ".join(r[8:]) in ("ok", "not converged")
-    assert lines[3].endswith(
-        "7  not estimable: no direct response data on infection/first in this scenario (an "
+    assert lines[3].endswith(f"{n}  not run: the same evidence units as the baseline")
+    kept = len(studies_defining_response_as("hlh2004_resolution"))
+    assert lines[5].endswith(
+        f"{kept}  not estimable: no direct response data on infection/first in this scenario (an "
         "estimate would rest on pooling and the priors alone)"
     )
-    assert lines[5].endswith("8  not run: the same evidence units as the baseline")
     assert sorted(p.name for p in out.iterdir()) == [
         "provenance.json",
         "sensitivity.csv",
@@ -180,10 +204,10 @@ def test_table_statuses_and_files(tmp_path):
     assert (out / "sensitivity.png").read_bytes().startswith(PNG)
     records = json.loads((out / "sensitivity.json").read_text())
     assert list(records[0]) == COLUMNS
-    assert records[2]["mean"] is None and records[2]["status"] == "not estimable"
+    assert records[4]["mean"] is None and records[4]["status"] == "not estimable"
     provenance = json.loads((out / "provenance.json").read_text())
     assert [s["name"] for s in provenance["scenarios"]] == scenarios.split(",")
-    assert "[2/3] loo-Baverez2022: not estimable (" in result.stderr
+    assert f"[3/3] {NO_INFECTION_FIRST}: not estimable (" in result.stderr
     # the output folder is never replaced without --force
     again = run("sensitivity", "--scenarios", "baseline", *TINY, "--out", out)
     assert again.exit_code == 1

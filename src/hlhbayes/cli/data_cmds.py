@@ -54,8 +54,11 @@ def validate(path: Path | None, data_path: Path | None) -> None:
     """Validate every study, stratum and patient file under PATH (or --data; default: the base).
 
     Lists every problem with its file, row and field, and exits 1 if there is any.
-    Disagreements between a paper's text and its patient table are reported as notes.
+    Disagreements between a paper's text and its patient table are reported as notes, and
+    implausible figures kept as printed (an H score above 337, say) as warnings.
     """
+    from hlhbayes.evidence.plausibility import plausibility_warnings
+
     if path is not None and data_path is not None and path != data_path:
         raise HlhBayesError(f"two evidence bases given: PATH {path} and --data {data_path}")
     path = path or data_path
@@ -74,6 +77,8 @@ def validate(path: Path | None, data_path: Path | None) -> None:
                 f"table (see: hlhbayes describe {sid})",
                 err=True,
             )
+    for warning in plausibility_warnings(base):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @data.command(name="list")
@@ -164,6 +169,8 @@ def add(
     plan = plan_addition(root, file, patients_file, replace=replace, allow_overlap=allow_overlap)
     for notice in plan.notices:
         click.echo(f"note: {notice}", err=True)
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
     targets = ", ".join(str(p) for p in plan.writes)
     if dry_run:
         click.echo(f"dry run: {plan.study_id} is valid; would write {targets}")

@@ -27,7 +27,7 @@ from hlhbayes.cli.options import (
     sampler_overrides,
     threshold_option,
 )
-from hlhbayes.evidence.schema import CONDITIONS
+from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 
 
 @click.command()
@@ -51,6 +51,21 @@ from hlhbayes.evidence.schema import CONDITIONS
 )
 @click.option("--exclude-study", "exclude_studies", multiple=True, help="Study id to leave out.")
 @click.option("--exclude-derived", is_flag=True, default=None, help="Leave out derived counts.")
+@click.option(
+    "--death-timeframe",
+    "death_timeframes",
+    multiple=True,
+    type=click.Choice(TIMEFRAMES),
+    help="--outcome death: deaths counted in this timeframe enter (repeatable; default "
+    "last_follow_up and not_stated).",
+)
+@click.option(
+    "--include-after-anakinra-failure",
+    is_flag=True,
+    default=None,
+    help="Count strata of patients given anakinra after anakinra failed as later line "
+    "(default: left out).",
+)
 @click.option(
     "--prior",
     "prior_texts",
@@ -99,6 +114,8 @@ def fit(
     conditions: tuple[str, ...],
     exclude_studies: tuple[str, ...],
     exclude_derived: bool | None,
+    death_timeframes: tuple[str, ...],
+    include_after_anakinra_failure: bool | None,
     prior_texts: tuple[str, ...],
     prior_mu_mean: float | None,
     prior_mu_sd: float | None,
@@ -141,6 +158,8 @@ def fit(
             "conditions": list(conditions) or None,
             "exclude_studies": list(exclude_studies) or None,
             "exclude_derived": exclude_derived,
+            "death_timeframes": list(death_timeframes) or None,
+            "include_after_anakinra_failure": include_after_anakinra_failure,
         },
         sampler_overrides=sampler_overrides(chains, draws, tune, target_accept, sampler),
     )
@@ -200,10 +219,12 @@ def fit(
 def _header(prepared) -> str:
     spec = prepared.request.spec
     u = prepared.units.describe()
+    frames = u.get("death_timeframes")
+    deaths = "; deaths " + ", ".join(f"{k} ({n})" for k, n in frames.items()) if frames else ""
     return (
         f"{spec.model}, outcome {spec.filters.outcome}: {u['studies']} studies "
-        f"({u['patients']} patients, {u['strata']} strata; {u['events']}/{u['total']} events); "
-        f"data {prepared.data_hash[:12]}"
+        f"({u['patients']} patients, {u['strata']} strata; {u['events']}/{u['total']} events"
+        f"{deaths}); data {prepared.data_hash[:12]}"
     )
 
 
@@ -274,7 +295,7 @@ def _print_dry_run(prepared, header) -> None:
     )
     u = prepared.units
     click.echo(f"dims: study {len(u.studies)}, patient {len(u.pat_ids)}, stratum {len(u.agg_ids)}")
-    for sid, reason in sorted(u.excluded.items()):
+    for sid, reason in sorted({**u.excluded, **u.left_out}.items()):
         click.echo(f"  left out {sid}: {_shorten(reason)}")
     s = spec.sampler
     click.echo(

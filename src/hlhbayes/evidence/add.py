@@ -23,15 +23,21 @@ from hlhbayes.evidence.load import (
     parse_patients_text,
     parse_study_text,
 )
+from hlhbayes.evidence.plausibility import plausibility_warnings
 
 
 @dataclass
 class AddPlan:
-    """What an addition will write (or wrote), and the notices for the user."""
+    """What an addition will write (or wrote), with notices and warnings for the user.
+
+    ``warnings`` are the new study's plausibility warnings: figures kept as printed that a
+    reviewer should check.
+    """
 
     study_id: str
     writes: dict[Path, bytes] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     content_hash: str = ""
 
 
@@ -123,9 +129,14 @@ def plan_addition(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
         try:
-            plan.content_hash = load_evidence(trial).content_hash
+            added = load_evidence(trial)
         except EvidenceError as exc:
             raise EvidenceError([_relocate(i, trial, root, origin) for i in exc.issues]) from None
+        plan.content_hash = added.content_hash
+    mine = (f"{STUDIES_DIR}/{study.id}.yaml", f"{PATIENTS_DIR}/{study.id}.csv")
+    for warning in plausibility_warnings(added):
+        if warning.file in mine:
+            plan.warnings.append(str(warning))
     return plan
 
 

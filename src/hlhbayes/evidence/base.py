@@ -84,12 +84,17 @@ class EvidenceBase:
                     "reference": _reference(s.doi, s.pmid, s.url),
                 }
             )
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        if not frame.empty:  # a year not stated is missing, and stated years stay integers
+            frame["year"] = frame["year"].astype("Int64")
+        return frame
 
     def strata_frame(self) -> pd.DataFrame:
-        """One row per stratum, with composition columns ``n_<etiology>`` and ``n_first/later``.
+        """One row per stratum, with composition columns ``n_<etiology>`` and ``n_<line>``.
 
-        Unknown compositions are NaN in every composition column of that row.
+        Unknown compositions are NaN in every composition column of that row; etiology counts
+        may be halves (a patient with two triggers). ``n_after_anakinra`` counts patients given
+        anakinra after anakinra had failed.
         """
         rows = []
         for sid in sorted(self.studies):
@@ -102,6 +107,8 @@ class EvidenceBase:
                     "events": s.events,
                     "total": s.total,
                     "definition": s.definition,
+                    "timeframe": s.timeframe,
+                    "unit": s.unit,
                     "derived": s.derived,
                     "location": s.location,
                 }
@@ -109,6 +116,7 @@ class EvidenceBase:
                     row[f"n_{e}"] = None if s.etiology is None else s.etiology.get(e, 0)
                 row["n_first"] = None if s.line is None else s.line.first
                 row["n_later"] = None if s.line is None else s.line.later
+                row["n_after_anakinra"] = None if s.line is None else s.line.after_anakinra
                 rows.append(row)
         return pd.DataFrame(rows)
 

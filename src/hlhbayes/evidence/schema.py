@@ -7,9 +7,10 @@ live in :mod:`hlhbayes.evidence.validate`.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 ETIOLOGIES: tuple[str, ...] = (
     "infection",
@@ -21,6 +22,10 @@ ETIOLOGIES: tuple[str, ...] = (
 )
 """Trigger categories of the seed paper's Table 1 (rheumatic = AOSD or sJIA), plus ``other``."""
 
+LINE_CATEGORIES: tuple[str, ...] = ("first", "later", "after_anakinra")
+"""Line categories of a stratum: ``after_anakinra`` counts patients given anakinra again (another
+route, dose or regimen) after anakinra itself had failed: their outcome says nothing about
+anakinra as first or later line, so fits leave such strata out unless told otherwise."""
 POPULATIONS: tuple[str, ...] = ("adult", "pediatric", "mixed")
 CONDITIONS: tuple[str, ...] = ("classic_shlh", "mas", "sepsis_mas", "covid_shlh")
 OUTCOMES: tuple[str, ...] = ("response", "death")
@@ -32,6 +37,28 @@ RESPONSE_DEFINITIONS: tuple[str, ...] = (
     "organ_function_proxy",
     "not_defined",
 )
+TIMEFRAMES: tuple[str, ...] = (
+    "in_hospital",
+    "28_day",
+    "30_day",
+    "90_day",
+    "last_follow_up",
+    "not_stated",
+)
+"""When deaths were counted. 28- and 30-day mortality keep their own codes (record what the
+source says); a fit may pool them by selecting both."""
+TIMEFRAME_WORDS: dict[str, str] = {
+    "in_hospital": "in hospital",
+    "28_day": "at 28 days",
+    "30_day": "at 30 days",
+    "90_day": "at 90 days",
+    "last_follow_up": "at last follow-up",
+    "not_stated": "timeframe not stated",
+}
+UNITS: tuple[str, ...] = ("patients", "episodes")
+HSCORE_MAX = 337
+"""The largest H score the scoring system can give (Fardet et al. 2014); larger printed values are
+flagged as implausible (:mod:`hlhbayes.evidence.plausibility`)."""
 
 Etiology = Literal["infection", "malignancy", "rheumatic", "medication", "other", "unknown"]
 Population = Literal["adult", "pediatric", "mixed"]
@@ -46,7 +73,24 @@ Definition = Literal[
     "not_defined",
     "mortality",
 ]
+Timeframe = Literal["in_hospital", "28_day", "30_day", "90_day", "last_follow_up", "not_stated"]
 Count = Annotated[int, Field(ge=0, strict=True)]
+
+
+def _half_count(value: object) -> int | float:
+    """A count in a stratum's etiology mix: whole, or half (a patient with two triggers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"a count must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or value * 2 != int(value * 2):
+        raise ValueError(
+            f"a count must be a whole or half number >= 0 (e.g. 3 or 2.5), got {value}"
+        )
+    return int(value) if value == int(value) else float(value)
+
+
+HalfCount = Annotated[int | float, BeforeValidator(_half_count)]
+"""Etiology counts may be halves: a patient with two triggers counts 0.5 in each, as a patient row
+with two etiology flags has weight 1/2 on each in the models."""
 Flag = Annotated[int, Field(ge=0, le=1)]
 STUDY_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 STUDY_ID_MAX_LENGTH = 60
@@ -62,19 +106,20 @@ class Study(_Record):
 
     id: StudyId
     citation: str
-    year: Annotated[int, Field(ge=1950, le=2100, strict=True)]
+    year: Annotated[int, Field(ge=1950, le=2100, strict=True)] | None
     doi: str | None = None
     pmid: str | int | None = None
     url: str | None = None
     design: str
     country: str | None = None
-    population: Population
+    population: Population | None
     condition: Condition
     response_definition: str | None = None
     role: Literal["primary", "secondary"] = "primary"
     pool: bool = True
     exclusion_reason: str | None = None
     overlap_group: str | None = None
+    patient_death_timeframe: Timeframe | None = None
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -99,10 +144,16 @@ class Reported(_Record):
 
 
 class LineMix(_Record):
-    """Counts of first-line and later-line patients in a stratum."""
+    """Counts of first-line, later-line and after-anakinra-failure patients in a stratum."""
 
     first: Count
     later: Count
+    after_anakinra: Count = 0
+
+    @property
+    def total(self) -> int:
+        """All patients of the mix."""
+        return self.first + self.later + self.after_anakinra
 
 
 class Stratum(_Record):
@@ -112,10 +163,11 @@ class Stratum(_Record):
     outcome: Outcome
     events: Count | None
     total: Annotated[int, Field(gt=0, strict=True)]
-    etiology: dict[Etiology, Count] | None = None
+    unit: Literal["patients", "episodes"] = "patients"
+    etiology: dict[Etiology, HalfCount] | None = None
     line: LineMix | None = None
     definition: Definition
-    timeframe: str | None = None
+    timeframe: Timeframe | None = None
     derived: bool = False
     location: str
     source: str | None = None
@@ -129,12 +181,19 @@ class Stratum(_Record):
             raise ValueError(
                 f"etiology: counts sum to {sum(self.etiology.values())}, not total {self.total}"
             )
-        if self.line is not None and self.line.first + self.line.later != self.total:
-            raise ValueError(
-                f"line: counts sum to {self.line.first + self.line.later}, not total {self.total}"
-            )
+        if self.line is not None and self.line.total != self.total:
+            raise ValueError(f"line: counts sum to {self.line.total}, not total {self.total}")
         if self.outcome == "death" and self.definition != "mortality":
             raise ValueError("definition: a death stratum has definition mortality")
+        if self.outcome == "death" and self.timeframe is None:
+            raise ValueError(
+                f"timeframe: a death stratum needs a timeframe, one of {', '.join(TIMEFRAMES)}"
+            )
+        if self.outcome == "response" and self.timeframe is not None:
+            raise ValueError(
+                "timeframe: only death strata carry a timeframe (say when response was judged in "
+                "note)"
+            )
         if self.outcome == "response" and self.definition == "mortality":
             raise ValueError(
                 f"definition: a response stratum needs one of {', '.join(RESPONSE_DEFINITIONS)}"

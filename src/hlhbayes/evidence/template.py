@@ -25,6 +25,7 @@ from hlhbayes.evidence.schema import (
     Outcome,
     Patient,
     Population,
+    Timeframe,
 )
 
 
@@ -43,19 +44,22 @@ def study_template(study_id: str) -> str:
 study:
   id: {study_id}
   citation: null                  # authors, title, journal, year (own words)
-  year: null                      # publication year: orders the cumulative analysis
+  year: null                      # publication year (orders the cumulative analysis); stays
+                                  # null only if no source states it (say so in notes)
   doi: null                       # at least one of doi / pmid / url
   pmid: null
   url: null
   design: null                    # e.g. retrospective case series, single centre
   country: null                   # or leave null
-  population: null                # {_choices(Population)}
+  population: null                # {_choices(Population)}; null only if not stated
   condition: null                 # {_choices(Condition)}
   response_definition: null       # the paper's definition in own words, or null if none
   role: primary                   # primary | secondary (reviews: never pooled)
   pool: true                      # false keeps the study out of every analysis
   exclusion_reason: null          # required when pool is false
   overlap_group: null             # shared by studies reporting the same patients
+  patient_death_timeframe: null   # with a patients table: when its deaths were counted,
+                                  # {_choices(Timeframe)}
   notes: null                     # judgement calls and caveats
 
 reported:                         # aggregates as the paper states them (for reconciliation)
@@ -70,12 +74,15 @@ strata:                           # counts the models use; delete the ones the p
     outcome: response             # {_choices(Outcome)}
     events: null                  # responders; null only if the paper does not give it
     total: null
-    etiology: null                # e.g. {{infection: 6, malignancy: 5}} summing to total;
+    unit: patients                # patients | episodes (a patient may count twice)
+    etiology: null                # e.g. {{infection: 6, malignancy: 5}} summing to total
+                                  # (0.5 for each trigger of a patient with two);
                                   # null when the mix is unknown. {_choices(Etiology)}
-    line: null                    # {{first: a, later: b}} summing to total, or null
+    line: null                    # {{first: a, later: b}} summing to total, or null; add
+                                  # after_anakinra: c for patients given anakinra after it failed
     definition: null              # {response_definitions}
-    timeframe: null               # e.g. day 14
-    derived: false
+    timeframe: null               # response strata: null (say when response was judged in note)
+    derived: false                # true if any figure (count or mix) is computed or inferred
     location: null
     source: null                  # a URL when it differs from the study's own
     note: null
@@ -83,10 +90,11 @@ strata:                           # counts the models use; delete the ones the p
     outcome: death
     events: null                  # deaths
     total: null
+    unit: patients
     etiology: null
     line: null
     definition: mortality
-    timeframe: null               # when deaths were counted, e.g. 90 days
+    timeframe: null               # when deaths were counted: {_choices(Timeframe)}
     derived: false
     location: null
     source: null

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from hlhbayes.evidence.issues import Issue
-from hlhbayes.evidence.schema import Patient, StudyFile
+from hlhbayes.evidence.schema import TIMEFRAMES, Patient, StudyFile
 
 
 def cross_check(
@@ -19,7 +19,8 @@ def cross_check(
     - a DOI or PMID used by one study only;
     - at most one pooled study per overlap group (two reports of the same patients);
     - every patient file named after, and every patient row pointing to, a known study;
-      patient numbers unique within a study.
+      patient numbers unique within a study;
+    - a study with patient rows says when their deaths were counted (``patient_death_timeframe``).
 
     ``row_numbers`` gives the spreadsheet row of each patient per table (default: its index + 2,
     right only when no row of the table failed validation).
@@ -82,6 +83,16 @@ def cross_check(
         numbers = (row_numbers or {}).get(stem) or [i + 2 for i in range(len(rows))]
         if stem not in studies:
             issues.append(Issue(file, "", "", f"no study file studies/{stem}.yaml for this table"))
+        elif studies[stem][1].study.patient_death_timeframe is None:
+            issues.append(
+                Issue(
+                    studies[stem][0],
+                    "study",
+                    "patient_death_timeframe",
+                    f"the study has patient rows ({file}): say when their deaths were counted, "
+                    f"one of {', '.join(TIMEFRAMES)}",
+                )
+            )
         for number, patient in zip(numbers, rows, strict=True):
             if patient.study != stem:
                 issues.append(

@@ -136,9 +136,10 @@ def study_order(
 ) -> list[tuple[str, int | None]]:
     """The order of the steps: ``order`` first (as given), then the rest by (year, id).
 
-    Studies of a user's table (``random-effects --data table.csv``) have no year: their default
-    order is the table's. Raises :class:`~hlhbayes.errors.HlhBayesError` for an id that is not
-    in the analysis, or named twice.
+    Studies whose year is not stated come last, by id. Studies of a user's table
+    (``random-effects --data table.csv``) have no year: their default order is the table's.
+    Raises :class:`~hlhbayes.errors.HlhBayesError` for an id that is not in the analysis, or
+    named twice.
     """
     units = prepared.units
     years = _years(prepared)
@@ -153,11 +154,11 @@ def study_order(
         raise HlhBayesError(f"--order: {', '.join(twice)} named more than once")
     rest = [s for s in units.studies if s not in order]
     if years:
-        rest.sort(key=lambda s: (years.get(s) or 0, s))
+        rest.sort(key=lambda s: (years.get(s) is None, years.get(s) or 0, s))
     return [(s, years.get(s)) for s in [*order, *rest]]
 
 
-def _years(prepared: pipeline.Prepared) -> dict[str, int]:
+def _years(prepared: pipeline.Prepared) -> dict[str, int | None]:
     base = prepared.base
     if base is None:  # a user's table
         return {}

@@ -26,7 +26,15 @@ SAMPLER_DEFAULTS: dict[str, Any] = {
     "target_accept": 0.95,
     "sampler": "pymc",
 }
-FILTER_KEYS = {"outcome", "population", "conditions", "exclude_studies", "exclude_derived"}
+FILTER_KEYS = {
+    "outcome",
+    "population",
+    "conditions",
+    "exclude_studies",
+    "exclude_derived",
+    "death_timeframes",
+    "include_after_anakinra_failure",
+}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """From the evidence base to the evidence units a model fits: patients and aggregate strata.
 
-Filtering (outcome, population, condition, excluded studies, derived counts) happens here, once,
-before any model is built; the result is plain numpy arrays with named categories.
+Filtering (outcome, population, condition, excluded studies, derived counts, death timeframes,
+strata after anakinra failure) happens here, once, before any model is built; the result is
+plain numpy arrays with named categories, and the reason for every study or unit left out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
-from hlhbayes.evidence.schema import CONDITIONS, POPULATIONS
+from hlhbayes.evidence.schema import CONDITIONS, POPULATIONS, TIMEFRAMES, Patient, Stratum
 
 MODEL_ETIOLOGIES: tuple[str, ...] = ("infection", "malignancy", "rheumatic", "other", "unknown")
 """Etiology levels of the models. The data's ``medication`` category is modelled as ``other``."""
@@ -27,6 +28,11 @@ DATA_TO_MODEL_ETIOLOGY = {
 }
 MODEL_LINES: tuple[str, ...] = ("first", "later")
 DEFAULT_CONDITIONS: tuple[str, ...] = ("classic_shlh", "mas")
+DEFAULT_DEATH_TIMEFRAMES: tuple[str, ...] = ("last_follow_up", "not_stated")
+"""Deaths a death fit uses unless told otherwise: the design's estimand is mortality at last
+follow-up as reported, and a count given without a timeframe is the crude proportion at the end
+of what its source reports. Fixed-horizon mortality (in hospital, 28, 30 or 90 days) is shorter
+and enters only when selected. The timeframes used are listed in :meth:`Units.describe`."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class Filters:
     conditions: tuple[str, ...] = DEFAULT_CONDITIONS
     exclude_studies: tuple[str, ...] = ()
     exclude_derived: bool = False
+    death_timeframes: tuple[str, ...] = DEFAULT_DEATH_TIMEFRAMES
+    include_after_anakinra_failure: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> Filters:
@@ -48,6 +56,10 @@ class Filters:
             conditions=tuple(data["conditions"]),
             exclude_studies=tuple(data["exclude_studies"]),
             exclude_derived=bool(data["exclude_derived"]),
+            # runs recorded before these filters existed: every timeframe, after-anakinra
+            # strata counted as later line (what those fits did)
+            death_timeframes=tuple(data.get("death_timeframes") or TIMEFRAMES),
+            include_after_anakinra_failure=bool(data.get("include_after_anakinra_failure", True)),
         )
 
     def to_dict(self) -> dict:
@@ -58,6 +70,8 @@ class Filters:
             "conditions": list(self.conditions),
             "exclude_studies": list(self.exclude_studies),
             "exclude_derived": self.exclude_derived,
+            "death_timeframes": list(self.death_timeframes),
+            "include_after_anakinra_failure": self.include_after_anakinra_failure,
         }
 
     def validate(self, base: EvidenceBase) -> None:
@@ -73,6 +87,11 @@ class Filters:
         for s in self.exclude_studies:
             if s not in base.studies:
                 problems.append(f"--exclude-study {s!r} is not in the evidence base")
+        for t in self.death_timeframes:
+            if t not in TIMEFRAMES:
+                problems.append(f"unknown death timeframe {t!r}; valid: {', '.join(TIMEFRAMES)}")
+        if not self.death_timeframes:
+            problems.append(f"no death timeframe selected; valid: {', '.join(TIMEFRAMES)}")
         if problems:
             raise HlhBayesError("; ".join(problems))
 
@@ -101,6 +120,11 @@ class Units:
     agg_v: np.ndarray
     agg_derived: np.ndarray
     excluded: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Units of the studies in the fit that a filter left out: unit id (``study/stratum``, or
+    ``study#patients`` for a study's patient rows) -> reason."""
+    death_timeframes: dict[str, int] = field(default_factory=dict)
+    """Death fits: the number of units (patients and strata) per timeframe code that entered."""
 
     @property
     def n_units(self) -> int:
@@ -128,8 +152,12 @@ class Units:
         return float(later / total) if total else 0.5
 
     def describe(self) -> dict:
-        """Counts for dry runs and reports."""
-        return {
+        """Counts for dry runs and reports.
+
+        Death fits also list the timeframes that entered (``death_timeframes``: code -> units),
+        and every fit the units a filter left out of studies otherwise in it (``left_out``).
+        """
+        described = {
             "studies": len(self.studies),
             "patients": len(self.pat_ids),
             "strata": len(self.agg_ids),
@@ -138,6 +166,11 @@ class Units:
             "strata_with_unknown_etiology": int(np.isnan(self.agg_w).any(axis=1).sum()),
             "strata_with_unknown_line": int(np.isnan(self.agg_v).sum()),
         }
+        if self.death_timeframes:
+            described["death_timeframes"] = dict(self.death_timeframes)
+        if self.left_out:
+            described["left_out"] = dict(self.left_out)
+        return described
 
 
 def build_units(base: EvidenceBase, filters: Filters) -> Units:
@@ -145,7 +178,14 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
 
     ``population`` adult or pediatric keeps patient rows by age (18 and over: adult) and the
     strata of studies of that population; the strata of a ``mixed`` study are left out, since
-    they count adults and children together.
+    they count adults and children together, and so are those of a study whose population is not
+    stated.
+
+    ``outcome`` death keeps the strata (and patient rows) whose deaths were counted in one of
+    ``death_timeframes``; any outcome leaves out a stratum with patients given anakinra after
+    anakinra failed unless ``include_after_anakinra_failure`` (then they count as later line).
+    Each unit so left out is named in ``Units.left_out``, each study left with nothing in
+    ``Units.excluded``, with the reason.
 
     Raises :class:`~hlhbayes.errors.HlhBayesError` when no unit is left.
     """
@@ -161,41 +201,67 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
             reason = "excluded on the command line"
         elif s.condition not in filters.conditions:
             reason = f"condition {s.condition} not selected"
-        elif filters.population != "all" and s.population not in (filters.population, "mixed"):
+        elif filters.population != "all" and s.population not in (
+            filters.population,
+            "mixed",
+            None,
+        ):
             reason = f"population {s.population}"
         if reason:
             excluded[sid] = reason
         else:
             chosen.append(sid)
 
-    pats = [
-        p
-        for p in base.patients
-        if p.study in chosen and filters.population in ("all", _patient_population(p.age))
-    ]
+    left_out: dict[str, str] = {}
+    death = filters.outcome == "death"
+    timeframe_reason = (
+        f"deaths counted {{}}, not among the death timeframes selected "
+        f"({', '.join(filters.death_timeframes)})"
+    )
+    pats = []
+    for p in base.patients:
+        if p.study not in chosen or filters.population not in ("all", _patient_population(p.age)):
+            continue
+        frame = base.studies[p.study].study.patient_death_timeframe
+        if death and frame not in filters.death_timeframes:
+            left_out[f"{p.study}#patients"] = timeframe_reason.format(frame)
+            continue
+        pats.append(p)
     strata = []
     for sid in chosen:
-        if filters.population != "all" and base.studies[sid].study.population == "mixed":
-            # its strata mix adults and children; only its patient rows (by age) can enter
+        if filters.population != "all" and base.studies[sid].study.population in ("mixed", None):
+            # its strata mix adults and children (or may); only patient rows (by age) can enter
             continue
         for s in base.studies[sid].strata:
             if s.outcome != filters.outcome or s.events is None:
                 continue
             if filters.exclude_derived and s.derived:
                 continue
+            reason = _left_out_reason(s, filters, timeframe_reason)
+            if reason:
+                left_out[f"{sid}/{s.id}"] = reason
+                continue
             strata.append((sid, s))
     used = sorted({p.study for p in pats} | {sid for sid, _ in strata})
     for sid in chosen:
         if sid not in used:
-            mixed = filters.population != "all" and base.studies[sid].study.population == "mixed"
-            excluded[sid] = (
-                f"population mixed: no {filters.population} patient rows (its strata mix adults "
-                "and children)"
-                if mixed
-                else f"no usable {filters.outcome} count"
-            )
+            population = base.studies[sid].study.population
+            mine = [r for u, r in left_out.items() if _study_of(u) == sid]
+            if filters.population != "all" and population in ("mixed", None):
+                excluded[sid] = (
+                    f"population {population or 'not stated'}: no {filters.population} patient "
+                    "rows (its strata may mix adults and children)"
+                )
+            elif mine:
+                excluded[sid] = "; ".join(dict.fromkeys(mine))
+            else:
+                excluded[sid] = f"no usable {filters.outcome} count"
+    left_out = {u: r for u, r in left_out.items() if _study_of(u) in used}
     if not used:
-        raise HlhBayesError(f"no evidence is left for outcome {filters.outcome!r} after filtering")
+        frames = f" (death timeframes {', '.join(filters.death_timeframes)})" if death else ""
+        raise HlhBayesError(
+            f"no evidence is left for outcome {filters.outcome!r} after filtering{frames}"
+        )
     index = {sid: i for i, sid in enumerate(used)}
     k = len(MODEL_ETIOLOGIES)
 
@@ -217,7 +283,8 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
                 row[MODEL_ETIOLOGIES.index(DATA_TO_MODEL_ETIOLOGY[e])] += n
             agg_w[j] = row / s.total
         if s.line is not None:
-            agg_v[j] = s.line.later / s.total
+            # after-anakinra strata reach here only when asked for: counted as later line
+            agg_v[j] = (s.line.later + s.line.after_anakinra) / s.total
 
     return Units(
         studies=tuple(used),
@@ -234,7 +301,38 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
         agg_v=agg_v,
         agg_derived=np.array([s.derived for _, s in strata], dtype=bool),
         excluded=excluded,
+        left_out=left_out,
+        death_timeframes=_timeframe_counts(base, pats, strata) if death else {},
     )
+
+
+def _left_out_reason(stratum: Stratum, filters: Filters, timeframe_reason: str) -> str | None:
+    """Why a stratum with a count does not enter this fit, or None."""
+    if filters.outcome == "death" and stratum.timeframe not in filters.death_timeframes:
+        return timeframe_reason.format(stratum.timeframe)
+    line = stratum.line
+    if line is not None and line.after_anakinra and not filters.include_after_anakinra_failure:
+        return (
+            f"{line.after_anakinra} of {stratum.total} given anakinra after anakinra had failed: "
+            "says nothing about anakinra as first or later line (include them as later line "
+            "with --include-after-anakinra-failure)"
+        )
+    return None
+
+
+def _study_of(unit_id: str) -> str:
+    """The study of a unit id: ``S/stratum`` or ``S#patients`` (or ``S#3``) -> ``S``."""
+    return unit_id.split("/")[0].split("#")[0]
+
+
+def _timeframe_counts(
+    base: EvidenceBase, pats: list[Patient], strata: list[tuple[str, Stratum]]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    frames = [base.studies[p.study].study.patient_death_timeframe for p in pats]
+    for frame in [*frames, *(s.timeframe for _, s in strata)]:
+        counts[frame] = counts.get(frame, 0) + 1
+    return {t: counts[t] for t in TIMEFRAMES if t in counts}
 
 
 def _patient_population(age: float | None) -> str:

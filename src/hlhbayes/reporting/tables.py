@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hlhbayes.evidence.schema import TIMEFRAME_WORDS, TIMEFRAMES
 from hlhbayes.models.units import MODEL_ETIOLOGIES
 from hlhbayes.priors import Prior
 from hlhbayes.reporting.estimates import EvidenceRow
@@ -170,16 +171,20 @@ def definitions_table(run: CheckedRun) -> dict[str, Any]:
     out = []
     for sid in run.units.studies:
         record = run.base.studies[sid]
-        strata = [s for s in record.strata if s.outcome == run.outcome and s.events is not None]
-        codes = sorted({s.definition for s in strata})
         detail = run.detail_units or run.units
+        fitted = set(detail.agg_ids)  # strata a filter left out (a timeframe, say) are not shown
+        strata = [s for s in record.strata if f"{sid}/{s.id}" in fitted]
+        codes = sorted({s.definition for s in strata})
         if sid in {p.split("#")[0] for p in detail.pat_ids}:
             codes.append("per-patient table")
         if run.outcome == "response":
             stated = record.study.response_definition or "not stated"
         else:
-            frames = sorted({s.timeframe for s in strata if s.timeframe})
-            stated = "at " + ", ".join(frames) if frames else "at last follow-up as reported"
+            frames = {s.timeframe for s in strata}
+            if "per-patient table" in codes:
+                frames.add(record.study.patient_death_timeframe)
+            words = [TIMEFRAME_WORDS[f] for f in TIMEFRAMES if f in frames]
+            stated = ", ".join(words) or "timeframe not stated"
         out.append(row([sid, ", ".join(codes), stated]))
     return make_table(
         "definitions",
@@ -190,13 +195,18 @@ def definitions_table(run: CheckedRun) -> dict[str, Any]:
 
 
 def excluded_table(run: CheckedRun) -> dict[str, Any]:
-    """Studies of the evidence base left out of the fit, with the reason."""
+    """What the fit left out, with the reason.
+
+    The studies of the evidence base left out, then the strata (or patient rows) that a filter
+    left out of studies otherwise in the fit.
+    """
     excluded = run.provenance.get("excluded_studies") or {}
+    units = (run.provenance.get("units") or {}).get("left_out") or {}
     return make_table(
         "excluded",
-        "Studies left out",
+        "Studies and strata left out",
         ["Study", "Reason"],
-        [row([sid, reason]) for sid, reason in sorted(excluded.items())],
+        [row([sid, reason]) for sid, reason in [*sorted(excluded.items()), *sorted(units.items())]],
     )
 
 
