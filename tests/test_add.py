@@ -11,11 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner, Result
 
 from conftest import snapshot
-from fixtures.yaml_memo import memo_safe_load
 from hlhbayes.cli import main
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence import add as add_module
@@ -25,11 +23,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STUDY = FIXTURES / "example_study.yaml"
 PATIENTS = FIXTURES / "example_patients.csv"
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-@pytest.fixture(autouse=True)
-def _parse_each_yaml_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yaml, "safe_load", memo_safe_load)
 
 
 def run(*args: str | Path) -> Result:

@@ -14,16 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.yaml_memo import memo_safe_load
 from hlhbayes.evidence import EvidenceBase, EvidenceError, Issue, load_evidence
 from hlhbayes.evidence.load import default_data_dir
 
 Where = tuple[str, str, str]  # (studies/<file> or patients/<file>, row, field)
-
-
-@pytest.fixture(autouse=True)
-def _parse_each_yaml_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yaml, "safe_load", memo_safe_load)
 
 
 def where(issue: Issue) -> Where:

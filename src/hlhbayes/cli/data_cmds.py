@@ -18,6 +18,7 @@ from hlhbayes.cli.common import (
 from hlhbayes.evidence import default_data_dir
 from hlhbayes.evidence.add import apply_addition, plan_addition
 from hlhbayes.evidence.reconcile import reconcile
+from hlhbayes.quoting import quoted
 
 PATIENT_EXPORT_COLUMNS = [
     "patient",
@@ -131,7 +132,7 @@ def patients(study: str, data_path: Path | None, fmt: str) -> None:
     base = load(data_path)
     frame = base.patients_frame(study)
     if frame.empty:
-        raise ValueError(f"study {study!r} has no patient rows")
+        raise ValueError(f"study {quoted(study)} has no patient rows")
     ages = frame["age"].dropna()
     if (ages == ages.round()).all():
         frame["age"] = frame["age"].round().astype("Int64")

@@ -20,6 +20,7 @@ from hlhbayes.models import DEFAULT_MODEL, MODELS
 from hlhbayes.models.spec import load_spec
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
 from hlhbayes.priors import Prior
+from hlhbayes.quoting import quoted
 
 
 def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
@@ -27,7 +28,9 @@ def _parse_prior_option(values: tuple[str, ...]) -> dict[str, Prior]:
     for text in values:
         name, sep, rest = text.partition("=")
         if not sep:
-            raise ValueError(f"--prior {text!r}: use NAME=FAMILY:PARAMS, e.g. tau=halfnormal:0.5")
+            raise ValueError(
+                f"--prior {quoted(text)}: use NAME=FAMILY:PARAMS, e.g. tau=halfnormal:0.5"
+            )
         priors[name.strip()] = Prior.parse(rest)
     return priors
 

@@ -23,6 +23,8 @@ from hlhbayes.evidence.load import (
     parse_patients_text,
     parse_study_text,
 )
+from hlhbayes.evidence.yaml_input import load_yaml
+from hlhbayes.quoting import quoted
 
 
 @dataclass
@@ -65,7 +67,10 @@ def plan_addition(
     if study.id in base.studies and not replace:
         issues.append(
             Issue(
-                new_file, "study", "id", f"study {study.id!r} exists; use --replace to replace it"
+                new_file,
+                "study",
+                "id",
+                f"study {quoted(study.id)} exists; use --replace to replace it",
             )
         )
     for attr in ("doi", "pmid"):
@@ -93,12 +98,12 @@ def plan_addition(
                     new_file,
                     "study",
                     "overlap_group",
-                    f"overlap group {study.overlap_group!r} is already pooled through "
+                    f"overlap group {quoted(study.overlap_group)} is already pooled through "
                     f"{pooled[0]}; use --allow-overlap to add this study unpooled",
                 )
             )
         elif pooled:
-            raw = yaml.safe_load(text)
+            raw = load_yaml(text)
             raw["study"]["pool"] = False
             raw["study"]["exclusion_reason"] = (
                 f"overlaps with {pooled[0]} (group {study.overlap_group}); added unpooled"

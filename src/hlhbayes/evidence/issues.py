@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hlhbayes.quoting import quoted
+
 
 @dataclass(frozen=True, order=True)
 class Issue:
@@ -68,6 +70,6 @@ def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -
         if row_of is not None:
             row = row_of(row)
         if err["type"] not in ("missing", "value_error") and "input" in err:
-            message = f"{message} (got {err['input']!r})"
+            message = f"{message} (got {quoted(err['input'])})"
         found.append(Issue(file, row, field, message))
     return found

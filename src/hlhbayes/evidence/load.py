@@ -14,13 +14,14 @@ import io
 import os
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from hlhbayes.evidence.base import EvidenceBase
 from hlhbayes.evidence.issues import EvidenceError, Issue, issues_from_pydantic
 from hlhbayes.evidence.schema import PATIENT_COLUMNS, Patient, StudyFile
 from hlhbayes.evidence.validate import cross_check
+from hlhbayes.evidence.yaml_input import YamlInputError, load_yaml
+from hlhbayes.quoting import quoted
 
 STUDIES_DIR = "studies"
 PATIENTS_DIR = "patients"
@@ -47,12 +48,9 @@ def _display(path: Path) -> str:
 def parse_study_text(text: str, file: str) -> tuple[StudyFile | None, list[Issue]]:
     """Parse and validate the YAML text of one study file."""
     try:
-        raw = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date, 2021-02-30
-        mark = getattr(exc, "problem_mark", None)
-        row = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, [Issue(file, row, "", f"not valid YAML: {problem}")]
+        raw = load_yaml(text)
+    except YamlInputError as exc:
+        return None, [Issue(file, exc.row, exc.field, exc.message)]
     if not isinstance(raw, dict):
         return None, [Issue(file, "", "", "expected a mapping with keys study, reported, strata")]
     try:
@@ -128,9 +126,11 @@ def read_records(
         if record is None:
             continue
         if record.study.id != path.stem:
-            issues.append(Issue(file, "study", "id", f"id {record.study.id!r} != file name"))
+            issues.append(Issue(file, "study", "id", f"id {quoted(record.study.id)} != file name"))
         if record.study.id in studies:
-            issues.append(Issue(file, "study", "id", f"duplicate study id {record.study.id!r}"))
+            issues.append(
+                Issue(file, "study", "id", f"duplicate study id {quoted(record.study.id)}")
+            )
             continue
         studies[record.study.id] = (file, record)
     for path in sorted((root / PATIENTS_DIR).glob("*.csv")):

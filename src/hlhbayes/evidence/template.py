@@ -25,6 +25,7 @@ from hlhbayes.evidence.schema import (
     Patient,
     Population,
 )
+from hlhbayes.quoting import quoted
 
 
 def _choices(literal: object) -> str:
@@ -102,7 +103,7 @@ def template_files(study_id: str, folder: Path, patients: bool) -> dict[Path, by
     """The files to write for ``study_id`` in ``folder``; ``ValueError`` for a bad id."""
     if not re.match(STUDY_ID_PATTERN, study_id) or len(study_id) > STUDY_ID_MAX_LENGTH:
         raise ValueError(
-            f"study id {study_id!r}: letters, digits and underscores, starting with a letter "
+            f"study id {quoted(study_id)}: letters, digits and underscores, starting with a letter "
             "(e.g. Smith2026)"
         )
     files = {folder / f"{study_id}.yaml": study_template(study_id).encode()}

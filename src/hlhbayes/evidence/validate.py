@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 
 from hlhbayes.evidence.issues import Issue
 from hlhbayes.evidence.schema import Patient, StudyFile
+from hlhbayes.quoting import quoted
 
 
 def cross_check(
@@ -27,11 +28,16 @@ def cross_check(
     issues: list[Issue] = []
     for file, record in studies.values():
         for i, n in _duplicates([s.id for s in record.strata]):
-            issues.append(Issue(file, f"strata[{i}]", "id", f"duplicate stratum id {n!r}"))
+            issues.append(Issue(file, f"strata[{i}]", "id", f"duplicate stratum id {quoted(n)}"))
         keys = [(r.key, r.location) for r in record.reported]
         for i, (key, where) in _duplicates(keys):
             issues.append(
-                Issue(file, f"reported[{i}]", "key", f"{key!r} at {where!r} is given twice")
+                Issue(
+                    file,
+                    f"reported[{i}]",
+                    "key",
+                    f"{quoted(key)} at {quoted(where)} is given twice",
+                )
             )
 
     # One publication may hold two records (a cohort and the literature review printed with it)
@@ -73,7 +79,7 @@ def cross_check(
                     studies[sid][0],
                     "study",
                     "pool",
-                    f"overlap group {group!r} is already pooled through {members[0]}: "
+                    f"overlap group {quoted(group)} is already pooled through {members[0]}: "
                     "set pool: false on one of them",
                 )
             )
@@ -85,7 +91,12 @@ def cross_check(
         for number, patient in zip(numbers, rows, strict=True):
             if patient.study != stem:
                 issues.append(
-                    Issue(file, f"row {number}", "study", f"{patient.study!r} != file {stem!r}")
+                    Issue(
+                        file,
+                        f"row {number}",
+                        "study",
+                        f"{quoted(patient.study)} != file {quoted(stem)}",
+                    )
                 )
         for i, n in _duplicates([p.patient for p in rows]):
             issues.append(Issue(file, f"row {numbers[i]}", "patient", f"duplicate patient {n}"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from hlhbayes.models import etiology_line, random_effects
+from hlhbayes.quoting import quoted
 
 MODELS: dict[str, ModuleType] = {
     etiology_line.NAME: etiology_line,
@@ -22,4 +23,4 @@ def get_model(name: str) -> ModuleType:
     try:
         return MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; valid: {', '.join(MODELS)}") from None
+        raise ValueError(f"unknown model {quoted(name)}; valid: {', '.join(MODELS)}") from None

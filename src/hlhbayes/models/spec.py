@@ -16,6 +16,7 @@ import yaml
 from hlhbayes.models import get_model
 from hlhbayes.models.units import Filters
 from hlhbayes.priors import Prior, merge_priors
+from hlhbayes.quoting import quoted
 
 SPEC_KEYS = {"model", "priors", "options", "filters", "sampler"}
 SAMPLER_DEFAULTS: dict[str, Any] = {
@@ -85,7 +86,9 @@ def load_spec(
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}")
         if raw.get("model", name) != name:
-            raise ValueError(f"{path}: spec is for model {raw['model']!r}, not {name!r}")
+            raise ValueError(
+                f"{path}: spec is for model {quoted(raw['model'])}, not {quoted(name)}"
+            )
     try:
         spec_priors = {k: Prior.from_dict(v) for k, v in (raw.get("priors") or {}).items()}
         priors = merge_priors(module.DEFAULT_PRIORS, spec_priors, prior_overrides)
@@ -96,14 +99,16 @@ def load_spec(
     for source, layer in (("spec", raw.get("options") or {}), ("command line", option_overrides)):
         for key, value in (layer or {}).items():
             if key not in module.DEFAULT_OPTIONS:
-                raise ValueError(f"unknown option {key!r} ({source}) for model {name}")
+                raise ValueError(f"unknown option {quoted(key)} ({source}) for model {name}")
             options[key] = value
 
     filter_values: dict[str, Any] = {}
     for source, layer in (("spec", raw.get("filters") or {}), ("command line", filter_overrides)):
         for key, value in (layer or {}).items():
             if key not in FILTER_KEYS:
-                raise ValueError(f"unknown filter {key!r} ({source}); valid: {sorted(FILTER_KEYS)}")
+                raise ValueError(
+                    f"unknown filter {quoted(key)} ({source}); valid: {sorted(FILTER_KEYS)}"
+                )
             if value is not None:
                 filter_values[key] = value
     filters = replace(
@@ -115,7 +120,7 @@ def load_spec(
     for source, layer in (("spec", raw.get("sampler") or {}), ("command line", sampler_overrides)):
         for key, value in (layer or {}).items():
             if key not in SAMPLER_DEFAULTS and key != "seed":
-                raise ValueError(f"unknown sampler setting {key!r} ({source})")
+                raise ValueError(f"unknown sampler setting {quoted(key)} ({source})")
             if value is not None:
                 sampler[key] = value
     return Spec(name, priors, options, filters, sampler, str(path) if raw else None)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from hlhbayes.evidence import EvidenceBase
 from hlhbayes.models.units import Filters, Units, build_units
+from hlhbayes.quoting import quoted
 
 STUDY_COLUMNS = ("study", "name", "trial")
 EVENT_COLUMNS = ("events", "r", "responders", "x")
@@ -20,7 +21,9 @@ def _pick(columns: list[str], wanted: str | None, aliases: tuple[str, ...], what
     if wanted is not None:
         if wanted.lower() in lower:
             return lower[wanted.lower()]
-        raise ValueError(f"{file}: no column {wanted!r} for {what}; columns: {', '.join(columns)}")
+        raise ValueError(
+            f"{file}: no column {quoted(wanted)} for {what}; columns: {', '.join(columns)}"
+        )
     for alias in aliases:
         if alias in lower:
             return lower[alias]
@@ -56,11 +59,15 @@ def units_from_table(
         if not name:
             problems.append(f"{line}: {s_col}: empty study name")
         if name in studies:
-            problems.append(f"{line}: {s_col}: duplicate study {name!r}")
+            problems.append(f"{line}: {s_col}: duplicate study {quoted(name)}")
         if t is None or t <= 0:
-            problems.append(f"{line}: {t_col}: must be a whole number > 0, got {row[t_col]!r}")
+            problems.append(
+                f"{line}: {t_col}: must be a whole number > 0, got {quoted(row[t_col])}"
+            )
         if e is None or e < 0:
-            problems.append(f"{line}: {e_col}: must be a whole number >= 0, got {row[e_col]!r}")
+            problems.append(
+                f"{line}: {e_col}: must be a whole number >= 0, got {quoted(row[e_col])}"
+            )
         elif t is not None and e > t:
             problems.append(f"{line}: {e_col}: events {e} > total {t}")
         studies.append(name)

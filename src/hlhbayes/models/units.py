@@ -12,6 +12,7 @@ import numpy as np
 
 from hlhbayes.evidence import EvidenceBase
 from hlhbayes.evidence.schema import CONDITIONS, POPULATIONS
+from hlhbayes.quoting import quoted
 
 MODEL_ETIOLOGIES: tuple[str, ...] = ("infection", "malignancy", "rheumatic", "other", "unknown")
 """Etiology levels of the models. The data's ``medication`` category is modelled as ``other``."""
@@ -42,15 +43,17 @@ class Filters:
         """Raise ``ValueError`` for codes that do not exist (all problems in one message)."""
         problems = []
         if self.outcome not in ("response", "death"):
-            problems.append(f"unknown outcome {self.outcome!r}; valid: response, death")
+            problems.append(f"unknown outcome {quoted(self.outcome)}; valid: response, death")
         if self.population not in (*POPULATIONS, "all"):
-            problems.append(f"unknown population {self.population!r}; valid: adult, pediatric, all")
+            problems.append(
+                f"unknown population {quoted(self.population)}; valid: adult, pediatric, all"
+            )
         for c in self.conditions:
             if c not in CONDITIONS:
-                problems.append(f"unknown condition {c!r}; valid: {', '.join(CONDITIONS)}")
+                problems.append(f"unknown condition {quoted(c)}; valid: {', '.join(CONDITIONS)}")
         for s in self.exclude_studies:
             if s not in base.studies:
-                problems.append(f"--exclude-study {s!r} is not in the evidence base")
+                problems.append(f"--exclude-study {quoted(s)} is not in the evidence base")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -173,7 +176,9 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
                 else f"no usable {filters.outcome} count"
             )
     if not used:
-        raise ValueError(f"no evidence is left for outcome {filters.outcome!r} after filtering")
+        raise ValueError(
+            f"no evidence is left for outcome {quoted(filters.outcome)} after filtering"
+        )
     index = {sid: i for i, sid in enumerate(used)}
     k = len(MODEL_ETIOLOGIES)
 

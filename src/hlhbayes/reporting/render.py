@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from hlhbayes.folders import swap_into_place
+from hlhbayes.quoting import quoted
 
 FORMATS = ("html", "md", "both")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -64,7 +65,7 @@ def _by_id(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def check_name(name: str) -> str:
     """A report name is one folder name: letters, digits, ``.``, ``_``, ``-``."""
     if not NAME_PATTERN.match(name) or name in (".", ".."):
-        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only")
+        raise ValueError(f"--name {quoted(name)}: use letters, digits, '.', '_' and '-' only")
     return name
 
 
@@ -74,7 +75,7 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     On any failure nothing is left behind and an existing report at ``target`` is untouched.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise ValueError(f"unknown format {quoted(fmt)}; valid: {', '.join(FORMATS)}")
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise ValueError(f"{target}: exists and is not a folder")
