@@ -17,9 +17,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from hlhbayes.folders import swap_into_place
 from hlhbayes.quoting import quoted
+from hlhbayes.reporting import escape
 
 FORMATS = ("html", "md", "both")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def environment() -> Environment:
@@ -33,18 +34,10 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
-    env.filters["md"] = _md_cell
+    env.filters["md"] = escape.md_cell
+    env.filters["md_code"] = escape.md_code
+    env.filters["href"] = escape.safe_href
     return env
-
-
-def _md_cell(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(f"[{_md_text(link['text'])}]({link['href']})" for link in value)
-    return _md_text(str(value))
-
-
-def _md_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def render_html(context: dict[str, Any]) -> str:
@@ -64,7 +57,7 @@ def _by_id(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def check_name(name: str) -> str:
     """A report name is one folder name: letters, digits, ``.``, ``_``, ``-``."""
-    if not NAME_PATTERN.match(name) or name in (".", ".."):
+    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
         raise ValueError(f"--name {quoted(name)}: use letters, digits, '.', '_' and '-' only")
     return name
 
@@ -97,7 +90,9 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
             written.append("report.md")
         staging.chmod(0o755)
         swap_into_place(staging, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.strerror and not exc.filename:
+            exc.filename = str(target)  # a full disk fails a write(): name the report
         raise
     return [target / name for name in written]
