@@ -138,7 +138,7 @@ def test_duplicate_doi_is_refused(data_copy: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr == (
         "error: 1 problem found:\n"
-        f"{path}: study: doi: doi 10.3390/JCM11195799 is already study Baverez2022\n"
+        f"{path}: study: doi: doi '10.3390/JCM11195799' is already study Baverez2022\n"
     )
     assert snapshot(data_copy) == before
     # --replace does not help: the DOI belongs to another study

@@ -417,7 +417,7 @@ def test_judgement_column_is_optional_and_extra_cells_are_reported() -> None:
     rows[3].append("surplus")
     patients, issues = parse_patients_text(csv_text(rows), "p.csv")
     assert [(i.row, i.field, i.message) for i in issues] == [
-        ("row 4", "", "more cells than columns")
+        ("row 4", "", "more cells than columns: the row has 25 cells, the header 24")
     ]
     assert len(patients) == 20
 
@@ -490,6 +490,12 @@ def split(draw, total: int, names: tuple[str, ...]) -> dict[str, int]:
     return {name: bounds[i + 1] - bounds[i] for i, name in enumerate(chosen)}
 
 
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# text a one-line field accepts: no control character (and no surrogate: not UTF-8)
+LINE_CHARS = st.characters(exclude_categories=("Cc", "Cs"), exclude_characters=BIDI_CONTROLS)
+PROSE_CHARS = LINE_CHARS | st.sampled_from("\t\n")
+
+
 @st.composite
 def valid_strata(draw) -> dict:
     total = draw(st.integers(1, 400))
@@ -505,11 +511,11 @@ def valid_strata(draw) -> dict:
         "definition": "mortality"
         if outcome == "death"
         else draw(st.sampled_from(RESPONSE_DEFINITIONS)),
-        "timeframe": draw(st.none() | st.text(max_size=20)),
+        "timeframe": draw(st.none() | st.text(LINE_CHARS, max_size=20)),
         "derived": draw(st.booleans()),
-        "location": draw(st.text(min_size=1, max_size=30)),
+        "location": draw(st.text(LINE_CHARS, min_size=1, max_size=30)),
         "source": None,
-        "note": draw(st.none() | st.text(max_size=30)),
+        "note": draw(st.none() | st.text(PROSE_CHARS, max_size=30)),
     }
 
 

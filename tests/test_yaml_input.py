@@ -168,7 +168,7 @@ def test_a_study_file_with_an_alias_bomb_is_one_issue() -> None:
     assert record is None
     assert [str(i) for i in issues] == [
         "bomb.yaml: line 1: the value anchored here (&) is repeated by an alias (*): aliases "
-        "are not allowed in a study file; write the value out"
+        "are not allowed; write the value out"
     ]
 
 

@@ -51,3 +51,10 @@ def cut_line(text: str, limit: int = 2 * QUOTE_LIMIT) -> str:
     """Another library's message (which may quote input) on one line of at most ``limit``."""
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def field_label(name: object) -> str:
+    """A key or column name as the field of a message: itself when short and printable."""
+    if isinstance(name, str) and name.isprintable() and 0 < len(name) <= 40:
+        return name
+    return quoted(name, 40)

@@ -93,9 +93,12 @@ def emit_frame(frame: pd.DataFrame, fmt: str) -> None:
         click.echo(shown.to_string(index=False, na_rep=""))
 
 
-def emit_json(payload: Any) -> None:
-    """Write JSON to stdout."""
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=_json_default))
+def emit_json(payload: Any, strict: bool = False) -> None:
+    """Write JSON to stdout; ``strict``: a NaN or infinity is an error, never printed."""
+    text = json.dumps(
+        payload, indent=2, ensure_ascii=False, default=_json_default, allow_nan=not strict
+    )
+    click.echo(text)
 
 
 def _json_default(value: Any) -> Any:

@@ -102,7 +102,7 @@ def show(study: str, data_path: Path | None, fmt: str) -> None:
     base = load(data_path)
     record = base.study(study)
     if fmt == "json":
-        emit_json(record.model_dump(mode="json"))
+        emit_json(record.model_dump(mode="json"), strict=True)  # records are finite
         return
     for name, value in record.study.model_dump().items():
         if value is not None:

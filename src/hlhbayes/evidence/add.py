@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from hlhbayes.evidence.identifiers import IDENTIFIER_KEYS
 from hlhbayes.evidence.issues import EvidenceError, Issue
 from hlhbayes.evidence.load import (
     PATIENTS_DIR,
@@ -22,6 +23,7 @@ from hlhbayes.evidence.load import (
     load_evidence,
     parse_patients_text,
     parse_study_text,
+    read_input,
 )
 from hlhbayes.evidence.yaml_input import load_yaml
 from hlhbayes.quoting import quoted
@@ -52,13 +54,16 @@ def plan_addition(
     ``allow_overlap`` (the study is then added with ``pool: false``).
     """
     base = load_evidence(root)
-    text = study_file.read_text(encoding="utf-8")
-    record, issues = parse_study_text(text, str(study_file))
+    issues: list[Issue] = []
+    text = read_input(study_file, str(study_file), issues)
+    record, found = parse_study_text(text, str(study_file)) if text is not None else (None, [])
+    issues += found
     ptext = None
     if patients_file is not None:  # checked now, so that every problem is listed at once
-        ptext = patients_file.read_text(encoding="utf-8")
-        issues += parse_patients_text(ptext, str(patients_file))[1]
-    if record is None:
+        ptext = read_input(patients_file, str(patients_file), issues)
+        if ptext is not None:
+            issues += parse_patients_text(ptext, str(patients_file))[1]
+    if record is None or text is None:
         raise EvidenceError(issues)
     study = record.study
     new_file = str(study_file)
@@ -79,10 +84,17 @@ def plan_addition(
             continue
         for other_id, other in base.studies.items():
             other_value = getattr(other.study, attr)
-            same = other_value is not None and str(other_value).lower() == str(value).lower()
+            key = IDENTIFIER_KEYS[attr]  # doi:, https://doi.org/, PMID: and zeros stripped
+            same = other_value is not None and key(other_value) == key(value)
             if same and other_id != study.id:
                 issues.append(
-                    Issue(new_file, "study", attr, f"{attr} {value} is already study {other_id}")
+                    Issue(
+                        new_file,
+                        "study",
+                        attr,
+                        f"{attr} {value if attr == 'pmid' else quoted(value)} is already study "
+                        f"{other_id}",
+                    )
                 )
     if study.overlap_group and study.pool:
         pooled = [
@@ -148,6 +160,7 @@ def write_atomically(writes: dict[Path, bytes]) -> None:
     staged: dict[Path, Path] = {}
     backups: dict[Path, Path] = {}
     done: list[Path] = []
+    target = None
     try:
         for target, content in writes.items():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +177,9 @@ def write_atomically(writes: dict[Path, bytes]) -> None:
                 backups[target] = backup
             os.replace(tmp, target)
             done.append(target)
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, OSError) and exc.strerror and not exc.filename and target:
+            exc.filename = str(target)  # a full disk fails a write(): name the file it was for
         for target in done:
             if target in backups:
                 os.replace(backups.pop(target), target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +34,17 @@ class EvidenceError(Exception):
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
+# A record-level rule names its field first: "events: events (9) > total (5)".
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Parts of pydantic's ``loc`` that name a validator or a union member, not a place in the file.
 _NOT_LOCATIONS = frozenset({"function-after", "function-before", "int", "float", "str", "bool"})
+
+
+def _validator_part(part: object) -> bool:
+    """A validator or union member in ``loc`` (``function-after[one_line(), str]``), not a place."""
+    return isinstance(part, str) and (
+        part in _NOT_LOCATIONS or part.startswith(("function-after[", "function-before["))
+    )
 
 
 def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -> list[Issue]:
@@ -50,7 +60,7 @@ def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -
         if loc and loc[-1] == "[key]":  # a bad dict key: the key itself is in the message
             loc = loc[:-2]
         tail = loc[-1:] if err["type"] == "extra_forbidden" else []  # the unknown key itself
-        loc = [p for p in loc[: len(loc) - len(tail)] if p not in _NOT_LOCATIONS] + tail
+        loc = [p for p in loc[: len(loc) - len(tail)] if not _validator_part(p)] + tail
         message = str(err["msg"]).removeprefix("Value error, ")
         path: list[str] = []
         field = ""
@@ -62,8 +72,9 @@ def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -
                     path.append(f"[{part}]")
             else:
                 path.append(str(part))
-        if err["type"] == "value_error" and ": " in message:
-            field, message = message.split(": ", 1)
+        head, colon, rest = message.partition(": ")
+        if err["type"] == "value_error" and colon and _FIELD_NAME.fullmatch(head):
+            field, message = head, rest
         elif path and not path[-1].endswith("]"):
             field = path.pop()
         row = ".".join(path)

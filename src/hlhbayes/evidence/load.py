@@ -21,7 +21,8 @@ from hlhbayes.evidence.issues import EvidenceError, Issue, issues_from_pydantic
 from hlhbayes.evidence.schema import PATIENT_COLUMNS, Patient, StudyFile
 from hlhbayes.evidence.validate import cross_check
 from hlhbayes.evidence.yaml_input import YamlInputError, load_yaml
-from hlhbayes.quoting import quoted
+from hlhbayes.inputs import InputFileError, read_text_input
+from hlhbayes.quoting import cut_line, field_label, quoted
 
 STUDIES_DIR = "studies"
 PATIENTS_DIR = "patients"
@@ -66,39 +67,62 @@ def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue
 
 
 def _parse_patient_rows(text: str, file: str) -> tuple[list[tuple[int, Patient]], list[Issue]]:
-    """Like :func:`parse_patients_text`, with the spreadsheet row of each valid patient."""
-    reader = csv.DictReader(io.StringIO(text))
+    """Like :func:`parse_patients_text`, with the spreadsheet row of each valid patient.
+
+    The CSV dialect is strict (a stray or unterminated quote is an error), and a row with fewer
+    or more cells than the header, as a file cut short leaves its last row, is an issue.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = reader.fieldnames or []
+        header = next(reader, [])
     except csv.Error as exc:
-        return [], [Issue(file, "header", "", f"not valid CSV: {exc}")]
+        return [], [Issue(file, "header", "", f"not valid CSV: {cut_line(exc)}")]
     issues = [
-        Issue(file, "header", col, "unknown column") for col in header if col not in PATIENT_COLUMNS
+        Issue(file, "header", field_label(col), "unknown column")
+        for col in header
+        if col not in PATIENT_COLUMNS
     ]
     issues += [
         Issue(file, "header", col, "missing column")
         for col in PATIENT_COLUMNS
         if col not in header and col != "judgement"
     ]
+    issues += [
+        Issue(file, "header", col, "column given twice")
+        for col in PATIENT_COLUMNS
+        if header.count(col) > 1
+    ]
     if issues:
         return [], issues
     patients = []
+    number = reader.line_num
     try:
-        for row in reader:
-            # the physical line (header = 1), so blank lines, which the reader skips, still count
+        for cells in reader:
+            # the physical line (header = 1), so blank lines, which are skipped, still count
             number = reader.line_num
             line = f"row {number}"
-            if None in row:
-                issues.append(Issue(file, line, "", "more cells than columns"))
+            if not cells:
                 continue
-            values = {k: (v.strip() if v and v.strip() else None) for k, v in row.items()}
+            if len(cells) != len(header):
+                issues.append(_ragged(file, line, cells, header))
+                continue
+            values = {
+                k: (v.strip() if v.strip() else None) for k, v in zip(header, cells, strict=True)
+            }
             try:
                 patients.append((number, Patient.model_validate(values)))
             except ValidationError as exc:
                 issues += issues_from_pydantic(file, exc.errors(), row_of=lambda _r, ln=line: ln)
-    except csv.Error as exc:
-        issues.append(Issue(file, f"row {reader.line_num + 1}", "", f"not valid CSV: {exc}"))
+    except csv.Error as exc:  # the row after the last one read
+        issues.append(Issue(file, f"row {number + 1}", "", f"not valid CSV: {cut_line(exc)}"))
     return patients, issues
+
+
+def _ragged(file: str, line: str, cells: list[str], header: list[str]) -> Issue:
+    counts = f"the row has {len(cells)} cells, the header {len(header)}"
+    if len(cells) > len(header):
+        return Issue(file, line, "", f"more cells than columns: {counts}")
+    return Issue(file, line, header[len(cells)], f"missing: {counts} (is the file cut short?)")
 
 
 def read_records(
@@ -118,7 +142,7 @@ def read_records(
         raise EvidenceError([Issue(_display(root), "", "", f"no {STUDIES_DIR}/ folder here")])
     for path in sorted(studies_dir.glob("*.yaml")):
         file = _display(path)
-        text = _read_text(path, file, issues)
+        text = read_input(path, file, issues)
         if text is None:
             continue
         record, found = parse_study_text(text, file)
@@ -135,7 +159,7 @@ def read_records(
         studies[record.study.id] = (file, record)
     for path in sorted((root / PATIENTS_DIR).glob("*.csv")):
         file = _display(path)
-        text = _read_text(path, file, issues)
+        text = read_input(path, file, issues)
         if text is None:
             continue
         numbered, found = _parse_patient_rows(text, file)
@@ -146,11 +170,12 @@ def read_records(
     return studies, patients, issues
 
 
-def _read_text(path: Path, file: str, issues: list[Issue]) -> str | None:
+def read_input(path: Path, file: str, issues: list[Issue]) -> str | None:
+    """The text of an input file, or ``None`` with the reason (located) added to ``issues``."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        issues.append(Issue(file, "", "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        return read_text_input(path, file)
+    except InputFileError as exc:
+        issues.append(Issue(exc.file, exc.row, "", exc.message))
         return None
 
 

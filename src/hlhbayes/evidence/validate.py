@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from hlhbayes.evidence.identifiers import IDENTIFIER_KEYS
 from hlhbayes.evidence.issues import Issue
 from hlhbayes.evidence.schema import Patient, StudyFile
 from hlhbayes.quoting import quoted
@@ -44,12 +45,12 @@ def cross_check(
     # only when they can never be pooled together: same overlap group, or one is secondary.
     # Each study is compared with every earlier one (not only the first) that uses the value.
     for attr in ("doi", "pmid"):
-        seen: dict[str, list[str]] = {}
+        seen: dict[str | int, list[str]] = {}
         for sid, (file, record) in sorted(studies.items()):
             value = getattr(record.study, attr)
             if value is None:
                 continue
-            norm = str(value).strip().lower()
+            norm = IDENTIFIER_KEYS[attr](value)
             group = record.study.overlap_group
             for first in seen.setdefault(norm, []):
                 other = studies[first][1].study
@@ -61,7 +62,7 @@ def cross_check(
                             file,
                             "study",
                             attr,
-                            f"{attr} {value} is also used by {first} (allowed only within one "
+                            f"{attr} {_shown(value)} is also used by {first} (allowed only within one "
                             "overlap group or for a secondary record)",
                         )
                     )
@@ -101,6 +102,11 @@ def cross_check(
         for i, n in _duplicates([p.patient for p in rows]):
             issues.append(Issue(file, f"row {numbers[i]}", "patient", f"duplicate patient {n}"))
     return issues
+
+
+def _shown(identifier: str | int) -> str:
+    """A DOI (unbounded text) quoted and capped; a PMID (at most 9 digits) as it is."""
+    return quoted(identifier) if not str(identifier).isdigit() else str(identifier)
 
 
 def _duplicates(values: list) -> list[tuple[int, object]]:

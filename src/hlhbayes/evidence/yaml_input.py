@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from hlhbayes.quoting import cut_line, quoted
+from hlhbayes.quoting import cut_line, field_label, quoted
 
 MAX_DEPTH = 16
 """Deepest nesting accepted (a study file needs 4: file, strata, stratum, etiology)."""
@@ -63,12 +63,6 @@ def _line(node_or_mark: Any) -> int | None:
     return None if mark is None else mark.line + 1
 
 
-def _field_name(key: object) -> str:
-    if isinstance(key, str) and key.isprintable() and len(key) <= 40:
-        return key
-    return quoted(key, 40)
-
-
 class _Rules:
     """The rules, as overrides of PyYAML's Python-level hooks (mixed into either loader)."""
 
@@ -83,9 +77,7 @@ class _Rules:
         self._depth += 1
         self._nodes += 1
         if self._depth > MAX_DEPTH:
-            raise YamlInputError(
-                _line(parent), "", f"nested deeper than {MAX_DEPTH} levels; a study file needs 4"
-            )
+            raise YamlInputError(_line(parent), "", f"nested deeper than {MAX_DEPTH} levels")
         if self._nodes > MAX_NODES:
             raise YamlInputError(_line(parent), "", f"more than {MAX_NODES} values in one file")
         super().descend_resolver(parent, index)  # type: ignore[misc]
@@ -100,7 +92,7 @@ class _Rules:
                 _line(node),
                 "",
                 "the value anchored here (&) is repeated by an alias (*): aliases are not "
-                "allowed in a study file; write the value out",
+                "allowed; write the value out",
             )
         try:
             return super().construct_object(node, deep)  # type: ignore[misc]
@@ -127,13 +119,13 @@ class _Rules:
             if key in mapping:
                 raise YamlInputError(
                     _line(key_node),
-                    _field_name(key),
+                    field_label(key),
                     f"key given twice (first on line {first_line[key]})",
                 )
             try:
                 mapping[key] = self.construct_object(value_node, deep=deep)
             except YamlInputError as exc:
-                exc.field = exc.field or _field_name(key)
+                exc.field = exc.field or field_label(key)
                 raise
             first_line[key] = _line(key_node)
         return mapping

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hlhbayes.evidence.yaml_input import YamlInputError, load_yaml
+from hlhbayes.inputs import read_text_input
 from hlhbayes.models import get_model
 from hlhbayes.models.units import Filters
 from hlhbayes.priors import Prior, merge_priors
@@ -79,9 +79,10 @@ def load_spec(
     raw: dict[str, Any] = {}
     if spec_path is not None or path.exists():
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read model spec: {exc}") from None
+            raw = load_yaml(read_text_input(path)) or {}
+        except YamlInputError as exc:
+            where = ": ".join(p for p in (str(path), exc.row, exc.field) if p)
+            raise ValueError(f"{where}: cannot read model spec: {exc.message}") from None
         unknown = set(raw) - SPEC_KEYS
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}")
