@@ -208,7 +208,7 @@ def template(study: str, patients: bool, folder: Path, force: bool) -> None:
     from hlhbayes.evidence.add import write_atomically
     from hlhbayes.evidence.template import template_files
 
-    files = template_files(study, folder, patients)
+    files = template_files(study, folder, patients, evidence_base=default_data_dir())
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
         raise ValueError(f"{', '.join(existing)}: exists; use --force to replace")
