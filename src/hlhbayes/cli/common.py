@@ -12,6 +12,7 @@ import click
 import pandas as pd
 
 from hlhbayes.evidence import EvidenceBase, EvidenceError, UnknownStudyError, load_evidence
+from hlhbayes.spreadsheet import inert_frame
 
 EXIT_BAD_INPUT = 1
 EXIT_NOT_CONVERGED = 3
@@ -78,8 +79,8 @@ def load(data_path: Path | None) -> EvidenceBase:
 
 def emit_frame(frame: pd.DataFrame, fmt: str) -> None:
     """Write a frame to stdout as an aligned table, CSV or JSON records (missing as empty/null)."""
-    if fmt == "csv":
-        click.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
+    if fmt == "csv":  # text that a spreadsheet would run as a formula is made inert
+        click.echo(inert_frame(frame).to_csv(index=False, lineterminator="\n"), nl=False)
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", indent=2, force_ascii=False))
     else:

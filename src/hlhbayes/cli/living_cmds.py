@@ -19,6 +19,7 @@ from hlhbayes.cli.common import (
 )
 from hlhbayes.models import DEFAULT_MODEL, MODELS
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+from hlhbayes.spreadsheet import inert_frame
 
 
 def sampler_options(func: Callable) -> Callable:
@@ -413,7 +414,7 @@ def cumulative(**o: Any) -> None:
 
     def files(path: Path) -> None:
         path.mkdir()
-        frame.to_csv(path / "cumulative.csv", index=False)
+        inert_frame(frame).to_csv(path / "cumulative.csv", index=False)
         write_json(path / "cumulative.json", frame.to_dict(orient="records"))
         write_json(path / "provenance.json", result.provenance)
         cumulative_figure(
@@ -546,7 +547,7 @@ def sensitivity(**o: Any) -> None:
 
     def files(path: Path) -> None:
         path.mkdir()
-        frame.to_csv(path / "sensitivity.csv", index=False)
+        inert_frame(frame).to_csv(path / "sensitivity.csv", index=False)
         write_json(path / "sensitivity.json", frame.to_dict(orient="records"))
         write_json(path / "provenance.json", result.provenance)
         sensitivity_figure(
