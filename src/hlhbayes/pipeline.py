@@ -101,7 +101,9 @@ def prepare(request: FitRequest) -> Prepared:
         if not 0 < t < 1:
             raise ValueError(f"--threshold must lie strictly between 0 and 1, got {t}")
     data = request.data
-    if spec.model == "random-effects" and data is not None and data.is_file():
+    # anything but a folder is a table: a named pipe or device is then refused by its reader
+    table = data is not None and data.exists() and not data.is_dir()
+    if spec.model == "random-effects" and table:
         units = units_from_table(data, **request.table_columns)
         import hashlib
 

@@ -59,8 +59,12 @@ MAX_REPORTED = 10**9
 """Ceiling of the size of a reported number (counts, medians, laboratory values)."""
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
 Flag = Annotated[int, Field(ge=0, le=1)]
-Line = Annotated[str, AfterValidator(one_line)]
-Prose = Annotated[str, AfterValidator(prose)]
+MAX_LINE = 1_000
+"""Longest one-line text field (citations, designs, locations, table cells)."""
+MAX_PROSE = 20_000
+"""Longest prose field (notes, reasons, definitions, outcome summaries, judgements)."""
+Line = Annotated[str, Field(max_length=MAX_LINE), AfterValidator(one_line)]
+Prose = Annotated[str, Field(max_length=MAX_PROSE), AfterValidator(prose)]
 WebAddress = Annotated[str, AfterValidator(check_web_address)]
 Doi = Annotated[str, AfterValidator(normalise_doi)]
 Pmid = Annotated[int | str, AfterValidator(normalise_pmid)]

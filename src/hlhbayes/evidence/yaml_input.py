@@ -9,7 +9,8 @@ word, and fails on an impossible date with no line. :func:`load_yaml` refuses, w
   larger than the file (an anchor ``&name`` on its own is inert and accepted);
 - nesting deeper than :data:`MAX_DEPTH` levels, and more than :data:`MAX_NODES` values;
 - a **key given twice** in one mapping, and merge keys (``<<``);
-- a value its tag cannot hold (``!!int x``, ``!!timestamp 2021-02-30``), naming the key.
+- a value its tag cannot hold (``!!int x``, ``!!timestamp 2021-02-30``), naming the key, and
+  tags of anything but plain values (``!!set``, ``!!binary``, ``!!python/...``).
 
 Plain dates are read as text: no field of a study file is a date, so ``2021-02-30`` in a note
 is just words, and in a number field the schema names the field.
@@ -37,6 +38,11 @@ MAX_NODES = 50_000
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
+)
+"""What a study file holds: plain values (no sets, binary, ordered maps or Python objects)."""
 _RESOLVERS = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -87,6 +93,10 @@ class _Rules:
         super().ascend_resolver()  # type: ignore[misc]
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node.tag not in _PLAIN_TAGS:
+            raise YamlInputError(
+                _line(node), "", f"the tag {quoted(node.tag)} is not used in study files"
+            )
         if node in self.constructed_objects or node in self.recursive_objects:  # type: ignore[attr-defined]
             raise YamlInputError(
                 _line(node),
