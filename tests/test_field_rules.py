@@ -20,6 +20,7 @@ from hlhbayes.evidence.identifiers import doi_key, normalise_doi, normalise_pmid
 from hlhbayes.evidence.schema import MAX_COUNT, MAX_REPORTED
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SECTION_MISSING = "section missing (write [] if there is none; is the file cut short?)"
 STUDY = FIXTURES / "example_study.yaml"
 PATIENTS = FIXTURES / "example_patients.csv"
 
@@ -307,8 +308,8 @@ def test_a_control_character_in_a_patient_cell_is_refused(data_copy: Path, tmp_p
 @pytest.mark.parametrize(
     ("cut_before", "expected"),
     [
-        ("reported:\n", ["reported: Field required", "strata: Field required"]),
-        ("strata:\n", ["strata: Field required"]),
+        ("reported:\n", [f"reported: {SECTION_MISSING}", f"strata: {SECTION_MISSING}"]),
+        ("strata:\n", [f"strata: {SECTION_MISSING}"]),
     ],
 )
 def test_a_study_file_cut_at_a_line_boundary_is_refused(

@@ -54,10 +54,17 @@ def parse_study_text(text: str, file: str) -> tuple[StudyFile | None, list[Issue
         return None, [Issue(file, exc.row, exc.field, exc.message)]
     if not isinstance(raw, dict):
         return None, [Issue(file, "", "", "expected a mapping with keys study, reported, strata")]
+    # every section is written, even empty ([]): a file cut short after a section is refused
+    missing = [
+        Issue(file, "", key, "section missing (write [] if there is none; is the file cut short?)")
+        for key in ("reported", "strata")
+        if key not in raw
+    ]
     try:
-        return StudyFile.model_validate(raw), []
+        record = StudyFile.model_validate(raw)
     except ValidationError as exc:
-        return None, issues_from_pydantic(file, exc.errors())
+        return None, missing + issues_from_pydantic(file, exc.errors())
+    return (None, missing) if missing else (record, [])
 
 
 def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue]]:

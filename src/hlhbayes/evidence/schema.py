@@ -176,9 +176,8 @@ class StudyFile(_Record):
     """The content of one ``studies/<ID>.yaml`` file."""
 
     study: Study
-    # required (an empty list is written []), so a file cut after one section is refused
-    reported: list[Reported]
-    strata: list[Stratum]
+    reported: list[Reported] = []
+    strata: list[Stratum] = []
 
 
 class Patient(_Record):
