@@ -9,15 +9,12 @@ from __future__ import annotations
 import codecs
 import errno
 import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import snapshot
+from conftest import snapshot, within
 from hlhbayes.cli import main
 from hlhbayes.evidence import add as add_module
 from hlhbayes.inputs import MAX_INPUT_BYTES, InputFileError, read_text_input
@@ -26,20 +23,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STUDY = FIXTURES / "example_study.yaml"
 PATIENTS = FIXTURES / "example_patients.csv"
 TEXT = STUDY.read_text(encoding="utf-8")
-
-
-@contextmanager
-def within(seconds: int) -> Iterator[None]:
-    def expire(*_args):
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def refusal(path: Path) -> InputFileError:

@@ -3,15 +3,12 @@ with one located line, by the libyaml loader and the pure-Python one alike."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import snapshot
+from conftest import snapshot, within
 from hlhbayes.cli import main
 from hlhbayes.evidence.load import parse_study_text
 from hlhbayes.evidence.yaml_input import (
@@ -28,22 +25,6 @@ STUDY = (FIXTURES / "example_study.yaml").read_text(encoding="utf-8")
 LOADERS = pytest.mark.parametrize(
     "loader", sorted({StudyLoader, PythonStudyLoader}, key=lambda c: c.__name__)
 )
-
-
-@contextmanager
-def within(seconds: int) -> Iterator[None]:
-    """Fail (instead of hanging the suite) if the block takes longer than ``seconds``."""
-
-    def expire(*_args):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def billion_laughs(levels: int = 9) -> str:
