@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,19 @@ def file_counts(root: Path) -> tuple[int, int, int]:
         with p.open(encoding="utf-8", newline="") as handle:
             patients += sum(1 for _ in csv.DictReader(handle))
     return len(studies), strata, patients
+
+
+@contextmanager
+def within(seconds: int) -> Iterator[None]:
+    """Fail (instead of hanging the suite) if the block takes longer than ``seconds``."""
+
+    def expire(*_args):
+        raise TimeoutError(f"took longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

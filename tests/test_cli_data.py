@@ -17,18 +17,12 @@ import yaml
 from click.testing import CliRunner, Result
 
 from conftest import file_counts
-from fixtures.yaml_memo import memo_safe_load
 from hlhbayes import __version__
 from hlhbayes.cli import main
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.describe import describe
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture(autouse=True)
-def _parse_each_yaml_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yaml, "safe_load", memo_safe_load)
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:

@@ -145,7 +145,9 @@ def test_bad_table_is_one_line_per_problem_and_writes_nothing(tmp_path):
     )
     assert result.exit_code == 1
     assert f"{bad}: row 3: events: events 12 > total 10" in result.stderr
-    assert f"{bad}: row 4: events: must be a whole number >= 0, got 'x'" in result.stderr
+    assert f"{bad}: row 4: events: must be a whole number from 0 to 1000000, got 'x'" in (
+        result.stderr
+    )
     assert not out.exists()
 
 

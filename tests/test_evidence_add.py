@@ -10,11 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner, Result
 
 from conftest import file_counts, snapshot
-from fixtures.yaml_memo import memo_safe_load
 from hlhbayes import atomic
 from hlhbayes.cli import main
 from hlhbayes.evidence import EvidenceBase, load_evidence
@@ -24,11 +22,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STUDY = FIXTURES / "example_study.yaml"
 PATIENTS = FIXTURES / "example_patients.csv"
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-@pytest.fixture(autouse=True)
-def _parse_each_yaml_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yaml, "safe_load", memo_safe_load)
 
 
 def run(*args: str | Path) -> Result:
@@ -150,7 +143,7 @@ def test_duplicate_doi_is_refused(data_copy: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr == (
         "error: 1 problem found:\n"
-        f"{path}: study: doi: doi 10.3390/JCM11195799 is already study Baverez2022\n"
+        f"{path}: study: doi: doi '10.3390/JCM11195799' is already study Baverez2022\n"
     )
     assert snapshot(data_copy) == before
     # --replace does not help: the DOI belongs to another study

@@ -10,13 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.yaml_memo import memo_safe_load
 from hlhbayes.evidence import EvidenceBase, load_evidence
-
-
-@pytest.fixture(autouse=True)
-def _parse_each_yaml_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yaml, "safe_load", memo_safe_load)
 
 
 def hash_of(root: Path) -> str:

@@ -15,16 +15,10 @@ import pytest
 import yaml
 
 from conftest import DATA, file_counts
-from fixtures.yaml_memo import memo_safe_load
 from hlhbayes.evidence import EvidenceBase, EvidenceError, Issue, load_evidence
 from hlhbayes.evidence.load import default_data_dir
 
 Where = tuple[str, str, str]  # (studies/<file> or patients/<file>, row, field)
-
-
-@pytest.fixture(autouse=True)
-def _parse_each_yaml_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yaml, "safe_load", memo_safe_load)
 
 
 def where(issue: Issue) -> Where:
@@ -207,7 +201,7 @@ def test_duplicate_doi_across_unrelated_studies(data_copy: Path) -> None:
     assert [(where(i), i.message) for i in issues_of(data_copy)] == [
         (
             ("studies/Wohlfarth2019.yaml", "study", "doi"),
-            "doi 10.3390/JCM11195799 is also used by Baverez2022 (allowed only within one "
+            "doi '10.3390/JCM11195799' is also used by Baverez2022 (allowed only within one "
             "overlap group or for a secondary record)",
         )
     ]
@@ -249,9 +243,15 @@ def test_a_doi_shared_with_a_secondary_record_still_catches_two_unrelated_studie
 def test_non_utf8_file_is_an_issue(data_copy: Path) -> None:
     path = data_copy / "studies" / "Kumar2017.yaml"
     path.write_bytes(path.read_bytes().replace(b"Kumar", b"Kum\xe4r", 1))
+    data = path.read_bytes()
+    offset = data.index(b"\xe4")
     issues = issues_of(data_copy)
-    assert [where(i) for i in issues] == [("studies/Kumar2017.yaml", "", "")]
-    assert issues[0].message.startswith("not UTF-8 text")
+    line = data.count(b"\n", 0, offset) + 1
+    assert [where(i) for i in issues] == [("studies/Kumar2017.yaml", f"line {line}", "")]
+    assert issues[0].message == (
+        f"not UTF-8 text: byte 0xe4 at byte {offset} (saved as Latin-1 or Windows-1252?); "
+        "save it as UTF-8"
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -90,11 +90,15 @@ def study_file(**parts) -> dict:
     return record
 
 
-DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: faster
+class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml when present: faster
+    """Writes shared values out in full: study files may not use aliases."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def dump(record: object) -> str:
-    return yaml.dump(record, Dumper=DUMPER, sort_keys=False, allow_unicode=True)
+    return yaml.dump(record, Dumper=Dumper, sort_keys=False, allow_unicode=True)
 
 
 def parse(record: dict, file: str = "studies/Synthetic2024.yaml") -> list[Issue]:
@@ -347,21 +351,37 @@ def test_several_problems_in_one_file_are_all_reported() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "row", "message"),
+    ("text", "row", "field", "message"),
     [
-        ("study: [unclosed\n", "line 2", "not valid YAML"),
-        ("study:\n  id: A\n\tyear: 1\n", "line 3", "not valid YAML"),
-        ("- a list\n", "", "expected a mapping with keys study, reported, strata"),
-        ("", "", "expected a mapping with keys study, reported, strata"),
-        # PyYAML raises ValueError (not YAMLError) for an impossible date: still an issue
-        ("study:\n  notes: 2021-02-30\n", "", "not valid YAML: day is out of range for month"),
+        ("study: [unclosed\n", "line 2", "", "not valid YAML"),
+        ("study:\n  id: A\n\tyear: 1\n", "line 3", "", "not valid YAML"),
+        ("- a list\n", "", "", "expected a mapping with keys study, reported, strata"),
+        ("", "", "", "expected a mapping with keys study, reported, strata"),
+        # an impossible date is named with its line and key (a plain date is just text)
+        (
+            "study:\n  notes: !!timestamp 2021-02-30\n",
+            "line 2",
+            "notes",
+            "'2021-02-30' is not a valid timestamp: day is out of range for month",
+        ),
     ],
 )
-def test_unreadable_yaml_is_an_issue_not_an_exception(text: str, row: str, message: str) -> None:
+def test_unreadable_yaml_is_an_issue_not_an_exception(
+    text: str, row: str, field: str, message: str
+) -> None:
     parsed, issues = parse_study_text(text, "x.yaml")
     assert parsed is None
-    assert [(i.file, i.row, i.field) for i in issues] == [("x.yaml", row, "")]
+    assert [(i.file, i.row, i.field) for i in issues] == [("x.yaml", row, field)]
     assert issues[0].message.startswith(message)
+
+
+def test_a_plain_date_is_text() -> None:
+    record = study_file(study={**STUDY, "notes": "2021-02-30"})
+    text = dump(record).replace("notes: '2021-02-30'", "notes: 2021-02-30")
+    assert "notes: 2021-02-30\n" in text
+    parsed, issues = parse_study_text(text, "x.yaml")
+    assert issues == [] and parsed is not None
+    assert parsed.study.notes == "2021-02-30"
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,7 +469,7 @@ def test_judgement_column_is_optional_and_extra_cells_are_reported() -> None:
     rows[3].append("surplus")
     patients, issues = parse_patients_text(csv_text(rows), "p.csv")
     assert [(i.row, i.field, i.message) for i in issues] == [
-        ("row 4", "", "more cells than columns")
+        ("row 4", "", "more cells than columns: the row has 25 cells, the header 24")
     ]
     assert len(patients) == 20
 
@@ -528,6 +548,12 @@ def split(draw, total: int, names: tuple[str, ...], step: float = 1) -> dict[str
     return {name: int(c) if c == int(c) else c for name, c in zip(chosen, counts, strict=True)}
 
 
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# text a one-line field accepts: no control character (and no surrogate: not UTF-8)
+LINE_CHARS = st.characters(exclude_categories=("Cc", "Cs"), exclude_characters=BIDI_CONTROLS)
+PROSE_CHARS = LINE_CHARS | st.sampled_from("\t\n")
+
+
 @st.composite
 def valid_strata(draw) -> dict:
     total = draw(st.integers(1, 400))
@@ -547,9 +573,9 @@ def valid_strata(draw) -> dict:
         else draw(st.sampled_from(RESPONSE_DEFINITIONS)),
         "timeframe": draw(st.sampled_from(TIMEFRAMES)) if outcome == "death" else None,
         "derived": draw(st.booleans()),
-        "location": draw(st.text(min_size=1, max_size=30)),
+        "location": draw(st.text(LINE_CHARS, min_size=1, max_size=30)),
         "source": None,
-        "note": draw(st.none() | st.text(max_size=30)),
+        "note": draw(st.none() | st.text(PROSE_CHARS, max_size=30)),
     }
 
 

@@ -77,3 +77,34 @@ def test_template_refuses_a_bad_id_and_existing_files(tmp_path):
     assert path.read_text() == "# my edits\n"
     assert invoke("data", "template", "New2026", "--dir", str(tmp_path), "--force").exit_code == 0
     assert "citation: null" in path.read_text()
+
+
+def test_template_refuses_an_id_with_a_trailing_newline(tmp_path):
+    for bad in ("x\n", "New2026\n", "New 2026", "New2026\r"):
+        result = invoke("data", "template", bad, "--dir", str(tmp_path))
+        assert result.exit_code == 1, bad
+        assert "letters, digits and underscores" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_template_refuses_a_folder_inside_the_evidence_base(tmp_path, monkeypatch):
+    base = tmp_path / "base"
+    shutil.copytree(default_data_dir(), base)
+    before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
+    monkeypatch.setenv("HLHBAYES_DATA", str(base))
+    for folder in (base, base / "studies", base / "patients", base / "studies" / "new"):
+        result = invoke("data", "template", "New2026", "--patients", "--dir", str(folder))
+        assert result.exit_code == 1, folder
+        assert result.stderr == (
+            f"error: --dir {folder}: inside an evidence base; write the template elsewhere, "
+            "fill it in, then add it with hlhbayes data add\n"
+        )
+    # the studies/ folder of another evidence base is refused too
+    other = tmp_path / "other"
+    shutil.copytree(default_data_dir(), other)
+    result = invoke("data", "template", "New2026", "--dir", str(other / "studies"))
+    assert result.exit_code == 1
+    assert {p: p.read_bytes() for p in base.rglob("*") if p.is_file()} == before
+    assert not (other / "studies" / "New2026.yaml").exists()
+    assert not (base / "studies" / "new").exists()

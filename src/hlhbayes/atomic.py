@@ -45,6 +45,7 @@ def write_atomically(writes: Mapping[Path, bytes]) -> None:
     staged: dict[Path, Path] = {}
     backups: dict[Path, Path] = {}
     done: list[Path] = []
+    target = None
     try:
         for target, content in writes.items():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,9 @@ def write_atomically(writes: Mapping[Path, bytes]) -> None:
                 backups[target] = backup
             os.replace(tmp, target)
             done.append(target)
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, OSError) and exc.strerror and not exc.filename and target:
+            exc.filename = str(target)  # a full disk fails a write(): name the file it was for
         for target in done:
             if target in backups:
                 os.replace(backups.pop(target), target)

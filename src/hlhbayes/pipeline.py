@@ -109,7 +109,9 @@ def prepare(request: FitRequest, base: EvidenceBase | None = None) -> Prepared:
         if not 0 < t < 1:
             raise HlhBayesError(f"--threshold must lie strictly between 0 and 1, got {t}")
     data = request.data
-    if model.one_count_per_study and data is not None and data.is_file():
+    # anything but a folder is a table: a named pipe or device is then refused by its reader
+    table = data is not None and data.exists() and not data.is_dir()
+    if model.one_count_per_study and table:
         units = units_from_table(data, **request.table_columns)
         return Prepared(request, model, units, table_hash(data), str(data))
     if base is None:

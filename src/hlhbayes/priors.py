@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.quoting import quoted
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "normal": ("mu", "sigma"),
@@ -34,7 +35,7 @@ class Prior:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise HlhBayesError(
-                f"unknown prior family {self.family!r}; valid: {', '.join(sorted(FAMILIES))}"
+                f"unknown prior family {quoted(self.family)}; valid: {', '.join(sorted(FAMILIES))}"
             )
         expected = FAMILIES[self.family]
         if set(self.params) != set(expected):
@@ -53,16 +54,16 @@ class Prior:
         family = family.strip().lower().replace("-", "").replace("_", "")
         if family not in FAMILIES:
             raise HlhBayesError(
-                f"unknown prior family {family!r} in {text!r}; valid: {', '.join(sorted(FAMILIES))}"
+                f"unknown prior family {quoted(family)} in {quoted(text)}; valid: {', '.join(sorted(FAMILIES))}"
             )
         names = FAMILIES[family]
         try:
             values = [float(v) for v in rest.split(",")] if rest.strip() else []
         except ValueError:
-            raise HlhBayesError(f"prior {text!r}: parameters must be numbers") from None
+            raise HlhBayesError(f"prior {quoted(text)}: parameters must be numbers") from None
         if len(values) != len(names):
             raise HlhBayesError(
-                f"prior {text!r}: {family} takes {len(names)} parameter(s): {', '.join(names)}"
+                f"prior {quoted(text)}: {family} takes {len(names)} parameter(s): {', '.join(names)}"
             )
         return cls(family, dict(zip(names, values, strict=True)))
 
@@ -117,13 +118,13 @@ def merge_priors(
         for name, prior in layer.items():
             if name not in defaults:
                 raise HlhBayesError(
-                    f"unknown prior {name!r} ({source}); this model has: {', '.join(defaults)}"
+                    f"unknown prior {quoted(name)} ({source}); this model has: {', '.join(defaults)}"
                 )
             positive = defaults[name].family in POSITIVE_FAMILIES
             if positive != (prior.family in POSITIVE_FAMILIES):
                 kind = "a positive (half-) family" if positive else "a family on the real line"
                 raise HlhBayesError(
-                    f"prior {name!r} ({source}) must use {kind}; got {prior.family}"
+                    f"prior {quoted(name)} ({source}) must use {kind}; got {prior.family}"
                 )
             merged[name] = prior
     return merged

@@ -10,6 +10,7 @@ import click
 import pandas as pd
 
 from hlhbayes.atomic import json_text
+from hlhbayes.spreadsheet import inert_frame
 
 EXIT_NOT_CONVERGED = 3
 """Exit status of a command whose fit (or one of whose fits) failed its convergence gate."""
@@ -34,8 +35,8 @@ def command_line() -> list[str]:
 
 def emit_frame(frame: pd.DataFrame, fmt: str) -> None:
     """Write a frame to stdout as an aligned table, CSV or JSON records (missing as empty/null)."""
-    if fmt == "csv":
-        click.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
+    if fmt == "csv":  # text that a spreadsheet would run as a formula is made inert
+        click.echo(inert_frame(frame).to_csv(index=False, lineterminator="\n"), nl=False)
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", indent=2, force_ascii=False))
     else:

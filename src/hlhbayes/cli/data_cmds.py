@@ -13,6 +13,7 @@ from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import default_data_dir, load_evidence
 from hlhbayes.evidence.add import apply_addition, plan_addition
 from hlhbayes.evidence.reconcile import reconcile
+from hlhbayes.quoting import quoted
 
 PATIENT_EXPORT_COLUMNS = [
     "patient",
@@ -127,7 +128,7 @@ def patients(study: str, data_path: Path | None, fmt: str) -> None:
     base = load_evidence(data_path)
     frame = base.patients_frame(study)
     if frame.empty:
-        raise HlhBayesError(f"study {study!r} has no patient rows")
+        raise HlhBayesError(f"study {quoted(study)} has no patient rows")
     ages = frame["age"].dropna()
     if (ages == ages.round()).all():
         frame["age"] = frame["age"].round().astype("Int64")
@@ -203,7 +204,7 @@ def template(study: str, patients: bool, folder: Path, force: bool) -> None:
     from hlhbayes.atomic import write_atomically
     from hlhbayes.evidence.template import template_files
 
-    files = template_files(study, folder, patients)
+    files = template_files(study, folder, patients, evidence_base=default_data_dir())
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
         raise HlhBayesError(f"{', '.join(existing)}: exists; use --force to replace")

@@ -17,6 +17,7 @@ import numpy as np
 from hlhbayes.cli.common import emit_json
 from hlhbayes.cli.options import format_option, quiet_option
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.quoting import quoted
 
 PRIOR_HELP = "JSON prior file, beta:A,B or mix:W,A,B+W,A,B+..."
 
@@ -44,7 +45,7 @@ def _grid(text: str | None, option: str) -> np.ndarray | None:
         return np.array([float(v) for v in text.split(",") if v.strip()], dtype=float)
     except ValueError:
         raise HlhBayesError(
-            f"{option} {text!r}: give numbers separated by commas, or START:STOP:STEP"
+            f"{option} {quoted(text)}: give numbers separated by commas, or START:STOP:STEP"
         ) from None
 
 
@@ -52,9 +53,11 @@ def _ints(text: str, option: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise HlhBayesError(f"{option} {text!r}: give whole numbers separated by commas") from None
+        raise HlhBayesError(
+            f"{option} {quoted(text)}: give whole numbers separated by commas"
+        ) from None
     if not values or any(v < 1 for v in values):
-        raise HlhBayesError(f"{option} {text!r}: sample sizes must be >= 1")
+        raise HlhBayesError(f"{option} {quoted(text)}: sample sizes must be >= 1")
     return values
 
 

@@ -39,6 +39,7 @@ from scipy import special
 
 from hlhbayes.atomic import write_json
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.inputs import InputFileError, read_text_input
 
 FloatArray = NDArray[np.float64]
 
@@ -425,12 +426,12 @@ def parse_prior_records(records: Any, source: str) -> BetaMixture:
 def read_prior_file(path: str | os.PathLike[str]) -> BetaMixture:
     """Read and validate a JSON prior file."""
     path = Path(path)
+    if not path.exists():
+        raise PriorFileError(f"{path}: no such prior file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PriorFileError(f"{path}: no such prior file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise PriorFileError(f"{path}: cannot read prior file ({exc.__class__.__name__})") from None
+        text = read_text_input(path)
+    except InputFileError as exc:
+        raise PriorFileError(f"{exc}") from None
     try:
         records = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from hlhbayes.atomic import write_atomically
+from hlhbayes.evidence.identifiers import IDENTIFIER_KEYS
 from hlhbayes.evidence.issues import EvidenceError, Issue
 from hlhbayes.evidence.load import (
     PATIENTS_DIR,
@@ -22,8 +23,11 @@ from hlhbayes.evidence.load import (
     load_evidence,
     parse_patients_text,
     parse_study_text,
+    read_input,
 )
 from hlhbayes.evidence.plausibility import plausibility_warnings
+from hlhbayes.evidence.yaml_input import load_yaml
+from hlhbayes.quoting import quoted
 
 
 @dataclass
@@ -56,13 +60,16 @@ def plan_addition(
     ``allow_overlap`` (the study is then added with ``pool: false``).
     """
     base = load_evidence(root)
-    text = study_file.read_text(encoding="utf-8")
-    record, issues = parse_study_text(text, str(study_file))
+    issues: list[Issue] = []
+    text = read_input(study_file, str(study_file), issues)
+    record, found = parse_study_text(text, str(study_file)) if text is not None else (None, [])
+    issues += found
     ptext = None
     if patients_file is not None:  # checked now, so that every problem is listed at once
-        ptext = patients_file.read_text(encoding="utf-8")
-        issues += parse_patients_text(ptext, str(patients_file))[1]
-    if record is None:
+        ptext = read_input(patients_file, str(patients_file), issues)
+        if ptext is not None:
+            issues += parse_patients_text(ptext, str(patients_file))[1]
+    if record is None or text is None:
         raise EvidenceError(issues)
     study = record.study
     new_file = str(study_file)
@@ -71,7 +78,10 @@ def plan_addition(
     if study.id in base.studies and not replace:
         issues.append(
             Issue(
-                new_file, "study", "id", f"study {study.id!r} exists; use --replace to replace it"
+                new_file,
+                "study",
+                "id",
+                f"study {quoted(study.id)} exists; use --replace to replace it",
             )
         )
     for attr in ("doi", "pmid"):
@@ -80,10 +90,17 @@ def plan_addition(
             continue
         for other_id, other in base.studies.items():
             other_value = getattr(other.study, attr)
-            same = other_value is not None and str(other_value).lower() == str(value).lower()
+            key = IDENTIFIER_KEYS[attr]  # doi:, https://doi.org/, PMID: and zeros stripped
+            same = other_value is not None and key(other_value) == key(value)
             if same and other_id != study.id:
                 issues.append(
-                    Issue(new_file, "study", attr, f"{attr} {value} is already study {other_id}")
+                    Issue(
+                        new_file,
+                        "study",
+                        attr,
+                        f"{attr} {value if attr == 'pmid' else quoted(value)} is already study "
+                        f"{other_id}",
+                    )
                 )
     if study.overlap_group and study.pool:
         pooled = [
@@ -99,12 +116,12 @@ def plan_addition(
                     new_file,
                     "study",
                     "overlap_group",
-                    f"overlap group {study.overlap_group!r} is already pooled through "
+                    f"overlap group {quoted(study.overlap_group)} is already pooled through "
                     f"{pooled[0]}; use --allow-overlap to add this study unpooled",
                 )
             )
         elif pooled:
-            raw = yaml.safe_load(text)
+            raw = load_yaml(text)
             raw["study"]["pool"] = False
             raw["study"]["exclusion_reason"] = (
                 f"overlaps with {pooled[0]} (group {study.overlap_group}); added unpooled"

@@ -12,6 +12,7 @@ import pandas as pd
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import ETIOLOGIES, PATIENT_COLUMNS, Patient, StudyFile
+from hlhbayes.quoting import quoted
 
 
 class UnknownStudyError(HlhBayesError, KeyError):
@@ -35,7 +36,7 @@ class EvidenceBase:
             return self.studies[study_id]
         except KeyError:
             known = ", ".join(sorted(self.studies))
-            raise UnknownStudyError(f"unknown study {study_id!r}; known: {known}") from None
+            raise UnknownStudyError(f"unknown study {quoted(study_id)}; known: {known}") from None
 
     def patients_of(self, study_id: str) -> list[Patient]:
         """Patient rows of one study, in the order of the paper's table."""

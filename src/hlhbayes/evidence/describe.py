@@ -17,6 +17,7 @@ from hlhbayes.evidence.aggregates import QUANTILE_METHOD_TEXT, quartiles
 from hlhbayes.evidence.base import EvidenceBase
 from hlhbayes.evidence.reconcile import reconcile
 from hlhbayes.evidence.schema import ETIOLOGIES, Patient
+from hlhbayes.quoting import quoted
 
 CONTINUOUS = {
     "age": "Age (years)",
@@ -87,7 +88,7 @@ def describe(base: EvidenceBase, study_id: str) -> dict:
     """
     patients = base.patients_of(study_id)
     if not patients:
-        raise HlhBayesError(f"study {study_id!r} has no patient rows to describe")
+        raise HlhBayesError(f"study {quoted(study_id)} has no patient rows to describe")
     counts = {
         "men": _count(patients, lambda p: p.sex == "M"),
         "women": _count(patients, lambda p: p.sex == "F"),

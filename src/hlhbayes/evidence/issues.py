@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.quoting import quoted
 
 
 @dataclass(frozen=True, order=True)
@@ -38,8 +40,17 @@ class EvidenceError(HlhBayesError):
         return f"{count} problem{'s' if count != 1 else ''} found:\n{self}"
 
 
+# A record-level rule names its field first: "events: events (9) > total (5)".
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Parts of pydantic's ``loc`` that name a validator or a union member, not a place in the file.
 _NOT_LOCATIONS = frozenset({"function-after", "function-before", "int", "float", "str", "bool"})
+
+
+def _validator_part(part: object) -> bool:
+    """A validator or union member in ``loc`` (``function-after[one_line(), str]``), not a place."""
+    return isinstance(part, str) and (
+        part in _NOT_LOCATIONS or part.startswith(("function-after[", "function-before["))
+    )
 
 
 def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -> list[Issue]:
@@ -55,7 +66,7 @@ def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -
         if loc and loc[-1] == "[key]":  # a bad dict key: the key itself is in the message
             loc = loc[:-2]
         tail = loc[-1:] if err["type"] == "extra_forbidden" else []  # the unknown key itself
-        loc = [p for p in loc[: len(loc) - len(tail)] if p not in _NOT_LOCATIONS] + tail
+        loc = [p for p in loc[: len(loc) - len(tail)] if not _validator_part(p)] + tail
         message = str(err["msg"]).removeprefix("Value error, ")
         path: list[str] = []
         field = ""
@@ -67,14 +78,15 @@ def issues_from_pydantic(file: str, errors: list[dict[str, Any]], row_of=None) -
                     path.append(f"[{part}]")
             else:
                 path.append(str(part))
-        if err["type"] == "value_error" and ": " in message:
-            field, message = message.split(": ", 1)
+        head, colon, rest = message.partition(": ")
+        if err["type"] == "value_error" and colon and _FIELD_NAME.fullmatch(head):
+            field, message = head, rest
         elif path and not path[-1].endswith("]"):
             field = path.pop()
         row = ".".join(path)
         if row_of is not None:
             row = row_of(row)
         if err["type"] not in ("missing", "value_error") and "input" in err:
-            message = f"{message} (got {err['input']!r})"
+            message = f"{message} (got {quoted(err['input'])})"
         found.append(Issue(file, row, field, message))
     return found

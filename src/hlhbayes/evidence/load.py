@@ -14,13 +14,15 @@ import io
 import os
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from hlhbayes.evidence.base import EvidenceBase
 from hlhbayes.evidence.issues import EvidenceError, Issue, issues_from_pydantic
 from hlhbayes.evidence.schema import PATIENT_COLUMNS, Patient, StudyFile
 from hlhbayes.evidence.validate import cross_check
+from hlhbayes.evidence.yaml_input import YamlInputError, load_yaml
+from hlhbayes.inputs import InputFileError, read_text_input
+from hlhbayes.quoting import cut_line, field_label, quoted
 
 STUDIES_DIR = "studies"
 PATIENTS_DIR = "patients"
@@ -47,18 +49,22 @@ def _display(path: Path) -> str:
 def parse_study_text(text: str, file: str) -> tuple[StudyFile | None, list[Issue]]:
     """Parse and validate the YAML text of one study file."""
     try:
-        raw = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date, 2021-02-30
-        mark = getattr(exc, "problem_mark", None)
-        row = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, [Issue(file, row, "", f"not valid YAML: {problem}")]
+        raw = load_yaml(text)
+    except YamlInputError as exc:
+        return None, [Issue(file, exc.row, exc.field, exc.message)]
     if not isinstance(raw, dict):
         return None, [Issue(file, "", "", "expected a mapping with keys study, reported, strata")]
+    # every section is written, even empty ([]): a file cut short after a section is refused
+    missing = [
+        Issue(file, "", key, "section missing (write [] if there is none; is the file cut short?)")
+        for key in ("reported", "strata")
+        if key not in raw
+    ]
     try:
-        return StudyFile.model_validate(raw), []
+        record = StudyFile.model_validate(raw)
     except ValidationError as exc:
-        return None, issues_from_pydantic(file, exc.errors())
+        return None, missing + issues_from_pydantic(file, exc.errors())
+    return (None, missing) if missing else (record, [])
 
 
 def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue]]:
@@ -68,39 +74,62 @@ def parse_patients_text(text: str, file: str) -> tuple[list[Patient], list[Issue
 
 
 def _parse_patient_rows(text: str, file: str) -> tuple[list[tuple[int, Patient]], list[Issue]]:
-    """Like :func:`parse_patients_text`, with the spreadsheet row of each valid patient."""
-    reader = csv.DictReader(io.StringIO(text))
+    """Like :func:`parse_patients_text`, with the spreadsheet row of each valid patient.
+
+    The CSV dialect is strict (a stray or unterminated quote is an error), and a row with fewer
+    or more cells than the header, as a file cut short leaves its last row, is an issue.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = reader.fieldnames or []
+        header = next(reader, [])
     except csv.Error as exc:
-        return [], [Issue(file, "header", "", f"not valid CSV: {exc}")]
+        return [], [Issue(file, "header", "", f"not valid CSV: {cut_line(exc)}")]
     issues = [
-        Issue(file, "header", col, "unknown column") for col in header if col not in PATIENT_COLUMNS
+        Issue(file, "header", field_label(col), "unknown column")
+        for col in header
+        if col not in PATIENT_COLUMNS
     ]
     issues += [
         Issue(file, "header", col, "missing column")
         for col in PATIENT_COLUMNS
         if col not in header and col != "judgement"
     ]
+    issues += [
+        Issue(file, "header", col, "column given twice")
+        for col in PATIENT_COLUMNS
+        if header.count(col) > 1
+    ]
     if issues:
         return [], issues
     patients = []
+    number = reader.line_num
     try:
-        for row in reader:
-            # the physical line (header = 1), so blank lines, which the reader skips, still count
+        for cells in reader:
+            # the physical line (header = 1), so blank lines, which are skipped, still count
             number = reader.line_num
             line = f"row {number}"
-            if None in row:
-                issues.append(Issue(file, line, "", "more cells than columns"))
+            if not cells:
                 continue
-            values = {k: (v.strip() if v and v.strip() else None) for k, v in row.items()}
+            if len(cells) != len(header):
+                issues.append(_ragged(file, line, cells, header))
+                continue
+            values = {
+                k: (v.strip() if v.strip() else None) for k, v in zip(header, cells, strict=True)
+            }
             try:
                 patients.append((number, Patient.model_validate(values)))
             except ValidationError as exc:
                 issues += issues_from_pydantic(file, exc.errors(), row_of=lambda _r, ln=line: ln)
-    except csv.Error as exc:
-        issues.append(Issue(file, f"row {reader.line_num + 1}", "", f"not valid CSV: {exc}"))
+    except csv.Error as exc:  # the row after the last one read
+        issues.append(Issue(file, f"row {number + 1}", "", f"not valid CSV: {cut_line(exc)}"))
     return patients, issues
+
+
+def _ragged(file: str, line: str, cells: list[str], header: list[str]) -> Issue:
+    counts = f"the row has {len(cells)} cells, the header {len(header)}"
+    if len(cells) > len(header):
+        return Issue(file, line, "", f"more cells than columns: {counts}")
+    return Issue(file, line, header[len(cells)], f"missing: {counts} (is the file cut short?)")
 
 
 def read_records(
@@ -120,7 +149,7 @@ def read_records(
         raise EvidenceError([Issue(_display(root), "", "", f"no {STUDIES_DIR}/ folder here")])
     for path in sorted(studies_dir.glob("*.yaml")):
         file = _display(path)
-        text = _read_text(path, file, issues)
+        text = read_input(path, file, issues)
         if text is None:
             continue
         record, found = parse_study_text(text, file)
@@ -128,14 +157,16 @@ def read_records(
         if record is None:
             continue
         if record.study.id != path.stem:
-            issues.append(Issue(file, "study", "id", f"id {record.study.id!r} != file name"))
+            issues.append(Issue(file, "study", "id", f"id {quoted(record.study.id)} != file name"))
         if record.study.id in studies:
-            issues.append(Issue(file, "study", "id", f"duplicate study id {record.study.id!r}"))
+            issues.append(
+                Issue(file, "study", "id", f"duplicate study id {quoted(record.study.id)}")
+            )
             continue
         studies[record.study.id] = (file, record)
     for path in sorted((root / PATIENTS_DIR).glob("*.csv")):
         file = _display(path)
-        text = _read_text(path, file, issues)
+        text = read_input(path, file, issues)
         if text is None:
             continue
         numbered, found = _parse_patient_rows(text, file)
@@ -146,11 +177,12 @@ def read_records(
     return studies, patients, issues
 
 
-def _read_text(path: Path, file: str, issues: list[Issue]) -> str | None:
+def read_input(path: Path, file: str, issues: list[Issue]) -> str | None:
+    """The text of an input file, or ``None`` with the reason (located) added to ``issues``."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        issues.append(Issue(file, "", "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        return read_text_input(path, file)
+    except InputFileError as exc:
+        issues.append(Issue(exc.file, exc.row, "", exc.message))
         return None
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from hlhbayes.evidence.identifiers import check_web_address, normalise_doi, normalise_pmid
+from hlhbayes.evidence.text import one_line, prose
+from hlhbayes.quoting import quoted
 
 ETIOLOGIES: tuple[str, ...] = (
     "infection",
@@ -74,17 +78,23 @@ Definition = Literal[
     "mortality",
 ]
 Timeframe = Literal["in_hospital", "28_day", "30_day", "90_day", "last_follow_up", "not_stated"]
-Count = Annotated[int, Field(ge=0, strict=True)]
+MAX_COUNT = 10**6
+"""Ceiling of every count (events, totals, compositions, patient numbers, days)."""
+MAX_REPORTED = 10**9
+"""Ceiling of the size of a reported number (counts, medians, laboratory values)."""
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
 
 
 def _half_count(value: object) -> int | float:
     """A count in a stratum's etiology mix: whole, or half (a patient with two triggers)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"a count must be a number, got {value!r}")
+        raise ValueError(f"a count must be a number, got {quoted(value)}")
     if not math.isfinite(value) or value < 0 or value * 2 != int(value * 2):
         raise ValueError(
-            f"a count must be a whole or half number >= 0 (e.g. 3 or 2.5), got {value}"
+            f"a count must be a whole or half number >= 0 (e.g. 3 or 2.5), got {quoted(value)}"
         )
+    if value > MAX_COUNT:
+        raise ValueError(f"a count must be at most {MAX_COUNT}, got {quoted(value)}")
     return int(value) if value == int(value) else float(value)
 
 
@@ -92,35 +102,54 @@ HalfCount = Annotated[int | float, BeforeValidator(_half_count)]
 """Etiology counts may be halves: a patient with two triggers counts 0.5 in each, as a patient row
 with two etiology flags has weight 1/2 on each in the models."""
 Flag = Annotated[int, Field(ge=0, le=1)]
+MAX_LINE = 1_000
+"""Longest one-line text field (citations, designs, locations, table cells)."""
+MAX_PROSE = 20_000
+"""Longest prose field (notes, reasons, definitions, outcome summaries, judgements)."""
+Line = Annotated[str, Field(max_length=MAX_LINE), AfterValidator(one_line)]
+Prose = Annotated[str, Field(max_length=MAX_PROSE), AfterValidator(prose)]
+WebAddress = Annotated[str, AfterValidator(check_web_address)]
+Doi = Annotated[str, AfterValidator(normalise_doi)]
+Pmid = Annotated[int | str, AfterValidator(normalise_pmid)]
 STUDY_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 STUDY_ID_MAX_LENGTH = 60
 StudyId = Annotated[str, Field(pattern=STUDY_ID_PATTERN, max_length=STUDY_ID_MAX_LENGTH)]
 
 
+def _reported_number(value: object) -> object:
+    """A reported number is finite and at most MAX_REPORTED in size (text is kept as text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{quoted(value)} is not a finite number")
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and abs(value) > MAX_REPORTED:  # type: ignore[arg-type]
+        raise ValueError(f"{quoted(value)} is larger than {MAX_REPORTED}")
+    return value
+
+
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Study(_Record):
     """One publication: bibliographic record, population, condition and pooling status."""
 
     id: StudyId
-    citation: str
+    citation: Line
     year: Annotated[int, Field(ge=1950, le=2100, strict=True)] | None
-    doi: str | None = None
-    pmid: str | int | None = None
-    url: str | None = None
-    design: str
-    country: str | None = None
+    doi: Doi | None = None
+    pmid: Pmid | None = None
+    url: WebAddress | None = None
+    design: Line
+    country: Line | None = None
     population: Population | None
     condition: Condition
-    response_definition: str | None = None
+    response_definition: Prose | None = None
     role: Literal["primary", "secondary"] = "primary"
     pool: bool = True
-    exclusion_reason: str | None = None
-    overlap_group: str | None = None
+    exclusion_reason: Prose | None = None
+    overlap_group: Line | None = None
     patient_death_timeframe: Timeframe | None = None
-    notes: str | None = None
+    notes: Prose | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Study:
@@ -137,10 +166,10 @@ class Reported(_Record):
     """An aggregate as the paper states it, kept for reconciliation with patient rows."""
 
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    value: int | float | str
-    location: str
+    value: Annotated[int | float | Line, BeforeValidator(_reported_number)]
+    location: Line
     derived: bool = False
-    note: str | None = None
+    note: Prose | None = None
 
 
 class LineMix(_Record):
@@ -162,16 +191,16 @@ class Stratum(_Record):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     outcome: Outcome
     events: Count | None
-    total: Annotated[int, Field(gt=0, strict=True)]
+    total: Annotated[int, Field(gt=0, le=MAX_COUNT, strict=True)]
     unit: Literal["patients", "episodes"] = "patients"
     etiology: dict[Etiology, HalfCount] | None = None
     line: LineMix | None = None
     definition: Definition
     timeframe: Timeframe | None = None
     derived: bool = False
-    location: str
-    source: str | None = None
-    note: str | None = None
+    location: Line
+    source: WebAddress | None = None
+    note: Prose | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Stratum:
@@ -213,29 +242,29 @@ class Patient(_Record):
     """One row of a per-patient table (e.g. Baverez 2022, Table 2)."""
 
     study: StudyId
-    patient: Annotated[int, Field(ge=1)]
+    patient: Annotated[int, Field(ge=1, le=MAX_COUNT)]
     age: Annotated[float, Field(ge=0, le=120)] | None
     sex: Literal["M", "F"]
-    factors: str
+    factors: Line
     hscore: Annotated[int, Field(ge=0, le=400)] | None
-    treatment_lines: str
+    treatment_lines: Line
     anakinra_line: Annotated[int, Field(ge=1, le=20)]
     regimen: Literal["alone", "with_corticosteroids"]
-    efficacy: str
+    efficacy: Line
     response: Flag
-    anakinra_days: Annotated[int, Field(ge=0)] | None
-    corticosteroid_days: Annotated[int, Field(ge=0)] | None
-    status: str
+    anakinra_days: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None
+    corticosteroid_days: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None
+    status: Line
     died: Flag
-    outcome_summary: str
+    outcome_summary: Prose
     infection: Flag
     malignancy: Flag
     rheumatic: Flag
     medication: Flag
     other: Flag
     unknown: Flag
-    location: str
-    judgement: str | None = None
+    location: Line
+    judgement: Prose | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Patient:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import get_args
 
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.evidence.load import PATIENTS_DIR, STUDIES_DIR
 from hlhbayes.evidence.schema import (
     STUDY_ID_MAX_LENGTH,
     STUDY_ID_PATTERN,
@@ -27,6 +28,7 @@ from hlhbayes.evidence.schema import (
     Population,
     Timeframe,
 )
+from hlhbayes.quoting import quoted
 
 
 def _choices(literal: object) -> str:
@@ -107,14 +109,36 @@ def patients_template() -> str:
     return ",".join(Patient.model_fields) + "\n"
 
 
-def template_files(study_id: str, folder: Path, patients: bool) -> dict[Path, bytes]:
-    """The files to write for ``study_id`` in ``folder`` (:class:`HlhBayesError` for a bad id)."""
-    if not re.match(STUDY_ID_PATTERN, study_id) or len(study_id) > STUDY_ID_MAX_LENGTH:
+def template_files(
+    study_id: str, folder: Path, patients: bool, evidence_base: Path | None = None
+) -> dict[Path, bytes]:
+    """The files to write for ``study_id`` in ``folder``; :class:`HlhBayesError` for a bad id or folder.
+
+    The id must match the schema's pattern as a whole (a trailing newline is not a match). The
+    folder may not lie inside ``evidence_base`` nor be the ``studies/`` or ``patients/`` folder
+    of any evidence base: a blank template there is an invalid study in the base.
+    """
+    if not re.fullmatch(STUDY_ID_PATTERN, study_id) or len(study_id) > STUDY_ID_MAX_LENGTH:
         raise HlhBayesError(
-            f"study id {study_id!r}: letters, digits and underscores, starting with a letter "
+            f"study id {quoted(study_id)}: letters, digits and underscores, starting with a letter "
             "(e.g. Smith2026)"
         )
+    _check_folder(folder, evidence_base)
     files = {folder / f"{study_id}.yaml": study_template(study_id).encode()}
     if patients:
         files[folder / f"{study_id}.csv"] = patients_template().encode()
     return files
+
+
+def _check_folder(folder: Path, evidence_base: Path | None) -> None:
+    where = folder.resolve()
+    base = evidence_base.resolve() if evidence_base is not None else None
+    inside = base is not None and (where == base or base in where.parents)
+    record_folder = (
+        where.name in (STUDIES_DIR, PATIENTS_DIR) and (where.parent / STUDIES_DIR).is_dir()
+    )
+    if inside or record_folder:
+        raise HlhBayesError(
+            f"--dir {folder}: inside an evidence base; write the template elsewhere, fill it "
+            "in, then add it with hlhbayes data add"
+        )

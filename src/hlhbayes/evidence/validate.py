@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from hlhbayes.evidence.identifiers import IDENTIFIER_KEYS
 from hlhbayes.evidence.issues import Issue
 from hlhbayes.evidence.schema import TIMEFRAMES, Patient, StudyFile
+from hlhbayes.quoting import quoted
 
 
 def cross_check(
@@ -28,23 +30,28 @@ def cross_check(
     issues: list[Issue] = []
     for file, record in studies.values():
         for i, n in _duplicates([s.id for s in record.strata]):
-            issues.append(Issue(file, f"strata[{i}]", "id", f"duplicate stratum id {n!r}"))
+            issues.append(Issue(file, f"strata[{i}]", "id", f"duplicate stratum id {quoted(n)}"))
         keys = [(r.key, r.location) for r in record.reported]
         for i, (key, where) in _duplicates(keys):
             issues.append(
-                Issue(file, f"reported[{i}]", "key", f"{key!r} at {where!r} is given twice")
+                Issue(
+                    file,
+                    f"reported[{i}]",
+                    "key",
+                    f"{quoted(key)} at {quoted(where)} is given twice",
+                )
             )
 
     # One publication may hold two records (a cohort and the literature review printed with it)
     # only when they can never be pooled together: same overlap group, or one is secondary.
     # Each study is compared with every earlier one (not only the first) that uses the value.
     for attr in ("doi", "pmid"):
-        seen: dict[str, list[str]] = {}
+        seen: dict[str | int, list[str]] = {}
         for sid, (file, record) in sorted(studies.items()):
             value = getattr(record.study, attr)
             if value is None:
                 continue
-            norm = str(value).strip().lower()
+            norm = IDENTIFIER_KEYS[attr](value)
             group = record.study.overlap_group
             for first in seen.setdefault(norm, []):
                 other = studies[first][1].study
@@ -56,7 +63,7 @@ def cross_check(
                             file,
                             "study",
                             attr,
-                            f"{attr} {value} is also used by {first} (allowed only within one "
+                            f"{attr} {_shown(value)} is also used by {first} (allowed only within one "
                             "overlap group or for a secondary record)",
                         )
                     )
@@ -74,7 +81,7 @@ def cross_check(
                     studies[sid][0],
                     "study",
                     "pool",
-                    f"overlap group {group!r} is already pooled through {members[0]}: "
+                    f"overlap group {quoted(group)} is already pooled through {members[0]}: "
                     "set pool: false on one of them",
                 )
             )
@@ -96,11 +103,21 @@ def cross_check(
         for number, patient in zip(numbers, rows, strict=True):
             if patient.study != stem:
                 issues.append(
-                    Issue(file, f"row {number}", "study", f"{patient.study!r} != file {stem!r}")
+                    Issue(
+                        file,
+                        f"row {number}",
+                        "study",
+                        f"{quoted(patient.study)} != file {quoted(stem)}",
+                    )
                 )
         for i, n in _duplicates([p.patient for p in rows]):
             issues.append(Issue(file, f"row {numbers[i]}", "patient", f"duplicate patient {n}"))
     return issues
+
+
+def _shown(identifier: str | int) -> str:
+    """A DOI (unbounded text) quoted and capped; a PMID (at most 9 digits) as it is."""
+    return quoted(identifier) if not str(identifier).isdigit() else str(identifier)
 
 
 def _duplicates(values: list) -> list[tuple[int, object]]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.quoting import quoted
 from hlhbayes.runs import Run, read_run
 
 KEY = ("quantity", "etiology", "line")
@@ -130,7 +131,7 @@ def spec_differences(spec_a: dict[str, Any], spec_b: dict[str, Any]) -> list[str
         a, b = spec_a.get(part) or {}, spec_b.get(part) or {}
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
-                out.append(f"{part} {key}: {a.get(key)!r} -> {b.get(key)!r}")
+                out.append(f"{part} {key}: {quoted(a.get(key))} -> {quoted(b.get(key))}")
     return out
 
 

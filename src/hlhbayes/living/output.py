@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from hlhbayes import atomic
+from hlhbayes.spreadsheet import inert_frame
 
 
 def write_output(
@@ -29,7 +30,8 @@ def write_output(
     """
 
     def files(folder: Path) -> None:
-        frame.to_csv(folder / f"{kind}.csv", index=False)
+        # text a spreadsheet would run as a formula is made inert
+        inert_frame(frame).to_csv(folder / f"{kind}.csv", index=False)
         atomic.write_json(folder / f"{kind}.json", frame.to_dict(orient="records"))
         atomic.write_json(folder / "provenance.json", provenance)
         draw(folder / f"{kind}.png")

@@ -15,6 +15,7 @@ import pkgutil
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.base import MEMBERS, ModelDefinition
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+from hlhbayes.quoting import quoted
 
 DEFAULT_MODEL = "etiology-line"
 MODELS: dict[str, ModelDefinition] = {}
@@ -40,7 +41,7 @@ def get_model(name: str) -> ModelDefinition:
     try:
         return MODELS[name]
     except KeyError:
-        raise HlhBayesError(f"unknown model {name!r}; valid: {', '.join(MODELS)}") from None
+        raise HlhBayesError(f"unknown model {quoted(name)}; valid: {', '.join(MODELS)}") from None
 
 
 def select_cells(

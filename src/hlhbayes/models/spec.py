@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.evidence.yaml_input import YamlInputError, load_yaml
+from hlhbayes.inputs import read_text_input
 from hlhbayes.models import get_model
 from hlhbayes.models.units import Filters
 from hlhbayes.priors import Prior, merge_priors
+from hlhbayes.quoting import quoted
 
 SPEC_KEYS = {"model", "priors", "options", "filters", "sampler"}
 SAMPLER_DEFAULTS: dict[str, Any] = {
@@ -80,16 +81,19 @@ def load_spec(
     raw: dict[str, Any] = {}
     if spec_path is not None or path.exists():
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise HlhBayesError(f"{path}: cannot read model spec: {exc}") from None
+            raw = load_yaml(read_text_input(path)) or {}
+        except YamlInputError as exc:
+            where = ": ".join(p for p in (str(path), exc.row, exc.field) if p)
+            raise HlhBayesError(f"{where}: cannot read model spec: {exc.message}") from None
         unknown = set(raw) - SPEC_KEYS
         if unknown:
             raise HlhBayesError(
                 f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(SPEC_KEYS)}"
             )
         if raw.get("model", name) != name:
-            raise HlhBayesError(f"{path}: spec is for model {raw['model']!r}, not {name!r}")
+            raise HlhBayesError(
+                f"{path}: spec is for model {quoted(raw['model'])}, not {quoted(name)}"
+            )
     try:
         spec_priors = {k: Prior.from_dict(v) for k, v in (raw.get("priors") or {}).items()}
         priors = merge_priors(dict(model.default_priors), spec_priors, prior_overrides)
@@ -100,7 +104,7 @@ def load_spec(
     for source, layer in (("spec", raw.get("options") or {}), ("command line", option_overrides)):
         for key, value in (layer or {}).items():
             if key not in model.default_options:
-                raise HlhBayesError(f"unknown option {key!r} ({source}) for model {name}")
+                raise HlhBayesError(f"unknown option {quoted(key)} ({source}) for model {name}")
             options[key] = value
 
     filter_values: dict[str, Any] = {}
@@ -108,7 +112,7 @@ def load_spec(
         for key, value in (layer or {}).items():
             if key not in FILTER_KEYS:
                 raise HlhBayesError(
-                    f"unknown filter {key!r} ({source}); valid: {sorted(FILTER_KEYS)}"
+                    f"unknown filter {quoted(key)} ({source}); valid: {sorted(FILTER_KEYS)}"
                 )
             if value is not None:
                 filter_values[key] = value
@@ -121,7 +125,7 @@ def load_spec(
     for source, layer in (("spec", raw.get("sampler") or {}), ("command line", sampler_overrides)):
         for key, value in (layer or {}).items():
             if key not in SAMPLER_DEFAULTS and key != "seed":
-                raise HlhBayesError(f"unknown sampler setting {key!r} ({source})")
+                raise HlhBayesError(f"unknown sampler setting {quoted(key)} ({source})")
             if value is not None:
                 sampler[key] = value
     return Spec(name, priors, options, filters, sampler, str(path) if raw else None)
@@ -146,7 +150,7 @@ def command_line_priors(
         name, sep, rest = text.partition("=")
         if not sep:
             raise HlhBayesError(
-                f"--prior {text!r}: use NAME=FAMILY:PARAMS, e.g. tau=halfnormal:0.5"
+                f"--prior {quoted(text)}: use NAME=FAMILY:PARAMS, e.g. tau=halfnormal:0.5"
             )
         priors[name.strip()] = Prior.parse(rest)
     if location_mean is not None or location_sd is not None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
+from hlhbayes.evidence.schema import MAX_COUNT
+from hlhbayes.inputs import read_text_input
 from hlhbayes.models.units import Filters, Units, build_units
+from hlhbayes.quoting import cut_line, quoted
 
 STUDY_COLUMNS = ("study", "name", "trial")
 EVENT_COLUMNS = ("events", "r", "responders", "x")
 TOTAL_COLUMNS = ("total", "n", "trials")
+_COUNT = re.compile(r"\s*(\d{1,15})(?:\.0*)?\s*")
 
 
 def _pick(columns: list[str], wanted: str | None, aliases: tuple[str, ...], what: str, file: str):
@@ -23,7 +29,8 @@ def _pick(columns: list[str], wanted: str | None, aliases: tuple[str, ...], what
         if wanted.lower() in lower:
             return lower[wanted.lower()]
         raise HlhBayesError(
-            f"{file}: no column {wanted!r} for {what}; columns: {', '.join(columns)}"
+            f"{file}: no column {quoted(wanted)} for {what}; "
+            f"columns: {cut_line(', '.join(columns))}"
         )
     for alias in aliases:
         if alias in lower:
@@ -41,40 +48,78 @@ def units_from_table(
 ) -> Units:
     """Read ``study, events, total`` (or ``r``/``n``, ``responders``/``total``) from a CSV.
 
-    Every bad cell is an error naming file, row and column.
+    Counts are whole numbers of at most :data:`~hlhbayes.evidence.schema.MAX_COUNT`. Every bad
+    cell, short or long row and unreadable byte is an error naming file, row and column.
     """
     file = str(path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise HlhBayesError(f"{file}: cannot read as CSV: {exc}") from None
-    cols = list(frame.columns)
+    rows = _read_rows(path, file)
+    if not rows:
+        raise HlhBayesError(f"{file}: empty: expected a header row and one row per study")
+    (_, header), body = rows[0], rows[1:]
+    cols = [c.strip() for c in header]
     s_col = _pick(cols, study_col, STUDY_COLUMNS, "study", file)
     e_col = _pick(cols, events_col, EVENT_COLUMNS, "events", file)
     t_col = _pick(cols, total_col, TOTAL_COLUMNS, "total", file)
+    at = {c: cols.index(c) for c in (s_col, e_col, t_col)}
     problems, studies, events, totals = [], [], [], []
-    for i, row in frame.iterrows():
-        line = f"{file}: row {int(i) + 2}"
-        name = row[s_col].strip()
-        e, t = _int(row[e_col]), _int(row[t_col])
+    for number, cells in body:
+        line = f"{file}: row {number}"
+        if len(cells) != len(cols):
+            problems.append(f"{line}: {_ragged(cells, cols)}")
+            continue
+        name = cells[at[s_col]].strip()
+        e, t = _count(cells[at[e_col]]), _count(cells[at[t_col]])
         if not name:
             problems.append(f"{line}: {s_col}: empty study name")
         if name in studies:
-            problems.append(f"{line}: {s_col}: duplicate study {name!r}")
+            problems.append(f"{line}: {s_col}: duplicate study {quoted(name)}")
         if t is None or t <= 0:
-            problems.append(f"{line}: {t_col}: must be a whole number > 0, got {row[t_col]!r}")
-        if e is None or e < 0:
-            problems.append(f"{line}: {e_col}: must be a whole number >= 0, got {row[e_col]!r}")
-        elif t is not None and e > t:
+            problems.append(
+                f"{line}: {t_col}: must be a whole number from 1 to {MAX_COUNT}, "
+                f"got {quoted(cells[at[t_col]])}"
+            )
+        if e is None:
+            problems.append(
+                f"{line}: {e_col}: must be a whole number from 0 to {MAX_COUNT}, "
+                f"got {quoted(cells[at[e_col]])}"
+            )
+        elif t is not None and t > 0 and e > t:
             problems.append(f"{line}: {e_col}: events {e} > total {t}")
         studies.append(name)
         events.append(e)
         totals.append(t)
-    if not len(frame):
+    if not body:
         problems.append(f"{file}: no rows")
     if problems:
         raise HlhBayesError("\n".join(problems))
     return _study_units(studies, np.array(events), np.array(totals))
+
+
+def _read_rows(path: Path, file: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows with their physical line number (strict CSV: a stray quote is an error)."""
+    reader = csv.reader(io.StringIO(read_text_input(path, file), newline=""), strict=True)
+    rows = []
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                rows.append((reader.line_num, cells))
+    except csv.Error as exc:
+        raise HlhBayesError(
+            f"{file}: row {reader.line_num}: not valid CSV: {cut_line(exc)}"
+        ) from None
+    return rows
+
+
+def _ragged(cells: list[str], columns: list[str]) -> str:
+    if len(cells) < len(columns):
+        return (
+            f"{columns[len(cells)]}: missing: the row has {len(cells)} cells, "
+            f"the header {len(columns)}"
+        )
+    return (
+        f"column {len(columns) + 1}: a cell beyond the header: the row has {len(cells)} "
+        f"cells, the header {len(columns)}"
+    )
 
 
 def units_by_study(base: EvidenceBase, filters: Filters) -> Units:
@@ -110,12 +155,13 @@ def _study_units(studies: list[str], events: np.ndarray, totals: np.ndarray) -> 
     )
 
 
-def _int(text: str) -> int | None:
-    try:
-        value = float(text)
-    except ValueError:
+def _count(text: str) -> int | None:
+    """A whole number from 0 to MAX_COUNT (``12`` or ``12.0``), else ``None``."""
+    match = _COUNT.fullmatch(text)
+    if match is None:
         return None
-    return int(value) if value.is_integer() else None
+    value = int(match.group(1))
+    return value if value <= MAX_COUNT else None
 
 
 def table_hash(path: Path) -> str:

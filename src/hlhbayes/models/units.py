@@ -14,6 +14,7 @@ import numpy as np
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
 from hlhbayes.evidence.schema import CONDITIONS, POPULATIONS, TIMEFRAMES, Patient, Stratum
+from hlhbayes.quoting import quoted
 
 MODEL_ETIOLOGIES: tuple[str, ...] = ("infection", "malignancy", "rheumatic", "other", "unknown")
 """Etiology levels of the models. The data's ``medication`` category is modelled as ``other``."""
@@ -78,18 +79,22 @@ class Filters:
         """Raise :class:`~hlhbayes.errors.HlhBayesError` for codes that do not exist (all problems in one message)."""
         problems = []
         if self.outcome not in ("response", "death"):
-            problems.append(f"unknown outcome {self.outcome!r}; valid: response, death")
+            problems.append(f"unknown outcome {quoted(self.outcome)}; valid: response, death")
         if self.population not in (*POPULATIONS, "all"):
-            problems.append(f"unknown population {self.population!r}; valid: adult, pediatric, all")
+            problems.append(
+                f"unknown population {quoted(self.population)}; valid: adult, pediatric, all"
+            )
         for c in self.conditions:
             if c not in CONDITIONS:
-                problems.append(f"unknown condition {c!r}; valid: {', '.join(CONDITIONS)}")
+                problems.append(f"unknown condition {quoted(c)}; valid: {', '.join(CONDITIONS)}")
         for s in self.exclude_studies:
             if s not in base.studies:
-                problems.append(f"--exclude-study {s!r} is not in the evidence base")
+                problems.append(f"--exclude-study {quoted(s)} is not in the evidence base")
         for t in self.death_timeframes:
             if t not in TIMEFRAMES:
-                problems.append(f"unknown death timeframe {t!r}; valid: {', '.join(TIMEFRAMES)}")
+                problems.append(
+                    f"unknown death timeframe {quoted(t)}; valid: {', '.join(TIMEFRAMES)}"
+                )
         if not self.death_timeframes:
             problems.append(f"no death timeframe selected; valid: {', '.join(TIMEFRAMES)}")
         if problems:
@@ -260,7 +265,7 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
     if not used:
         frames = f" (death timeframes {', '.join(filters.death_timeframes)})" if death else ""
         raise HlhBayesError(
-            f"no evidence is left for outcome {filters.outcome!r} after filtering{frames}"
+            f"no evidence is left for outcome {quoted(filters.outcome)} after filtering{frames}"
         )
     index = {sid: i for i, sid in enumerate(used)}
     k = len(MODEL_ETIOLOGIES)

@@ -15,9 +15,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from hlhbayes.atomic import write_folder
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.quoting import quoted
+from hlhbayes.reporting import escape
 
 FORMATS = ("html", "md", "both")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def environment() -> Environment:
@@ -31,18 +33,10 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
-    env.filters["md"] = _md_cell
+    env.filters["md"] = escape.md_cell
+    env.filters["md_code"] = escape.md_code
+    env.filters["href"] = escape.safe_href
     return env
-
-
-def _md_cell(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(f"[{_md_text(link['text'])}]({link['href']})" for link in value)
-    return _md_text(str(value))
-
-
-def _md_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def render_html(context: dict[str, Any]) -> str:
@@ -62,8 +56,8 @@ def _by_id(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def check_name(name: str) -> str:
     """A report name is one folder name: letters, digits, ``.``, ``_``, ``-``."""
-    if not NAME_PATTERN.match(name) or name in (".", ".."):
-        raise HlhBayesError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only")
+    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+        raise HlhBayesError(f"--name {quoted(name)}: use letters, digits, '.', '_' and '-' only")
     return name
 
 
@@ -73,7 +67,7 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     On any failure nothing is left behind and an existing report at ``target`` is untouched.
     """
     if fmt not in FORMATS:
-        raise HlhBayesError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise HlhBayesError(f"unknown format {quoted(fmt)}; valid: {', '.join(FORMATS)}")
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise HlhBayesError(f"{target}: exists and is not a folder")
@@ -92,5 +86,10 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
                 (folder / "figures" / f"{fig['id']}.png").write_bytes(fig["png"])
             (folder / "report.md").write_text(render_markdown(context), encoding="utf-8")
 
-    write_folder(target, fill)
+    try:
+        write_folder(target, fill)
+    except OSError as exc:
+        if exc.strerror and not exc.filename:
+            exc.filename = str(target)  # a full disk fails a write(): name the report
+        raise
     return [target / name for name in written]
