@@ -1,0 +1,356 @@
+"""Fitting with compiled programs: one data set, a batch of scenarios, or prior draws.
+
+A warm fit imports ``jax``, ``numpy`` and ``xarray`` only (no PyMC, PyTensor, numpyro or ArviZ):
+it reads the program from the compiled-fit cache, gets its machine code from JAX's persistent
+compilation cache, runs it and returns plain xarray Datasets. Coordinates (study ids, ...) are
+given by the caller at run time: they are data, not part of the program. Where the caller's
+coordinates for a dimension are shorter than the program's (padded) dimension, the padded
+entries are dropped from the output.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from hlhbayes.engine import runtime
+from hlhbayes.engine.buckets import SCENARIO_BUCKETS, scenario_bucket
+from hlhbayes.engine.cache import CompiledFitCache
+from hlhbayes.engine.layout import Layout, choose_layout
+from hlhbayes.engine.model import ModelDefinition, SamplerSettings
+from hlhbayes.engine.programs import (
+    Log,
+    Program,
+    data_arguments,
+    get_program,
+    key_payload,
+    signature_of,
+    silent,
+)
+from hlhbayes.engine.results import BatchFit, Fit, Gate, PriorDraws, ScenarioFit, convergence
+from hlhbayes.engine.timing import Timings
+
+PRIOR_DRAWS = 1000
+DEFAULT_SETTINGS = SamplerSettings()
+DEFAULT_GATE = Gate()
+Coords = Mapping[str, Sequence[Any]]
+
+
+def fit(
+    model: ModelDefinition,
+    data: Mapping[str, Any],
+    *,
+    settings: SamplerSettings = DEFAULT_SETTINGS,
+    seed: int = 1,
+    coords: Coords | None = None,
+    prior_draws: int = PRIOR_DRAWS,
+    gate: Gate = DEFAULT_GATE,
+    log: Log = silent,
+    cache: CompiledFitCache | None = None,
+) -> Fit:
+    """Posterior (NUTS) and prior draws of ``model`` for one data set.
+
+    The prior program is prepared and run in a second thread while the NUTS program is
+    loaded (or compiled, on a cold start) and run.
+    """
+    cache = cache or CompiledFitCache()
+    timings = Timings()
+    with timings.phase("jax_import"):
+        runtime.configure(cache.xla_dir, cache.xla_budget)
+    prior_box: dict[str, Any] = {}
+
+    def prior_worker() -> None:
+        try:
+            prior_box["result"] = sample_prior(
+                model, data, draws=prior_draws, seed=seed, coords=coords, log=log, cache=cache
+            )
+        except BaseException as error:  # handed to the caller's thread below
+            prior_box["error"] = error
+
+    batch = sample_batch(
+        model,
+        [data],
+        settings=settings,
+        seeds=seed,
+        coords=coords,
+        gate=gate,
+        log=log,
+        cache=cache,
+        before_compile=lambda: _start(prior_worker, prior_box),
+    )
+    with timings.phase("prior_wait"):
+        if "thread" not in prior_box:  # no program ran
+            prior_worker()
+        else:
+            prior_box["thread"].join()
+    if "error" in prior_box:
+        raise prior_box["error"]
+    prior: PriorDraws = prior_box["result"]
+    timings.merge(batch.timings)
+    for name, seconds in prior.timings.wall.items():
+        timings.wall[f"prior_{name}"] = seconds
+        timings.cpu[f"prior_{name}"] = prior.timings.cpu[name]
+    only = batch.fits[0]
+    return Fit(
+        posterior=only.posterior,
+        sample_stats=only.sample_stats,
+        convergence=only.convergence,
+        prior=prior.prior,
+        prior_predictive=prior.prior_predictive,
+        seed=seed,
+        target_accept=only.target_accept,
+        tune=only.tune,
+        timings=timings,
+    )
+
+
+def _start(worker: Callable[[], None], box: dict[str, Any]) -> None:
+    if "thread" not in box:
+        box["thread"] = threading.Thread(target=worker, name="hlhbayes-prior", daemon=True)
+        box["thread"].start()
+
+
+def sample_batch(
+    model: ModelDefinition,
+    scenarios: Sequence[Mapping[str, Any]],
+    *,
+    settings: SamplerSettings = DEFAULT_SETTINGS,
+    seeds: int | Sequence[int] = 1,
+    target_accept: float | Sequence[float] | None = None,
+    coords: Coords | None = None,
+    gate: Gate = DEFAULT_GATE,
+    log: Log = silent,
+    cache: CompiledFitCache | None = None,
+    before_compile: Callable[[], None] | None = None,
+) -> BatchFit:
+    """NUTS for every scenario (data set) through one compiled program per bucket of 64.
+
+    ``seeds`` and ``target_accept`` (default: ``settings.target_accept``) are one value for
+    all scenarios or one per scenario. Every scenario's fit carries its own convergence
+    verdict. ``before_compile`` is called once, before the first program is loaded or compiled.
+    """
+    scenarios = list(scenarios)
+    n = len(scenarios)
+    seed_list = _per_scenario(seeds, n, "seeds", int)
+    accept_list = _per_scenario(
+        settings.target_accept if target_accept is None else target_accept,
+        n,
+        "target_accept",
+        float,
+    )
+    for value in accept_list:
+        if not 0 < value < 1:
+            raise ValueError(f"target_accept must lie in (0, 1), got {value}")
+    cache = cache or CompiledFitCache()
+    timings = Timings()
+    with timings.phase("jax_import"):
+        runtime.configure(cache.xla_dir, cache.xla_budget)
+    signature = signature_of(scenarios)
+    chunk = SCENARIO_BUCKETS[-1]
+    fits: list[ScenarioFit] = []
+    for start in range(0, n, chunk):
+        part = slice(start, min(n, start + chunk))
+        if n > chunk:
+            log(
+                f"batch {start // chunk + 1} of {-(-n // chunk)}: scenarios {part.start + 1}-{part.stop}"
+            )
+        layout = choose_layout(
+            scenario_bucket(part.stop - part.start), settings.chains, runtime.available_devices()
+        )
+        payload = key_payload(
+            "sampler",
+            model,
+            signature,
+            {"sampler": settings.static().as_dict(), "layout": layout.as_dict()},
+        )
+        from hlhbayes.engine.program import export_sampler
+
+        program = get_program(
+            payload,
+            model,
+            signature,
+            partial(export_sampler, layout=layout, settings=settings.static()),
+            cache,
+            log,
+            timings,
+        )
+        fits += _run_sampler(
+            program,
+            layout,
+            scenarios[part],
+            seed_list[part],
+            accept_list[part],
+            settings,
+            coords,
+            gate,
+            log,
+            timings,
+            before_compile,
+        )
+        before_compile = None
+    return BatchFit(fits, timings)
+
+
+def sample_prior(
+    model: ModelDefinition,
+    data: Mapping[str, Any],
+    *,
+    draws: int = PRIOR_DRAWS,
+    seed: int = 1,
+    coords: Coords | None = None,
+    log: Log = silent,
+    cache: CompiledFitCache | None = None,
+) -> PriorDraws:
+    """``draws`` independent prior draws of every variable (one chain), as PyMC draws them."""
+    cache = cache or CompiledFitCache()
+    timings = Timings()
+    with timings.phase("jax_import"):
+        runtime.configure(cache.xla_dir, cache.xla_budget)
+    signature = signature_of([data])
+    payload = key_payload("prior", model, signature, {"draws": int(draws)})
+    from hlhbayes.engine.program import export_prior
+
+    program = get_program(
+        payload, model, signature, partial(export_prior, draws=int(draws)), cache, log, timings
+    )
+    args = [np.int64(seed), *data_arguments(program.meta, [data], None)]
+    compiled = program.ensure_compiled(args, log, timings)
+    with timings.phase("sampling"):
+        outputs = [np.asarray(o) for o in compiled(*args)]
+    with timings.phase("postprocess"):
+        n_prior = len(program.meta["prior"])
+        draws_dims = ("chain", "draw")
+        lead_coords = {"chain": [0], "draw": np.arange(int(draws))}
+        prior = _dataset(
+            program.meta["prior"],
+            [o[None] for o in outputs[:n_prior]],
+            draws_dims,
+            lead_coords,
+            coords,
+        )
+        predictive = _dataset(
+            program.meta["predictive"],
+            [o[None] for o in outputs[n_prior:]],
+            draws_dims,
+            lead_coords,
+            coords,
+        )
+    return PriorDraws(prior, predictive, timings)
+
+
+def _run_sampler(
+    program: Program,
+    layout: Layout,
+    scenarios: list[Mapping[str, Any]],
+    seeds: list[int],
+    target_accept: list[float],
+    settings: SamplerSettings,
+    coords: Coords | None,
+    gate: Gate,
+    log: Log,
+    timings: Timings,
+    before_compile: Callable[[], None] | None,
+) -> list[ScenarioFit]:
+    import jax
+
+    n = len(scenarios)
+    slots = layout.scenarios
+    scenario, chain, active = layout.task_table(n)
+    seed_arg = np.array(seeds + [seeds[0]] * (slots - n), dtype=np.int64)
+    accept_arg = np.array(target_accept + [target_accept[0]] * (slots - n), dtype=np.float64)
+    host_args = [scenario, chain, active, seed_arg, accept_arg]
+    host_args += data_arguments(program.meta, scenarios, slots)
+    shardings = program.exported.in_shardings_jax(layout.mesh())
+    args = [jax.device_put(a, s) for a, s in zip(host_args, shardings, strict=True)]
+    if before_compile is not None:
+        before_compile()
+    compiled = program.ensure_compiled(args, log, timings)
+    what = f"{n} scenarios x " if n > 1 else ""
+    log(
+        f"sampling {what}{settings.chains} chains x {settings.draws} draws "
+        f"({settings.tune} tuning) on {layout.devices} devices"
+    )
+    with timings.phase("sampling"):
+        draws, stats = compiled(*args)
+        draws = [np.asarray(d) for d in draws]
+        stats = [np.asarray(s) for s in stats]
+    fits = []
+    lead_dims = ("chain", "draw")
+    lead_coords = {"chain": np.arange(settings.chains), "draw": np.arange(settings.draws)}
+    for s in range(n):
+        with timings.phase("postprocess"):
+            posterior = _dataset(
+                program.meta["posterior"],
+                [layout.per_scenario(d, n)[s] for d in draws],
+                lead_dims,
+                lead_coords,
+                coords,
+            )
+            sample_stats = _sample_stats(
+                program.meta["stats"], [layout.per_scenario(x, n)[s] for x in stats], settings
+            )
+        with timings.phase("diagnostics"):
+            verdict = convergence(posterior, sample_stats, gate)
+        fits.append(
+            ScenarioFit(posterior, sample_stats, verdict, seeds[s], target_accept[s], settings.tune)
+        )
+    return fits
+
+
+def _dataset(
+    variables: list[dict[str, Any]],
+    arrays: list[np.ndarray],
+    lead_dims: tuple[str, ...],
+    lead_coords: Mapping[str, Any],
+    coords: Coords | None,
+) -> xr.Dataset:
+    """Arrays ``(*lead, *shape)`` -> Dataset, trimmed where ``coords`` are shorter (padding)."""
+    coords = coords or {}
+    data_vars = {}
+    used: dict[str, Any] = dict(lead_coords)
+    for spec, array in zip(variables, arrays, strict=True):
+        dims = tuple(spec["dims"])
+        index: list[slice] = [slice(None)] * len(lead_dims)
+        for axis, dim in enumerate(dims):
+            size = array.shape[len(lead_dims) + axis]
+            if dim in coords:
+                labels = list(coords[dim])
+                if len(labels) > size:
+                    raise ValueError(
+                        f"{len(labels)} coordinates given for dimension {dim!r} of length {size}"
+                    )
+                index.append(slice(0, len(labels)))
+                used[dim] = labels
+            else:
+                index.append(slice(None))
+        data_vars[spec["name"]] = ((*lead_dims, *dims), array[tuple(index)])
+    return xr.Dataset(data_vars, coords=used)
+
+
+def _sample_stats(
+    names: list[str], arrays: list[np.ndarray], settings: SamplerSettings
+) -> xr.Dataset:
+    stats = dict(zip(names, arrays, strict=True))
+    n_steps = stats["n_steps"].astype(np.int64)
+    # NUTS doubles its trajectory per tree level: depth d takes 2^(d-1) to 2^d - 1 steps.
+    tree_depth = np.frexp(n_steps.astype(float))[1].astype(np.int64)
+    stats["n_steps"] = n_steps
+    stats["tree_depth"] = tree_depth
+    stats["reached_max_treedepth"] = tree_depth >= settings.max_tree_depth
+    stats["diverging"] = stats["diverging"].astype(bool)
+    dims = ("chain", "draw")
+    coords = {"chain": np.arange(settings.chains), "draw": np.arange(settings.draws)}
+    return xr.Dataset({name: (dims, value) for name, value in stats.items()}, coords=coords)
+
+
+def _per_scenario(value: Any, n: int, name: str, kind: Callable[[Any], Any]) -> list[Any]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != n:
+            raise ValueError(f"{name}: {len(value)} values for {n} scenarios")
+        return [kind(v) for v in value]
+    return [kind(value)] * n

@@ -1,0 +1,192 @@
+"""The compiled engine samples the right posterior, reproducibly, through one program per structure.
+
+* the posterior equals PyMC NUTS on the same model within Monte Carlo error;
+* the same seed gives bit-identical draws on a cold start (empty caches) and a warm one, each
+  in a fresh process, and the warm process imports no PyMC, PyTensor, numpyro or ArviZ;
+* one program serves several data sets: a second data set of the same shapes reuses it, and
+  a batch of scenarios gives each scenario what a separate fit gives (within MC error);
+* a scenario that cannot converge is marked, and the retry policy re-runs only it;
+* padded units (likelihood weight 0) change nothing, and padded entries leave the output;
+* a damaged program in the cache is discarded and rebuilt, with the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import engine_fixtures as fx
+from engine_checks import mcmc_disagreements
+from hlhbayes import engine
+from hlhbayes.engine.programs import PROGRAM_FILE, forget_programs
+
+FAST = engine.SamplerSettings(chains=4, draws=500, tune=300)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> engine.CompiledFitCache:
+    return engine.CompiledFitCache(tmp_path_factory.mktemp("engine-cache"))
+
+
+def _sampler_entries(cache: engine.CompiledFitCache) -> list[str]:
+    return [e.key for e in cache.info().entries if e.kind == "sampler"]
+
+
+@pytest.mark.slow
+def test_cold_and_warm_fresh_processes_give_identical_draws(tmp_path):
+    script = Path(fx.__file__)
+
+    def run() -> dict:
+        done = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "cache")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=script.parent,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    cold, warm = run(), run()
+    assert "pymc" in cold["modules"]  # the cold process built the programs
+    assert warm["modules"] == []  # no pymc, pytensor, numpyro, arviz, arviz_stats
+    assert warm["posterior"] == cold["posterior"]
+    assert warm["prior"] == cold["prior"]
+
+
+@pytest.mark.slow
+def test_hierarchical_posterior_equals_pymc_nuts(cache):
+    import pymc as pm
+
+    settings = engine.SamplerSettings(chains=4, draws=1000, tune=1000)
+    result = engine.fit(fx.hierarchical(), fx.hierarchical_data(), settings=settings, cache=cache)
+    with fx.hierarchical_pymc(fx.hierarchical_data()):
+        reference = pm.sample(
+            draws=1000,
+            tune=1000,
+            chains=4,
+            cores=1,
+            target_accept=0.95,
+            random_seed=5,
+            progressbar=False,
+            nuts_sampler="pymc",
+            compute_convergence_checks=False,
+        )
+    assert result.convergence.converged, result.convergence
+    problems = mcmc_disagreements(
+        result.posterior, reference["posterior"].to_dataset(), ["mu", "tau", "theta"]
+    )
+    assert not problems, problems
+
+
+@pytest.mark.sampling
+def test_one_program_serves_another_data_set_of_the_same_shapes(cache):
+    data_a = fx.hierarchical_data()
+    data_b = fx.hierarchical_data(r=np.minimum(fx.HIER_R + 3, fx.HIER_N), tau_sigma=0.5)
+    fit_a = engine.sample_batch(fx.hierarchical(), [data_a], settings=FAST, cache=cache)
+    before = _sampler_entries(cache)
+    fit_b = engine.sample_batch(fx.hierarchical(), [data_b], settings=FAST, cache=cache)
+    assert _sampler_entries(cache) == before
+    mean_a = float(fit_a.fits[0].posterior["mu"].mean())
+    mean_b = float(fit_b.fits[0].posterior["mu"].mean())
+    assert mean_b > mean_a + 0.2  # more events: the data did reach the program
+
+    batch = engine.sample_batch(
+        fx.hierarchical(), [data_a, data_b], settings=FAST, seeds=[7, 8], cache=cache
+    )
+    for single, scenario in zip([fit_a, fit_b], batch.fits, strict=True):
+        problems = mcmc_disagreements(
+            single.fits[0].posterior, scenario.posterior, ["mu", "tau", "theta"]
+        )
+        assert not problems, problems
+
+
+@pytest.mark.sampling
+def test_a_scenario_that_cannot_converge_is_marked_and_retried_alone(cache):
+    easy = fx.double_well_data(y=-1.0, sigma=0.5)
+    bimodal = fx.double_well_data(y=4.0, sigma=0.1)  # modes at +-2 for each of 8 components
+    messages: list[str] = []
+    batch = engine.sample_batch_with_retry(
+        fx.double_well(),
+        [easy, bimodal, easy],
+        settings=FAST,
+        target_accept=0.9,
+        seeds=[1, 2, 3],
+        log=messages.append,
+        cache=cache,
+    )
+    assert batch.failed == [1]
+    failed = batch.fits[1]
+    assert failed.convergence.max_r_hat > 1.1
+    assert (failed.attempts, failed.target_accept, failed.tune) == (3, 0.99, 2 * FAST.tune)
+    for i in (0, 2):
+        fit = batch.fits[i]
+        assert fit.convergence.converged
+        assert (fit.attempts, fit.target_accept, fit.tune) == (1, 0.9, FAST.tune)
+    assert sum("1 of 3 scenarios failed" in m for m in messages) == 2
+
+
+@pytest.mark.sampling
+def test_padded_units_change_nothing_and_leave_the_output(cache):
+    events, total = fx.HIER_R[:6], fx.HIER_N[:6]
+    plain = engine.sample_batch(
+        fx.random_effects(6), [fx.random_effects_data(events, total)], settings=FAST, cache=cache
+    )
+    dims = {"events": ("stratum",), "total": ("stratum",), "include": ("stratum",)}
+    padded = engine.pad_data(
+        fx.random_effects_data(events, total),
+        dims,
+        {"stratum": engine.bucket_size(6)},
+        {"events": 0, "total": 1, "include": 0.0},
+    )
+    studies = [f"S{i}" for i in range(6)]
+    coords = {"study": studies, "stratum": studies}
+    fit = engine.sample_batch(
+        fx.random_effects(8), [padded], settings=FAST, seeds=3, coords=coords, cache=cache
+    )
+    posterior = fit.fits[0].posterior
+    assert posterior.sizes["study"] == 6 and list(posterior["study"].values) == studies
+    problems = mcmc_disagreements(plain.fits[0].posterior, posterior, ["mu", "tau"])
+    assert not problems, problems
+
+
+@pytest.mark.sampling
+def test_damaged_program_is_rebuilt_with_the_same_draws(tmp_path):
+    cache = engine.CompiledFitCache(tmp_path)
+    first = engine.sample_batch(
+        fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache
+    )
+    (key,) = _sampler_entries(cache)
+    program = cache.programs_dir / key / PROGRAM_FILE
+    program.write_bytes(program.read_bytes()[:1000])
+    forget_programs()
+    messages: list[str] = []
+    again = engine.sample_batch(
+        fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache, log=messages.append
+    )
+    assert any("discarded" in m for m in messages)
+    assert any("building" in m for m in messages)
+    for name in first.fits[0].posterior.data_vars:
+        np.testing.assert_array_equal(
+            first.fits[0].posterior[name].values, again.fits[0].posterior[name].values
+        )
+
+
+@pytest.mark.sampling
+def test_data_that_do_not_fit_the_program_are_refused(cache):
+    data = fx.hierarchical_data()
+    with pytest.raises(ValueError, match="other data names, shapes or dtypes"):
+        engine.sample_batch(
+            fx.hierarchical(), [data, {**data, "total": data["total"][:5]}], cache=cache
+        )
+    too_big = {**data, "total": data["total"] + 2**40}
+    with pytest.raises(ValueError, match="do not fit the model's int32"):
+        engine.sample_batch(fx.hierarchical(), [too_big], settings=FAST, cache=cache)
+    with pytest.raises(ValueError, match=r"pm\.Data are"):
+        engine.sample_batch(
+            fx.hierarchical(), [{**data, "extra": np.zeros(3)}], settings=FAST, cache=cache
+        )
