@@ -81,6 +81,13 @@ def test_diagnostics_equal_arviz(case):
         )
 
 
+def test_joint_rhat_and_bulk_ess_equal_the_separate_functions():
+    values = _cases()["shifted_means"]
+    r_hat, ess = diagnostics.rhat_and_ess_bulk(values)
+    np.testing.assert_array_equal(ess, diagnostics.ess_bulk(values))
+    assert np.all(r_hat > 1.1)
+
+
 def test_shifted_chains_fail_and_independent_chains_pass():
     cases = _cases()
     assert np.all(diagnostics.rhat(cases["shifted_means"]) > 1.1)

@@ -59,6 +59,53 @@ def test_cold_and_warm_fresh_processes_give_identical_draws(tmp_path):
 
 
 @pytest.mark.slow
+def test_two_cold_processes_started_together_share_one_cache(tmp_path):
+    script = Path(fx.__file__)
+    command = [sys.executable, str(script), str(tmp_path / "cache")]
+    both = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=script.parent)
+        for _ in range(2)
+    ]
+    outputs = [json.loads(p.communicate(timeout=900)[0].strip().splitlines()[-1]) for p in both]
+    assert all(p.returncode == 0 for p in both)
+    assert outputs[0]["posterior"] == outputs[1]["posterior"]
+    cache = engine.CompiledFitCache(tmp_path / "cache")
+    assert sorted(e.kind for e in cache.info().entries) == ["prior", "sampler"]
+    assert not any(cache.tmp_dir.iterdir())
+    warm = subprocess.run(command, capture_output=True, text=True, check=True, cwd=script.parent)
+    assert json.loads(warm.stdout.strip().splitlines()[-1])["posterior"] == outputs[0]["posterior"]
+
+
+def test_key_changes_with_structure_settings_layout_data_shapes_and_versions(monkeypatch):
+    from hlhbayes.engine import fingerprint
+    from hlhbayes.engine.cache import cache_key
+    from hlhbayes.engine.programs import key_payload, signature_of
+
+    def key(model=None, data=None, extra=None):
+        model = model or fx.hierarchical()
+        signature = signature_of([data or fx.hierarchical_data()])
+        return cache_key(key_payload("sampler", model, signature, extra or {"tune": 500}))
+
+    base = key()
+    other_source = engine.ModelDefinition(
+        "test-hierarchical", fx.hierarchical().build, {"studies": 12}, "edited"
+    )
+    variants = [
+        key(model=fx.hierarchical(n_studies=11)),
+        key(model=other_source),
+        key(data=fx.hierarchical_data(n=fx.HIER_N[:11], r=fx.HIER_R[:11])),
+        key(data={**fx.hierarchical_data(), "total": fx.HIER_N.astype(np.int32)}),
+        key(extra={"tune": 1000}),
+        key(extra={"tune": 500, "layout": {"devices": 1}}),
+    ]
+    assert base == key()
+    assert len({base, *variants}) == 1 + len(variants)
+    monkeypatch.setattr(fingerprint, "package_versions", lambda: {"jax": "99"})
+    monkeypatch.setattr("hlhbayes.engine.programs.package_versions", lambda: {"jax": "99"})
+    assert key() != base
+
+
+@pytest.mark.slow
 def test_hierarchical_posterior_equals_pymc_nuts(cache):
     import pymc as pm
 

@@ -35,16 +35,24 @@ MIN_DRAWS = 4
 
 def rhat(draws: np.ndarray) -> np.ndarray:
     """Rank-normalised split R-hat (the larger of bulk and tail) of ``(chain, draw, *shape)``."""
+    return rhat_and_ess_bulk(draws)[0]
+
+
+def rhat_and_ess_bulk(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R-hat and bulk ESS together (they share the rank-normalised split chains)."""
     x, shape = _as_rows(draws)
-    out = np.full(x.shape[0], np.nan)
-    valid = _valid(x, min_chains=2)
-    if valid.any():
-        split = _split_chains(x[valid])
-        bulk = _rhat(_z_scale(split))
-        median = np.median(split.reshape(split.shape[0], -1), axis=1)[:, None, None]
-        tail = _rhat(_z_scale(np.abs(split - median)))
-        out[valid] = np.maximum(bulk, tail)
-    return out.reshape(shape)
+    r_hat, ess = np.full(x.shape[0], np.nan), np.full(x.shape[0], np.nan)
+    for_ess = _valid(x, min_chains=1)
+    for_rhat = _valid(x, min_chains=2)
+    if for_ess.any():
+        split = _split_chains(x[for_ess])
+        bulk = _z_scale(split)
+        ess[for_ess] = _ess(bulk)
+        if for_rhat.any():  # then every row valid for the ESS is valid for R-hat too
+            median = np.median(split.reshape(split.shape[0], -1), axis=1)[:, None, None]
+            tail = _rhat(_z_scale(np.abs(split - median)))
+            r_hat[for_rhat] = np.maximum(_rhat(bulk), tail)
+    return r_hat.reshape(shape), ess.reshape(shape)
 
 
 def ess_bulk(draws: np.ndarray) -> np.ndarray:
@@ -114,7 +122,7 @@ def _split_chains(x: np.ndarray) -> np.ndarray:
 def _average_ranks(a: np.ndarray) -> np.ndarray:
     """Ranks (1-based, ties get their average rank) along the last axis of 2-D ``a``."""
     n = a.shape[-1]
-    order = np.argsort(a, axis=-1, kind="mergesort")
+    order = np.argsort(a, axis=-1)  # the order among ties does not change average ranks
     ordered = np.take_along_axis(a, order, axis=-1)
     new_value = np.ones_like(ordered, dtype=bool)
     new_value[:, 1:] = ordered[:, 1:] != ordered[:, :-1]

@@ -55,13 +55,15 @@ class Convergence:
 def convergence(posterior: xr.Dataset, sample_stats: xr.Dataset, gate: Gate) -> Convergence:
     """Apply ``gate`` to a fit (numpy diagnostics, :mod:`hlhbayes.engine.diagnostics`)."""
     names = list(gate.var_names) if gate.var_names is not None else list(posterior.data_vars)
-    r_hats, esses = [], []
-    for name in names:
-        values = posterior[name].transpose("chain", "draw", ...).values
-        r_hats.append(diagnostics.rhat(values).ravel())
-        esses.append(diagnostics.ess_bulk(values).ravel())
-    r_hat = np.concatenate(r_hats) if r_hats else np.array([])
-    ess = np.concatenate(esses) if esses else np.array([])
+    columns = [
+        posterior[name]
+        .transpose("chain", "draw", ...)
+        .values.reshape(posterior.sizes["chain"], posterior.sizes["draw"], -1)
+        for name in names
+    ]
+    # every scalar of every variable in one call: the diagnostics are vectorised over them
+    scalars = np.concatenate(columns, axis=-1) if columns else np.empty((1, 1, 0))
+    r_hat, ess = diagnostics.rhat_and_ess_bulk(scalars)
     max_r_hat = float(np.nanmax(r_hat)) if np.isfinite(r_hat).any() else float("nan")
     min_ess = float(np.nanmin(ess)) if np.isfinite(ess).any() else float("nan")
     divergences = int(sample_stats["diverging"].sum())
