@@ -16,9 +16,9 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from hlhbayes.engine import runtime
+from hlhbayes.engine.assemble import posterior_dataset, sample_stats_dataset
 from hlhbayes.engine.buckets import SCENARIO_BUCKETS, scenario_bucket
 from hlhbayes.engine.cache import CompiledFitCache
 from hlhbayes.engine.layout import Layout, choose_layout
@@ -224,22 +224,9 @@ def sample_prior(
         outputs = [np.asarray(o) for o in compiled(*args)]
     with timings.phase("postprocess"):
         n_prior = len(program.meta["prior"])
-        draws_dims = ("chain", "draw")
-        lead_coords = {"chain": [0], "draw": np.arange(int(draws))}
-        prior = _dataset(
-            program.meta["prior"],
-            [o[None] for o in outputs[:n_prior]],
-            draws_dims,
-            lead_coords,
-            coords,
-        )
-        predictive = _dataset(
-            program.meta["predictive"],
-            [o[None] for o in outputs[n_prior:]],
-            draws_dims,
-            lead_coords,
-            coords,
-        )
+        one_chain = [o[None] for o in outputs]
+        prior = posterior_dataset(program.meta["prior"], one_chain[:n_prior], coords)
+        predictive = posterior_dataset(program.meta["predictive"], one_chain[n_prior:], coords)
     return PriorDraws(prior, predictive, timings)
 
 
@@ -279,20 +266,15 @@ def _run_sampler(
         draws, stats = compiled(*args)
         draws = [np.asarray(d) for d in draws]
         stats = [np.asarray(s) for s in stats]
+    with timings.phase("postprocess"):
+        draws = [layout.per_scenario(d, n) for d in draws]
+        stats = [layout.per_scenario(x, n) for x in stats]
     fits = []
-    lead_dims = ("chain", "draw")
-    lead_coords = {"chain": np.arange(settings.chains), "draw": np.arange(settings.draws)}
     for s in range(n):
         with timings.phase("postprocess"):
-            posterior = _dataset(
-                program.meta["posterior"],
-                [layout.per_scenario(d, n)[s] for d in draws],
-                lead_dims,
-                lead_coords,
-                coords,
-            )
-            sample_stats = _sample_stats(
-                program.meta["stats"], [layout.per_scenario(x, n)[s] for x in stats], settings
+            posterior = posterior_dataset(program.meta["posterior"], [d[s] for d in draws], coords)
+            sample_stats = sample_stats_dataset(
+                program.meta["stats"], [x[s] for x in stats], settings.max_tree_depth
             )
         with timings.phase("diagnostics"):
             verdict = convergence(posterior, sample_stats, gate)
@@ -302,54 +284,8 @@ def _run_sampler(
     return fits
 
 
-def _dataset(
-    variables: list[dict[str, Any]],
-    arrays: list[np.ndarray],
-    lead_dims: tuple[str, ...],
-    lead_coords: Mapping[str, Any],
-    coords: Coords | None,
-) -> xr.Dataset:
-    """Arrays ``(*lead, *shape)`` -> Dataset, trimmed where ``coords`` are shorter (padding)."""
-    coords = coords or {}
-    data_vars = {}
-    used: dict[str, Any] = dict(lead_coords)
-    for spec, array in zip(variables, arrays, strict=True):
-        dims = tuple(spec["dims"])
-        index: list[slice] = [slice(None)] * len(lead_dims)
-        for axis, dim in enumerate(dims):
-            size = array.shape[len(lead_dims) + axis]
-            if dim in coords:
-                labels = list(coords[dim])
-                if len(labels) > size:
-                    raise ValueError(
-                        f"{len(labels)} coordinates given for dimension {dim!r} of length {size}"
-                    )
-                index.append(slice(0, len(labels)))
-                used[dim] = labels
-            else:
-                index.append(slice(None))
-        data_vars[spec["name"]] = ((*lead_dims, *dims), array[tuple(index)])
-    return xr.Dataset(data_vars, coords=used)
-
-
-def _sample_stats(
-    names: list[str], arrays: list[np.ndarray], settings: SamplerSettings
-) -> xr.Dataset:
-    stats = dict(zip(names, arrays, strict=True))
-    n_steps = stats["n_steps"].astype(np.int64)
-    # NUTS doubles its trajectory per tree level: depth d takes 2^(d-1) to 2^d - 1 steps.
-    tree_depth = np.frexp(n_steps.astype(float))[1].astype(np.int64)
-    stats["n_steps"] = n_steps
-    stats["tree_depth"] = tree_depth
-    stats["reached_max_treedepth"] = tree_depth >= settings.max_tree_depth
-    stats["diverging"] = stats["diverging"].astype(bool)
-    dims = ("chain", "draw")
-    coords = {"chain": np.arange(settings.chains), "draw": np.arange(settings.draws)}
-    return xr.Dataset({name: (dims, value) for name, value in stats.items()}, coords=coords)
-
-
 def _per_scenario(value: Any, n: int, name: str, kind: Callable[[Any], Any]) -> list[Any]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
+    if np.ndim(value) > 0:
         if len(value) != n:
             raise ValueError(f"{name}: {len(value)} values for {n} scenarios")
         return [kind(v) for v in value]
