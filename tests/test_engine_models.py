@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import engine_fixtures as fx
-from engine_checks import Z_MCSE, mcmc_disagreements
+from engine_checks import Z_MCSE, mcmc_disagreements, pymc_nuts
 from hlhbayes import engine
 from hlhbayes.models import etiology_line, random_effects
 from hlhbayes.models.spec import load_spec
@@ -75,11 +75,10 @@ def test_copies_have_the_production_log_density(shipped_units):
         fx.etiology_line_pymc(units, fx.etiology_line_data(units, spec.priors)),
     )
     as_units = _study_units([f"Study {i + 1}" for i in range(8)], AS_R, AS_N)
-    model = fx.random_effects(8).build
-    copy = model()
-    with copy:
-        import pymc as pm
+    import pymc as pm
 
+    copy = fx.random_effects(8).build()
+    with copy:
         pm.set_data(fx.random_effects_data(AS_R, AS_N, mu_sigma=2.0, tau_sigma=1.0))
     _logp_agree(random_effects.build(as_units, AS_PRIORS, {}), copy)
 
@@ -122,8 +121,6 @@ def test_random_effects_on_as_data_equals_quadrature(cache):
 
 @pytest.mark.slow
 def test_etiology_line_posterior_equals_pymc_nuts(cache, shipped_units):
-    import pymc as pm
-
     spec, units = shipped_units
     result = engine.fit(
         fx.etiology_line(units),
@@ -133,20 +130,9 @@ def test_etiology_line_posterior_equals_pymc_nuts(cache, shipped_units):
         cache=cache,
     )
     assert result.convergence.converged, result.convergence
-    with etiology_line.build(units, spec.priors, spec.options):
-        reference = pm.sample(
-            draws=1000,
-            tune=500,
-            chains=4,
-            cores=1,
-            target_accept=0.95,
-            random_seed=4,
-            progressbar=False,
-            nuts_sampler="pymc",
-            compute_convergence_checks=False,
-        )
+    reference = pymc_nuts(etiology_line.build(units, spec.priors, spec.options), tune=500, seed=4)
     names = ["alpha", "sigma_eta", "tau", "gamma", "eta", "u", "mix_latent", "later_latent"]
-    problems = mcmc_disagreements(result.posterior, reference["posterior"].to_dataset(), names)
+    problems = mcmc_disagreements(result.posterior, reference, names)
     assert not problems, problems
 
 

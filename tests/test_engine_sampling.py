@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import engine_fixtures as fx
-from engine_checks import mcmc_disagreements
+from engine_checks import mcmc_disagreements, pymc_nuts
 from hlhbayes import engine
 from hlhbayes.engine.programs import PROGRAM_FILE, forget_programs
 
@@ -107,26 +107,11 @@ def test_key_changes_with_structure_settings_layout_data_shapes_and_versions(mon
 
 @pytest.mark.slow
 def test_hierarchical_posterior_equals_pymc_nuts(cache):
-    import pymc as pm
-
     settings = engine.SamplerSettings(chains=4, draws=1000, tune=1000)
     result = engine.fit(fx.hierarchical(), fx.hierarchical_data(), settings=settings, cache=cache)
-    with fx.hierarchical_pymc(fx.hierarchical_data()):
-        reference = pm.sample(
-            draws=1000,
-            tune=1000,
-            chains=4,
-            cores=1,
-            target_accept=0.95,
-            random_seed=5,
-            progressbar=False,
-            nuts_sampler="pymc",
-            compute_convergence_checks=False,
-        )
+    reference = pymc_nuts(fx.hierarchical_pymc(fx.hierarchical_data()), tune=1000, seed=5)
     assert result.convergence.converged, result.convergence
-    problems = mcmc_disagreements(
-        result.posterior, reference["posterior"].to_dataset(), ["mu", "tau", "theta"]
-    )
+    problems = mcmc_disagreements(result.posterior, reference, ["mu", "tau", "theta"])
     assert not problems, problems
 
 

@@ -25,7 +25,7 @@ The contract for a model the engine compiles:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hlhbayes.engine.program import StaticSettings
@@ -37,8 +37,15 @@ class ModelDefinition:
 
     name: str
     build: Callable[[], Any]
-    structure: Mapping[str, Any] = field(default_factory=dict)
-    source: str = ""
+    structure: Mapping[str, Any]
+    source: str
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            raise ValueError(
+                f"model {self.name}: give the fingerprint of the code that builds it (source), "
+                "so that editing that code cannot leave an old program in use"
+            )
 
     def key_payload(self) -> dict[str, Any]:
         """The part of every cache key that describes the model."""
