@@ -94,29 +94,18 @@ class ModelFunctions:
 def model_functions(model: Any) -> ModelFunctions:
     """Jaxify ``model`` (a ``pm.Model``) with its data and random generators as inputs.
 
-    Raises ``ValueError`` when a free variable's initial point is random (no support point and
-    no initial value): the engine needs a deterministic function of the data.
+    Raises ``ValueError`` for a discrete free variable (NUTS needs continuous ones) and when a
+    free variable's initial point is random (no support point and no initial value): the
+    engine needs the initial point as a deterministic function of the data.
     """
-    import pytensor.tensor as pt
     from pymc.initial_point import make_initial_point_expression
     from pymc.util import get_default_varnames
 
-    data_inputs = {
-        shared: pt.tensor(
-            dtype=shared.dtype, shape=np.shape(shared.get_value(borrow=True)), name=shared.name
-        )
-        for shared in model.data_vars
-    }
-    data = [
-        DataSpec(
-            name=shared.name,
-            dims=_dims(model, shared.name, np.ndim(shared.get_value(borrow=True))),
-            shape=tuple(int(n) for n in np.shape(shared.get_value(borrow=True))),
-            dtype=str(shared.dtype),
-        )
-        for shared in model.data_vars
-    ]
     free = list(model.free_RVs)
+    discrete = [rv.name for rv in free if not rv.dtype.startswith("float")]
+    if discrete:
+        raise ValueError(f"NUTS needs continuous free variables; {discrete} are discrete")
+    data, data_inputs = _data_inputs(model)
     value_vars = [model.rvs_to_values[rv] for rv in free]
 
     logp_fn = _jaxify([model.logp()], value_vars, data_inputs, model.check_bounds)
@@ -156,22 +145,33 @@ def model_functions(model: Any) -> ModelFunctions:
         *[key_struct] * len(rngs),
         *data_structs,
     )
-    posterior = _specs(model, constrained, constrained_shapes)
     n_prior = len(free) + len(model.deterministics)
-    prior = _specs(model, forward_outputs[:n_prior], forward_shapes[:n_prior])
-    predictive = _specs(model, forward_outputs[n_prior:], forward_shapes[n_prior:])
     return ModelFunctions(
         data=data,
         values=values,
-        posterior=posterior,
-        prior=prior,
-        predictive=predictive,
+        posterior=_specs(model, constrained, constrained_shapes),
+        prior=_specs(model, forward_outputs[:n_prior], forward_shapes[:n_prior]),
+        predictive=_specs(model, forward_outputs[n_prior:], forward_shapes[n_prior:]),
         n_rngs=len(rngs),
         logp=logp_fn,
         constrain=constrain_fn,
         initial_point=initial_fn,
         forward=forward_fn,
     )
+
+
+def _data_inputs(model: Any) -> tuple[list[DataSpec], dict[Any, Any]]:
+    """Each ``pm.Data``: its spec, and the explicit graph input (static shape) replacing it."""
+    import pytensor.tensor as pt
+
+    specs, inputs = [], {}
+    for shared in model.data_vars:
+        shape = tuple(int(n) for n in np.shape(shared.get_value(borrow=True)))
+        specs.append(
+            DataSpec(shared.name, _dims(model, shared.name, len(shape)), shape, str(shared.dtype))
+        )
+        inputs[shared] = pt.tensor(dtype=shared.dtype, shape=shape, name=shared.name)
+    return specs, inputs
 
 
 def _dims(model: Any, name: str, ndim: int) -> tuple[str, ...]:
