@@ -39,6 +39,7 @@ from hlhbayes.engine.layout import AXIS, Layout
 
 STATS = ("diverging", "energy", "lp", "step_size", "acceptance_rate", "n_steps")
 """Sample statistics the sampler returns per draw, in this order."""
+STAT_DTYPES = (np.bool_, np.float64, np.float64, np.float64, np.float64, np.int64)
 JITTER_ATTEMPTS = 50
 
 
@@ -126,8 +127,11 @@ def export_sampler(functions: ModelFunctions, layout: Layout, settings: StaticSe
         return constrained, stats
 
     def skipped(seed, chain, target_accept, data):
-        shapes = jax.eval_shape(run_task, seed, chain, target_accept, data)
-        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        # Written out rather than taken from jax.eval_shape(run_task, ...), which would trace
+        # NUTS a second time; lax.cond checks that both branches agree.
+        draws = settings.draws
+        constrained = tuple(jnp.zeros((draws, *v.shape), jnp.float64) for v in functions.posterior)
+        return constrained, tuple(jnp.zeros(draws, dtype) for dtype in STAT_DTYPES)
 
     def device_tasks(task_scenario, task_chain, task_active, seeds, target_accept, *data):
         def one(task):
