@@ -160,6 +160,10 @@ def test_a_scenario_that_cannot_converge_is_marked_and_retried_alone(cache):
         assert fit.convergence.converged
         assert (fit.attempts, fit.target_accept, fit.tune) == (1, 0.9, FAST.tune)
     assert sum("1 of 3 scenarios failed" in m for m in messages) == 2
+    # the re-run at target_accept 0.99 used the batch's own program; only the longer warm-up
+    # needed a second one
+    programs = [e for e in cache.info().entries if e.model == "test-double-well"]
+    assert len([e for e in programs if e.kind == "sampler"]) == 2
 
 
 @pytest.mark.sampling

@@ -3,10 +3,10 @@
 Sparse scenarios (an early step of a cumulative analysis, a leave-one-out with few units) can
 leave a funnel between a study effect and its scale that NUTS crosses only with a small step
 size. The policy re-runs exactly the failing scenarios, first with a higher target acceptance
-rate (an argument of the compiled program: no new compilation), then also with a longer
-warm-up (a second program, compiled once). Each scenario's fit says which ``target_accept``
-and ``tune`` it finally used and after how many runs; a scenario that still fails keeps its
-last fit and its failing verdict.
+rate (an argument of the compiled program: the batch's own program runs them, its other
+scenario slots skipped), then also with a longer warm-up (a second program, compiled once).
+Each scenario's fit says which ``target_accept`` and ``tune`` it finally used and after how
+many runs; a scenario that still fails keeps its last fit and its failing verdict.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hlhbayes.engine.buckets import SCENARIO_BUCKETS, scenario_bucket
 from hlhbayes.engine.cache import CompiledFitCache
 from hlhbayes.engine.model import ModelDefinition, SamplerSettings
 from hlhbayes.engine.programs import Log, silent
@@ -68,6 +69,8 @@ def sample_batch_with_retry(
         log=log,
         cache=cache,
     )
+    # re-runs use the batch's own program size: at the first step, the very same program
+    slots = scenario_bucket(min(n, SCENARIO_BUCKETS[-1]))
     for step in policy.steps:
         failing = batch.failed
         if not failing:
@@ -87,6 +90,7 @@ def sample_batch_with_retry(
             gate=gate,
             log=log,
             cache=cache,
+            scenario_slots=slots,
         )
         batch.timings.merge(rerun.timings)
         for i, new in zip(failing, rerun.fits, strict=True):

@@ -126,13 +126,16 @@ def sample_batch(
     gate: Gate = DEFAULT_GATE,
     log: Log = silent,
     cache: CompiledFitCache | None = None,
+    scenario_slots: int | None = None,
     before_compile: Callable[[], None] | None = None,
 ) -> BatchFit:
     """NUTS for every scenario (data set) through one compiled program per bucket of 64.
 
     ``seeds`` and ``target_accept`` (default: ``settings.target_accept``) are one value for
     all scenarios or one per scenario. Every scenario's fit carries its own convergence
-    verdict. ``before_compile`` is called once, before the first program is loaded or compiled.
+    verdict. ``scenario_slots``: run in a program for at least this many scenarios (a bucket
+    size), e.g. to re-run a few scenarios of a batch in the batch's own program.
+    ``before_compile`` is called once, before the first program is loaded or compiled.
     """
     scenarios = list(scenarios)
     n = len(scenarios)
@@ -159,9 +162,8 @@ def sample_batch(
             log(
                 f"batch {start // chunk + 1} of {-(-n // chunk)}: scenarios {part.start + 1}-{part.stop}"
             )
-        layout = choose_layout(
-            scenario_bucket(part.stop - part.start), settings.chains, runtime.available_devices()
-        )
+        slots = scenario_bucket(max(part.stop - part.start, scenario_slots or 1))
+        layout = choose_layout(slots, settings.chains, runtime.available_devices())
         payload = key_payload(
             "sampler",
             model,
