@@ -29,7 +29,10 @@ Reported per run: the process's wall time (start to exit, as the parent sees it)
 phases (``jax_import``, ``cache_load``, ``build``, ``deserialize``, ``xla_lower``, ``xla``,
 ``sampling``, ``postprocess``, ``diagnostics``, ``prior_*`` for the prior program, which runs in
 a second thread: its phases overlap the others) and ``write``. The 1-minute load average before
-each run is printed: on a shared machine, CPU time is the stabler figure.
+each run is printed: on a shared machine, CPU time is the stabler figure. A shared virtual
+machine can also run at a fraction of its usual speed for a while, with no load visible
+inside it: the CPU seconds of a fixed pure-Python loop (``calibration``), measured before and
+after, tell runs on a slow phase from runs on a fast one.
 """
 
 from __future__ import annotations
@@ -128,6 +131,15 @@ def worker(job: str, cache_dir: str) -> None:
     out["engine_phases"] = result_timings.as_dict()
     out["in_process_wall"] = time.perf_counter() - START
     print(json.dumps(out))
+
+
+def calibration() -> float:
+    """CPU seconds of a fixed pure-Python loop (10 million additions) in this process."""
+    start = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.process_time() - start
 
 
 def run_process(job: str, cache_dir: Path, compiledir: Path) -> dict[str, Any]:
@@ -241,11 +253,16 @@ def main() -> None:
         worker(*args.worker)
         return
     jobs = args.only or list(JOBS)
+    before = calibration()
     results = measure(jobs, args.repeat, lambda m: print(m, file=sys.stderr))
+    after = calibration()
     if args.json:
-        print(json.dumps(results, indent=1))
+        print(json.dumps({"calibration_cpu_s": [before, after], "results": results}, indent=1))
     else:
         print(f"machine: {os.cpu_count()} cores; load averages now {os.getloadavg()}")
+        print(
+            f"calibration (10M-addition Python loop): {before:.2f} s CPU before, {after:.2f} after"
+        )
         report(results)
 
 
