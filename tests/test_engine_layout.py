@@ -1,6 +1,8 @@
-"""Shape buckets and the spread of a batch's tasks over devices (no sampling)."""
+"""Shape buckets, the spread of a batch's tasks over devices, the XLA flags (no sampling)."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -73,3 +75,24 @@ def test_per_scenario_inverts_the_task_order():
     out = layout.per_scenario(marked[:, None], 3)
     assert out.shape == (3, 3, 1)
     assert out[..., 0].tolist() == [[s * 10 + c for c in range(3)] for s in range(3)]
+
+
+def test_engine_xla_flags_replace_only_the_device_count():
+    from hlhbayes.engine.runtime import engine_xla_flags
+
+    # what importing pymc.sampling.jax leaves behind, plus a flag of the user's
+    current = "--xla_force_host_platform_device_count=100 --xla_dump_to=/tmp/x"
+    assert engine_xla_flags(current, 2) == (
+        "--xla_force_host_platform_device_count=2 --xla_dump_to=/tmp/x"
+    )
+    assert engine_xla_flags(None, 1) == "--xla_force_host_platform_device_count=1"
+
+
+def test_pinned_xla_flags_restore_the_engines_value_while_compiling(monkeypatch):
+    from hlhbayes.engine import runtime
+
+    monkeypatch.setitem(runtime._state, "xla_flags", "--xla_force_host_platform_device_count=2")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=100")
+    with runtime.pinned_xla_flags():
+        assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=100"
