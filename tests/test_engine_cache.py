@@ -41,14 +41,14 @@ def test_round_trip_and_info(tmp_path):
     key = _store(cache, "a")
     entry = cache.load(key)
     assert entry is not None
-    assert entry.programs[PROGRAM] == b"a" * 1000
+    assert entry.files[PROGRAM] == b"a" * 1000
     assert entry.meta["payload"] == {"kind": "sampler", "model": "a"}
     assert entry.meta["versions"] == package_versions()
     info = cache_info(tmp_path)
     assert info.location == tmp_path
     assert [e.key for e in info.entries] == [key]
     assert info.entries[0].model == "a" and info.entries[0].size_bytes > 1000
-    assert info.total_bytes == info.programs_bytes + info.xla_bytes
+    assert info.total_bytes == info.entries_bytes + info.xla_bytes
 
 
 def test_unknown_key_is_a_miss(tmp_path):
@@ -100,13 +100,13 @@ def _damage_other_key(path: Path) -> None:
 def test_damaged_or_stale_entry_is_discarded_and_can_be_rebuilt(tmp_path, damage):
     cache = CompiledFitCache(tmp_path)
     key = _store(cache, "a")
-    damage(cache.programs_dir / key)
+    damage(cache.entries_dir / key)
     problems: list[str] = []
     assert cache.load(key, on_problem=problems.append) is None
     assert len(problems) == 1 and key[:12] in problems[0]
-    assert not (cache.programs_dir / key).exists()
+    assert not (cache.entries_dir / key).exists()
     _store(cache, "a")
-    assert cache.load(key).programs[PROGRAM] == b"a" * 1000
+    assert cache.load(key).files[PROGRAM] == b"a" * 1000
 
 
 def test_store_refuses_a_key_that_is_not_its_payloads(tmp_path):
@@ -129,7 +129,7 @@ def test_key_changes_with_every_part_of_the_payload():
 
 def _stale(cache: CompiledFitCache, key: str, seconds_ago: float) -> None:
     stamp = time.time() - seconds_ago
-    os.utime(cache.programs_dir / key / "last_used", (stamp, stamp))
+    os.utime(cache.entries_dir / key / "last_used", (stamp, stamp))
 
 
 def test_least_recently_used_entries_are_evicted(tmp_path):
@@ -149,7 +149,7 @@ def test_least_recently_used_entries_are_evicted(tmp_path):
 def test_stale_entries_are_removed_when_storing(tmp_path):
     cache = CompiledFitCache(tmp_path)
     old = _store(cache, "old")
-    _damage_versions(cache.programs_dir / old)
+    _damage_versions(cache.entries_dir / old)
     new = _store(cache, "new")
     assert [e.key for e in cache.info().entries] == [new]
 
@@ -185,8 +185,8 @@ def _race(root: str, barrier, results) -> None:
     entry = cache.store(key, payload, {"kind": "sampler", "model": "raced"}, {PROGRAM: data})
     results.put(
         (
-            entry.programs[PROGRAM] == data,
-            hashlib.sha256(entry.programs[PROGRAM]).hexdigest(),
+            entry.files[PROGRAM] == data,
+            hashlib.sha256(entry.files[PROGRAM]).hexdigest(),
         )
     )
 
@@ -210,5 +210,5 @@ def test_concurrent_writers_leave_one_intact_entry(tmp_path):
     cache = CompiledFitCache(tmp_path)
     entry = cache.load(cache_key({"kind": "sampler", "model": "raced"}))
     assert entry is not None
-    assert hashlib.sha256(entry.programs[PROGRAM]).hexdigest() == outcomes[0][1]
+    assert hashlib.sha256(entry.files[PROGRAM]).hexdigest() == outcomes[0][1]
     assert not any(cache.tmp_dir.iterdir())

@@ -7,7 +7,8 @@
   a batch of scenarios gives each scenario what a separate fit gives (within MC error);
 * a scenario that cannot converge is marked, and the retry policy re-runs only it;
 * padded units (likelihood weight 0) change nothing, and padded entries leave the output;
-* a damaged program in the cache is discarded and rebuilt, with the same numbers.
+* a damaged program in the cache is discarded and rebuilt, with the same numbers;
+* prior draws are stored and read back only for the same program, data and seed.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def test_two_cold_processes_started_together_share_one_cache(tmp_path):
     assert all(p.returncode == 0 for p in both)
     assert outputs[0]["posterior"] == outputs[1]["posterior"]
     cache = engine.CompiledFitCache(tmp_path / "cache")
-    assert sorted(e.kind for e in cache.info().entries) == ["prior", "sampler"]
+    assert sorted(e.kind for e in cache.info().entries) == ["prior", "prior draws", "sampler"]
     assert not any(cache.tmp_dir.iterdir())
     warm = subprocess.run(command, capture_output=True, text=True, check=True, cwd=script.parent)
     assert json.loads(warm.stdout.strip().splitlines()[-1])["posterior"] == outputs[0]["posterior"]
@@ -191,13 +192,35 @@ def test_padded_units_change_nothing_and_leave_the_output(cache):
 
 
 @pytest.mark.sampling
+def test_prior_draws_are_stored_and_read_back_for_the_same_inputs_only(cache):
+    def prior(data, seed):
+        messages: list[str] = []
+        draws = engine.sample_prior(
+            fx.hierarchical(), data, draws=300, seed=seed, cache=cache, log=messages.append
+        )
+        return draws, any("stored prior draws" in m for m in messages)
+
+    first, read = prior(fx.hierarchical_data(), 1)
+    assert not read
+    again, read = prior(fx.hierarchical_data(), 1)
+    assert read
+    for name in first.prior.data_vars:
+        np.testing.assert_array_equal(first.prior[name].values, again.prior[name].values)
+    np.testing.assert_array_equal(first.prior_predictive["y"], again.prior_predictive["y"])
+    other_seed, read = prior(fx.hierarchical_data(), 2)
+    assert not read and not np.array_equal(other_seed.prior["mu"], first.prior["mu"])
+    other_data, read = prior(fx.hierarchical_data(mu_sigma=3.0), 1)
+    assert not read and not np.array_equal(other_data.prior["mu"], first.prior["mu"])
+
+
+@pytest.mark.sampling
 def test_damaged_program_is_rebuilt_with_the_same_draws(tmp_path):
     cache = engine.CompiledFitCache(tmp_path)
     first = engine.sample_batch(
         fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache
     )
     (key,) = _sampler_entries(cache)
-    program = cache.programs_dir / key / PROGRAM_FILE
+    program = cache.entries_dir / key / PROGRAM_FILE
     program.write_bytes(program.read_bytes()[:1000])
     forget_programs()
     messages: list[str] = []

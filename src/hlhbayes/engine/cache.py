@@ -1,28 +1,30 @@
-"""The compiled-fit cache: serialised programs on disk, keyed by everything they depend on.
+"""The compiled-fit cache: serialised programs (and draws) on disk, keyed by what they depend on.
 
 Layout of the cache folder (``platformdirs.user_cache_dir("hlhbayes")``, or
 ``$HLHBAYES_CACHE_DIR``)::
 
-    programs/<key>/meta.json        what the program is (names, dims, layout, versions) and the
-                                    byte length and SHA-256 of every program file
-    programs/<key>/<name>.jaxexport the serialised programs (``jax.export``)
-    programs/<key>/last_used        its modification time is the entry's last use
-    xla/                            JAX's persistent compilation cache (machine code)
-    tmp/                            entries being written, and entries being deleted
+    entries/<key>/meta.json     what the entry is (for a program: names, dims, layout), the
+                                payload its key hashes, package versions, and the byte length
+                                and SHA-256 of every file
+    entries/<key>/<file>        a serialised program (``jax.export``), or stored draws
+    entries/<key>/last_used     its modification time is the entry's last use
+    xla/                        JAX's persistent compilation cache (machine code)
+    tmp/                        entries being written, and entries being deleted
 
 Safety rules, each tested:
 
-* **The key covers everything the program depends on** (the caller's structure payload, data
-  shapes, sampler settings, device layout, package versions, source fingerprints): a program
-  is never served for anything it was not built for. :func:`cache_key` hashes the payload as
-  canonical JSON, and the payload is stored in the entry and re-hashed when loading.
+* **The key covers everything the entry depends on** (for a program: the caller's structure
+  payload, data shapes, sampler settings, device layout, package versions, source
+  fingerprints): an entry is never served for anything it was not built for.
+  :func:`cache_key` hashes the payload as canonical JSON, and the payload is stored in the
+  entry and re-hashed when loading.
 * **A corrupt, truncated or stale entry is detected, removed and rebuilt**: unreadable
   metadata, a wrong key, another format, other package versions or engine source, a missing
   file, a wrong length or checksum all make :meth:`CompiledFitCache.load` discard the entry.
 * **Concurrent writers do not corrupt an entry**: an entry is written in full to ``tmp/`` and
   then renamed into place; renaming a folder onto an existing one fails, so the first writer
   wins and the others discard their copy and use the winner's.
-* **The size is bounded**: programs are evicted least-recently-used first when they take more
+* **The size is bounded**: entries are evicted least-recently-used first when they take more
   than half of the bound; JAX bounds its machine-code cache to the other half itself (with
   its own least-recently-used eviction, under a file lock that also makes its writes safe).
 """
@@ -87,12 +89,12 @@ def cache_key(payload: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """A verified cache entry: its metadata and the bytes of its program files."""
+    """A verified cache entry: its metadata and the bytes of its files."""
 
     key: str
     path: Path
     meta: dict[str, Any]
-    programs: dict[str, bytes]
+    files: dict[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,13 @@ class CacheInfo:
     location: Path
     max_bytes: int
     entries: list[EntryInfo]
-    programs_bytes: int
+    entries_bytes: int
     xla_bytes: int
 
     @property
     def total_bytes(self) -> int:
-        """Programs plus JAX's compilation cache."""
-        return self.programs_bytes + self.xla_bytes
+        """Entries plus JAX's compilation cache."""
+        return self.entries_bytes + self.xla_bytes
 
 
 class CompiledFitCache:
@@ -129,23 +131,23 @@ class CompiledFitCache:
     def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.max_bytes = int(max_bytes) if max_bytes is not None else default_max_bytes()
-        self.programs_dir = self.root / "programs"
+        self.entries_dir = self.root / "entries"
         self.xla_dir = self.root / "xla"
         self.tmp_dir = self.root / "tmp"
 
     @property
-    def program_budget(self) -> int:
-        """Bytes the program entries may take (the other half is JAX's)."""
+    def entry_budget(self) -> int:
+        """Bytes the entries may take (the other half is JAX's)."""
         return self.max_bytes // 2
 
     @property
     def xla_budget(self) -> int:
         """Bytes JAX's compilation cache may take."""
-        return self.max_bytes - self.program_budget
+        return self.max_bytes - self.entry_budget
 
     def load(self, key: str, on_problem: Callable[[str], None] | None = None) -> Entry | None:
         """The verified entry for ``key``, or None (a bad entry is removed, and said why)."""
-        path = self.programs_dir / key
+        path = self.entries_dir / key
         if not path.is_dir():
             return None
         try:
@@ -165,7 +167,7 @@ class CompiledFitCache:
         key: str,
         payload: Mapping[str, Any],
         meta: Mapping[str, Any],
-        programs: Mapping[str, bytes],
+        files: Mapping[str, bytes],
     ) -> Entry:
         """Write an entry atomically and return the entry now in place for ``key``.
 
@@ -174,9 +176,9 @@ class CompiledFitCache:
         """
         if cache_key(payload) != key:
             raise ValueError("cache key does not match its payload")
-        for name in programs:
+        for name in files:
             if name in (META, LAST_USED) or "/" in name or name.startswith("."):
-                raise ValueError(f"invalid program file name {name!r}")
+                raise ValueError(f"invalid file name {name!r}")
         full_meta = {
             **meta,
             "format": FORMAT,
@@ -185,20 +187,20 @@ class CompiledFitCache:
             "created": time.time(),
             "versions": package_versions(),
             "engine_source": engine_fingerprint(),
-            "programs": {
+            "files": {
                 name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                for name, data in programs.items()
+                for name, data in files.items()
             },
         }
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.programs_dir.mkdir(parents=True, exist_ok=True)
+        self.entries_dir.mkdir(parents=True, exist_ok=True)
         staging = self.tmp_dir / f"{key}.{os.getpid()}.{uuid.uuid4().hex}"
         staging.mkdir()
-        for name, data in programs.items():
+        for name, data in files.items():
             _write_synced(staging / name, data)
         _write_synced(staging / META, json.dumps(full_meta, sort_keys=True).encode())
         _write_synced(staging / LAST_USED, b"")
-        target = self.programs_dir / key
+        target = self.entries_dir / key
         for _ in range(2):
             try:
                 staging.rename(target)
@@ -211,12 +213,12 @@ class CompiledFitCache:
             break
         else:
             shutil.rmtree(staging, ignore_errors=True)
-            raise OSError(f"cannot store compiled-fit cache entry {key} in {self.programs_dir}")
+            raise OSError(f"cannot store compiled-fit cache entry {key} in {self.entries_dir}")
         self.evict(keep=key)
-        return Entry(key, target, full_meta, dict(programs))
+        return Entry(key, target, full_meta, dict(files))
 
     def evict(self, keep: str | None = None) -> list[str]:
-        """Remove stale entries, then least-recently-used ones beyond the program budget.
+        """Remove stale entries, then least-recently-used ones beyond the entry budget.
 
         Also removes folders that dead writers left in ``tmp/``. Returns the removed keys.
         """
@@ -233,9 +235,9 @@ class CompiledFitCache:
                 entries.append((_last_used(path), _folder_size(path), path))
         total = sum(size for _, size, _ in entries)
         if keep is not None:
-            total += _folder_size(self.programs_dir / keep)
+            total += _folder_size(self.entries_dir / keep)
         for _, size, path in sorted(entries):
-            if total <= self.program_budget:
+            if total <= self.entry_budget:
                 break
             self._discard(path)
             removed.append(path.name)
@@ -263,12 +265,12 @@ class CompiledFitCache:
             location=self.root,
             max_bytes=self.max_bytes,
             entries=entries,
-            programs_bytes=sum(e.size_bytes for e in entries),
+            entries_bytes=sum(e.size_bytes for e in entries),
             xla_bytes=_folder_size(self.xla_dir),
         )
 
     def clear(self) -> None:
-        """Remove every program entry and JAX's compilation cache."""
+        """Remove every entry and JAX's compilation cache."""
         for path in self._entry_paths():
             self._discard(path)
         if self.xla_dir.is_dir():
@@ -285,11 +287,11 @@ class CompiledFitCache:
             raise _BadEntry("its metadata belongs to another key")
         if not _is_current(meta):
             raise _BadEntry("built by other package versions or another engine source")
-        files = meta.get("programs")
-        if not isinstance(files, dict) or not files:
-            raise _BadEntry("lists no program files")
-        programs = {}
-        for name, expected in files.items():
+        listed = meta.get("files")
+        if not isinstance(listed, dict) or not listed:
+            raise _BadEntry("lists no files")
+        files = {}
+        for name, expected in listed.items():
             try:
                 data = (path / name).read_bytes()
             except FileNotFoundError:
@@ -298,13 +300,13 @@ class CompiledFitCache:
                 hashlib.sha256(data).hexdigest() != expected.get("sha256")
             ):
                 raise _BadEntry(f"{name} has the wrong length or checksum")
-            programs[name] = data
-        return Entry(key, path, meta, programs)
+            files[name] = data
+        return Entry(key, path, meta, files)
 
     def _entry_paths(self) -> list[Path]:
-        if not self.programs_dir.is_dir():
+        if not self.entries_dir.is_dir():
             return []
-        return sorted(p for p in self.programs_dir.iterdir() if p.is_dir())
+        return sorted(p for p in self.entries_dir.iterdir() if p.is_dir())
 
     def _discard(self, path: Path) -> None:
         """Remove a folder so that no reader ever sees it half-deleted: rename, then delete."""
@@ -381,5 +383,5 @@ def cache_info(root: Path | None = None) -> CacheInfo:
 
 
 def cache_clear(root: Path | None = None) -> None:
-    """Empty the compiled-fit cache (programs and JAX's compilation cache)."""
+    """Empty the compiled-fit cache (its entries and JAX's compilation cache)."""
     CompiledFitCache(root).clear()

@@ -11,6 +11,7 @@ persistent compilation cache (or is compiled, the first time on a machine, and s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ def get_program(
     import jax
 
     with timings.phase("deserialize"):
-        exported = jax.export.deserialize(bytearray(entry.programs[PROGRAM_FILE]))
+        exported = jax.export.deserialize(bytearray(entry.files[PROGRAM_FILE]))
     program = Program(key, entry.meta, exported)
     with _lock:
         return _programs.setdefault(memo, program)
@@ -180,6 +181,16 @@ def data_arguments(
             arrays += [arrays[0]] * (scenario_slots - len(arrays))
             out.append(np.stack(arrays))
     return out
+
+
+def data_digest(data: Mapping[str, Any]) -> str:
+    """SHA-256 over the names, dtypes, shapes and values of ``data``."""
+    digest = hashlib.sha256()
+    for name in sorted(data):
+        array = np.ascontiguousarray(np.asarray(data[name]))
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _cast(value: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:

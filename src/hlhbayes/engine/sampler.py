@@ -10,6 +10,7 @@ entries are dropped from the output.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -20,13 +21,14 @@ import numpy as np
 from hlhbayes.engine import runtime
 from hlhbayes.engine.assemble import posterior_dataset, sample_stats_dataset
 from hlhbayes.engine.buckets import SCENARIO_BUCKETS, scenario_bucket
-from hlhbayes.engine.cache import CompiledFitCache
+from hlhbayes.engine.cache import CompiledFitCache, cache_key
 from hlhbayes.engine.layout import Layout, choose_layout
 from hlhbayes.engine.model import ModelDefinition, SamplerSettings
 from hlhbayes.engine.programs import (
     Log,
     Program,
     data_arguments,
+    data_digest,
     get_program,
     key_payload,
     signature_of,
@@ -36,6 +38,7 @@ from hlhbayes.engine.results import BatchFit, Fit, Gate, PriorDraws, ScenarioFit
 from hlhbayes.engine.timing import Timings
 
 PRIOR_DRAWS = 1000
+DRAWS_FILE = "draws.npz"
 DEFAULT_SETTINGS = SamplerSettings()
 DEFAULT_GATE = Gate()
 Coords = Mapping[str, Sequence[Any]]
@@ -208,28 +211,70 @@ def sample_prior(
     log: Log = silent,
     cache: CompiledFitCache | None = None,
 ) -> PriorDraws:
-    """``draws`` independent prior draws of every variable (one chain), as PyMC draws them."""
+    """``draws`` independent prior draws of every variable (one chain), as PyMC draws them.
+
+    The draws are a function of the program, the data and the seed: they are stored in the
+    compiled-fit cache under a key made of all three, and a later call with the same inputs
+    reads them back (the same bytes) instead of running the program again.
+    """
     cache = cache or CompiledFitCache()
     timings = Timings()
-    with timings.phase("jax_import"):
-        runtime.configure(cache.xla_dir, cache.xla_budget)
     signature = signature_of([data])
     payload = key_payload("prior", model, signature, {"draws": int(draws)})
-    from hlhbayes.engine.program import export_prior
+    stored_payload = {
+        "kind": "prior draws",
+        "program": cache_key(payload),
+        "data": data_digest(data),
+        "seed": int(seed),
+    }
+    with timings.phase("cache_load"):
+        stored = cache.load(cache_key(stored_payload), on_problem=log)
+    if stored is not None:
+        log(f"reading the stored prior draws of {model.name}")
+        meta = stored.meta
+        outputs = _unpack(stored.files[DRAWS_FILE], len(meta["prior"]) + len(meta["predictive"]))
+    else:
+        with timings.phase("jax_import"):
+            runtime.configure(cache.xla_dir, cache.xla_budget)
+        from hlhbayes.engine.program import export_prior
 
-    program = get_program(
-        payload, model, signature, partial(export_prior, draws=int(draws)), cache, log, timings
-    )
-    args = [np.int64(seed), *data_arguments(program.meta, [data], None)]
-    compiled = program.ensure_compiled(args, log, timings)
-    with timings.phase("sampling"):
-        outputs = [np.asarray(o) for o in compiled(*args)]
+        program = get_program(
+            payload, model, signature, partial(export_prior, draws=int(draws)), cache, log, timings
+        )
+        meta = program.meta
+        args = [np.int64(seed), *data_arguments(meta, [data], None)]
+        compiled = program.ensure_compiled(args, log, timings)
+        with timings.phase("sampling"):
+            outputs = [np.asarray(o) for o in compiled(*args)]
+        with timings.phase("cache_store"):
+            cache.store(
+                cache_key(stored_payload),
+                stored_payload,
+                {
+                    "kind": "prior draws",
+                    "model": model.name,
+                    "prior": meta["prior"],
+                    "predictive": meta["predictive"],
+                },
+                {DRAWS_FILE: _pack(outputs)},
+            )
     with timings.phase("postprocess"):
-        n_prior = len(program.meta["prior"])
+        n_prior = len(meta["prior"])
         one_chain = [o[None] for o in outputs]
-        prior = posterior_dataset(program.meta["prior"], one_chain[:n_prior], coords)
-        predictive = posterior_dataset(program.meta["predictive"], one_chain[n_prior:], coords)
+        prior = posterior_dataset(meta["prior"], one_chain[:n_prior], coords)
+        predictive = posterior_dataset(meta["predictive"], one_chain[n_prior:], coords)
     return PriorDraws(prior, predictive, timings)
+
+
+def _pack(arrays: list[np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, *arrays)
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes, count: int) -> list[np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+        return [stored[f"arr_{i}"] for i in range(count)]
 
 
 def _run_sampler(
