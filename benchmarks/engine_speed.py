@@ -27,12 +27,13 @@ Reported per run: the process's wall time (start to exit, as the parent sees it)
 (user + system of the child, from ``getrusage``), and the phases the worker timed itself:
 ``imports`` (Python start-up excluded), ``data`` (evidence base to arrays), the engine's own
 phases (``jax_import``, ``cache_load``, ``build``, ``deserialize``, ``xla_lower``, ``xla``,
-``sampling``, ``postprocess``, ``diagnostics``, ``prior_*`` for the prior program, which runs in
-a second thread: its phases overlap the others) and ``write``. The 1-minute load average before
+``sampling``, ``postprocess``, ``diagnostics``, ``prior_*`` for the prior draws, which are
+prepared in a second thread: their phases overlap the others; a warm fit reads the stored prior
+draws) and ``write``. CPU seconds of a phase count every thread of the process. The 1-minute load average before
 each run is printed: on a shared machine, CPU time is the stabler figure. A shared virtual
 machine can also run at a fraction of its usual speed for a while, with no load visible
-inside it: the CPU seconds of a fixed pure-Python loop (``calibration``), measured before and
-after, tell runs on a slow phase from runs on a fast one.
+inside it: the CPU seconds of a fixed pure-Python loop (``calibration``), measured right before
+each run (and before and after all runs), tell runs on a slow phase from runs on a fast one.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def run_process(job: str, cache_dir: Path, compiledir: Path) -> dict[str, Any]:
     flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f and "compiledir" not in f]
     env["PYTENSOR_FLAGS"] = ",".join([*flags, f"base_compiledir={compiledir}"])
     load = os.getloadavg()[0]
+    speed = calibration()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
@@ -166,6 +168,7 @@ def run_process(job: str, cache_dir: Path, compiledir: Path) -> dict[str, Any]:
     out["wall"] = wall
     out["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out["load_before"] = load
+    out["calibration"] = speed
     return out
 
 
@@ -188,7 +191,8 @@ def measure(jobs: list[str], repeat: int, log: Any) -> dict[str, dict[str, list[
                     run = run_process(job, *dirs)
                     log(
                         f"{job} {condition} {i + 1}/{repeat}: {run['wall']:.1f} s wall, "
-                        f"{run['cpu']:.1f} s CPU (load {run['load_before']:.1f})"
+                        f"{run['cpu']:.1f} s CPU (load {run['load_before']:.1f}, "
+                        f"calibration {run['calibration']:.2f} s)"
                     )
                     results[job][condition].append(run)
     return results
@@ -204,7 +208,7 @@ def _median(values: list[float]) -> str:
 
 def report(results: dict[str, dict[str, list[dict]]]) -> None:
     """Median (min-max) per job and condition, then the phase breakdown."""
-    print(f"{'job':<16}{'condition':<10}{'wall s':>22}{'CPU s':>22}  target")
+    print(f"{'job':<16}{'condition':<10}{'wall s':>22}{'CPU s':>22}{'calibration s':>22}  target")
     for job, conditions in results.items():
         for condition, runs in conditions.items():
             wall = [r["wall"] for r in runs]
@@ -214,7 +218,8 @@ def report(results: dict[str, dict[str, list[dict]]]) -> None:
                 verdict = f"{target:g} s {'ok' if statistics.median(wall) <= target else 'MISS'}"
             print(
                 f"{job:<16}{condition:<10}{_median(wall):>22}"
-                f"{_median([r['cpu'] for r in runs]):>22}  {verdict}"
+                f"{_median([r['cpu'] for r in runs]):>22}"
+                f"{_median([r['calibration'] for r in runs]):>22}  {verdict}"
             )
     for job, conditions in results.items():
         for condition, runs in conditions.items():
