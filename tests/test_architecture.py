@@ -24,6 +24,7 @@ FLOORS = {
     "provenance": 1,
     "summary": 1,
     "exact": 1,
+    "engine": 1,
     "inputs": 1,
     "quoting": 1,
     "spreadsheet": 1,
