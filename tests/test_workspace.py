@@ -132,6 +132,11 @@ def test_init_refuses_a_file(outside):
     result = run("init", "file")
     assert result.exit_code == 2  # click: a folder is expected
     assert (outside / "file").read_text() == "x"
+    (outside / "runs").write_text("x")
+    result = run("init", ".", "--force")
+    assert result.exit_code == 1
+    assert result.stderr == "error: runs: exists and is not a folder\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["file", "runs"]
 
 
 # --- finding the workspace and the precedence ----------------------------------------------

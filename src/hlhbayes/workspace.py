@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,24 +164,23 @@ def evidence_source(explicit: Path | None = None) -> Source:
     """The evidence base a command uses (the precedence of the module docstring)."""
     if explicit is not None:
         return Source(Path(explicit), EXPLICIT)
-    env = os.environ.get("HLHBAYES_DATA")
-    if env:
-        return Source(Path(env), ENVIRONMENT)
-    workspace = find_workspace()
-    if workspace is not None:
-        return Source(workspace.data, WORKSPACE, workspace)
-    return Source(shipped_data_dir(), SHIPPED)
+    return _first_of("HLHBAYES_DATA", DATA, shipped_data_dir)
 
 
 def models_source() -> Source:
     """The folder of model specs a command uses: ``$HLHBAYES_MODELS``, workspace, shipped."""
-    env = os.environ.get("HLHBAYES_MODELS")
+    return _first_of("HLHBAYES_MODELS", MODELS, shipped_models_dir)
+
+
+def _first_of(variable: str, folder: str, shipped: Callable[[], Path]) -> Source:
+    """The environment variable's folder, else the workspace's ``folder``, else the shipped one."""
+    env = os.environ.get(variable)
     if env:
         return Source(Path(env), ENVIRONMENT)
     workspace = find_workspace()
     if workspace is not None:
-        return Source(workspace.models, WORKSPACE, workspace)
-    return Source(shipped_models_dir(), SHIPPED)
+        return Source(getattr(workspace, folder), WORKSPACE, workspace)
+    return Source(shipped(), SHIPPED)
 
 
 def runs_folder() -> Path:
@@ -248,6 +248,8 @@ def create_workspace(
             f"{target}: not empty; choose an empty or new folder, or use --force to make the "
             f"workspace here (its {DATA}/, {MODELS}/ and {MARKER} are then replaced)"
         )
+    if (target / RUNS).exists() and not (target / RUNS).is_dir():
+        raise HlhBayesError(f"{target / RUNS}: exists and is not a folder")
     ignore = shutil.ignore_patterns(".*", "__pycache__")
     staged = []
     try:
