@@ -28,6 +28,7 @@ FLOORS = {
     "inputs": 1,
     "quoting": 1,
     "spreadsheet": 1,
+    "workspace": 1,
     "evidence": 2,
     "runs": 2,
     "models": 3,

@@ -378,13 +378,13 @@ def test_readme_example_is_the_tested_example() -> None:
 
 
 def test_readme_example_output(data_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the README shows the output for the shipped base of a checkout at /path/to/hlhbayes
+    # the README shows the output in a workspace at /path/to/my-review
     monkeypatch.chdir(FIXTURES)
     args = ["data", "add", "example_study.yaml", "--patients", "example_patients.csv"]
     section = readme_section()
     result = run(*args, "--data", data_copy)
     assert result.exit_code == 0, result.output
-    added, hash_line = result.stdout.replace(str(data_copy), "/path/to/hlhbayes/data").splitlines()
+    added, hash_line = result.stdout.replace(str(data_copy), "/path/to/my-review/data").splitlines()
     assert f"\n{added}\n" in section
     assert hash_line.startswith("content hash: ")
     assert "\ncontent hash: <SHA-256 of the evidence base with the new study>\n" in section

@@ -14,6 +14,7 @@ from hlhbayes.evidence import default_data_dir, load_evidence
 from hlhbayes.evidence.add import apply_addition, plan_addition
 from hlhbayes.evidence.reconcile import reconcile
 from hlhbayes.quoting import quoted
+from hlhbayes.workspace import writable_evidence
 
 PATIENT_EXPORT_COLUMNS = [
     "patient",
@@ -166,7 +167,7 @@ def add(
     everything passes, and atomically. Refuses a duplicate id or DOI, and an overlap with a
     pooled study, unless told otherwise.
     """
-    root = data_path or default_data_dir()
+    root = writable_evidence(data_path)
     plan = plan_addition(root, file, patients_file, replace=replace, allow_overlap=allow_overlap)
     for notice in plan.notices:
         click.echo(f"note: {notice}", err=True)

@@ -64,9 +64,8 @@ def _patterns(text: str | None) -> tuple[str, ...]:
     "--runs",
     "runs_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("runs"),
-    show_default=True,
-    help="Runs folder: previous runs are read from it, new ones written under its history/.",
+    help="Runs folder: previous runs are read from it, new ones written under its history/ "
+    "(default: the workspace's runs/, else runs/ here).",
 )
 @sampler_options()
 @quiet_option
@@ -77,7 +76,7 @@ def update(
     models: tuple[str, ...],
     new: tuple[str, ...],
     data_path: Path | None,
-    runs_dir: Path,
+    runs_dir: Path | None,
     chains: int | None,
     draws: int | None,
     tune: int | None,
@@ -109,7 +108,9 @@ def update(
     and runs/ as they were. Exit 3 when a fit fails its convergence gate (results written).
     """
     from hlhbayes.living import update as up
+    from hlhbayes.runs import runs_folder
 
+    runs_dir = runs_dir if runs_dir is not None else runs_folder()
     specs = up.saved_specs(models, sampler_overrides(chains, draws, tune, target_accept))
     plans = up.plan_update(specs, runs_dir, data_path, new, seed)
     if dry_run:

@@ -14,13 +14,14 @@ from typing import Any
 
 import click
 
-from hlhbayes import __version__
+from hlhbayes.cli.workspace_cmds import show_version
 from hlhbayes.errors import HlhBayesError
 
 EXIT_BAD_INPUT = 1
 
 #: command name -> "module:attribute" of its click command, in the order ``--help`` lists them.
 COMMANDS = {
+    "init": "hlhbayes.cli.workspace_cmds:init",
     "data": "hlhbayes.cli.data_cmds:data",
     "describe": "hlhbayes.cli.describe_cmd:describe",
     "design": "hlhbayes.cli.design_cmd:design",
@@ -76,10 +77,19 @@ class LazyGroup(click.Group):
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.version_option(__version__, prog_name="hlhbayes")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=show_version,
+    help="Show the version, the evidence base commands here use and its content hash; exit.",
+)
 def main() -> None:
     """Bayesian evidence synthesis for anakinra in secondary HLH.
 
     Curated evidence (data), descriptive statistics of patient series (describe), and
     hierarchical models of response and death by trigger and line of therapy (fit).
+    Commands use the workspace they run in (hlhbayes init makes one), else the evidence base
+    shipped with the package, read-only.
     """

@@ -76,7 +76,7 @@ def outcome_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def data_option(tables: bool = False) -> Decorator:
     """``--data PATH``: the evidence base folder (and, with ``tables``, a user's CSV table)."""
-    text = "Evidence base folder (default: $HLHBAYES_DATA or the shipped data/)"
+    text = "Evidence base folder (default: $HLHBAYES_DATA, else the workspace's data/, else the shipped one)"
     if tables:
         text += ", or (random-effects) a CSV of study, events, total"
     return click.option(

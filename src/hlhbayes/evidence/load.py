@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,6 +22,7 @@ from hlhbayes.evidence.validate import cross_check
 from hlhbayes.evidence.yaml_input import YamlInputError, load_yaml
 from hlhbayes.inputs import InputFileError, read_text_input
 from hlhbayes.quoting import cut_line, field_label, quoted
+from hlhbayes.workspace import evidence_source
 
 STUDIES_DIR = "studies"
 PATIENTS_DIR = "patients"
@@ -31,12 +31,10 @@ PATIENTS_DIR = "patients"
 def default_data_dir() -> Path:
     """The evidence base to use when none is given.
 
-    ``$HLHBAYES_DATA`` if set, else the ``data/`` folder of the source checkout.
+    ``$HLHBAYES_DATA`` if set, else the workspace's, else the shipped one
+    (:func:`hlhbayes.workspace.evidence_source`).
     """
-    env = os.environ.get("HLHBAYES_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "data"
+    return evidence_source().path
 
 
 def _display(path: Path) -> str:

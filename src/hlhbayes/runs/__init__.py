@@ -19,7 +19,6 @@ from hlhbayes.runs.folder import (
     write_run,
 )
 from hlhbayes.runs.layout import (
-    RUNS,
     analysis_name,
     baseline_dir,
     check_writable,
@@ -31,11 +30,11 @@ from hlhbayes.runs.layout import (
     output_dir,
     plan_output,
     run_name,
+    runs_folder,
 )
 
 __all__ = [
     "FIT",
-    "RUNS",
     "RUN_FILES",
     "SUMMARY_COLUMNS",
     "Run",
@@ -54,6 +53,7 @@ __all__ = [
     "plan_output",
     "read_run",
     "run_name",
+    "runs_folder",
     "summary_frame",
     "write_run",
 ]

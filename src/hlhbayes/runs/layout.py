@@ -1,6 +1,7 @@
 """Where runs live: the folder of each analysis, its history, and which run is the latest.
 
-Layout (under the runs folder, ``runs/`` by default)::
+Layout (under the runs folder: the workspace's ``runs/``, or ``runs/`` in the current folder
+outside any workspace; :func:`hlhbayes.workspace.runs_folder`)::
 
     runs/<model>-<outcome>/                               written by ``hlhbayes fit``
     runs/history/<model>-<outcome>/<stamp>-<hash12>/      one run folder per update (or per fit
@@ -25,8 +26,8 @@ from pathlib import Path
 from hlhbayes.atomic import refuse_existing
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.runs.folder import SUMMARY, Run, read_run
+from hlhbayes.workspace import runs_folder
 
-RUNS = Path("runs")
 HISTORY = "history"
 LATEST = "LATEST"
 
@@ -36,9 +37,9 @@ def analysis_name(model: str, outcome: str) -> str:
     return f"{model}-{outcome}"
 
 
-def default_run_dir(model: str, outcome: str, runs: Path = RUNS) -> Path:
-    """``runs/<model>-<outcome>``: where ``fit`` writes (under the current folder by default)."""
-    return Path(runs) / analysis_name(model, outcome)
+def default_run_dir(model: str, outcome: str, runs: Path | None = None) -> Path:
+    """``runs/<model>-<outcome>``: where ``fit`` writes (in the runs folder by default)."""
+    return Path(runs if runs is not None else runs_folder()) / analysis_name(model, outcome)
 
 
 def history_dir(runs: Path, model: str, outcome: str) -> Path:
@@ -155,7 +156,8 @@ def output_dir(kind: str, model: str, outcome: str, out: Path | None, force: boo
     ``out``, or ``runs/<kind>-<model>-<outcome>``; an existing folder is refused unless
     ``force``.
     """
-    target = Path(out) if out is not None else RUNS / f"{kind}-{analysis_name(model, outcome)}"
+    name = f"{kind}-{analysis_name(model, outcome)}"
+    target = Path(out) if out is not None else runs_folder() / name
     refuse_existing(target, force)
     check_writable(target)
     return target
