@@ -20,6 +20,7 @@ FLOORS = {
     "errors": 1,
     "atomic": 1,
     "journal": 1,
+    "locking": 1,
     "interrupts": 1,
     "priors": 1,
     "progress": 1,

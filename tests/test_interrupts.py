@@ -58,3 +58,18 @@ def test_an_interrupt_a_library_swallowed_is_raised_again() -> None:
         with pytest.raises(KeyboardInterrupt):
             interrupts.check()
     interrupts.check()  # outside a command: nothing recorded
+
+
+def test_ctrl_c_while_waiting_for_the_evidence_base_exits_130(
+    tmp_path: Path, data_copy: Path
+) -> None:
+    study = Path(__file__).parent / "fixtures" / "example_study.yaml"
+    add = ["data", "add", str(study), "--data", str(data_copy)]
+    holder = Command(add, tmp_path, pause_at="locked").paused()
+    waiting = Command([*add, "--dry-run"], tmp_path).said("waiting for another")
+    code, stdout, stderr = waiting.interrupt().finish()
+    assert code == 130 and stdout == ""
+    assert stderr.splitlines()[-1] == INTERRUPTED.strip()
+    assert len(stderr.splitlines()) == 2  # the waiting line, then this one
+    holder.resume()
+    assert holder.finish()[0] == 0

@@ -11,11 +11,14 @@ shell's 128 + SIGINT), after anything half-written has been removed (:mod:`hlhba
 from __future__ import annotations
 
 import importlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from hlhbayes import __version__, interrupts
+from hlhbayes import __version__, interrupts, locking
 from hlhbayes.errors import HlhBayesError
 
 EXIT_BAD_INPUT = 1
@@ -56,6 +59,26 @@ class Interrupted(click.ClickException):
         click.echo(f"interrupted: {self.format_message()}", err=True)
 
 
+class _Stderr(logging.Handler):
+    """Messages of the library (waiting for a lock, a change undone) as lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage(), err=True)
+
+
+@contextmanager
+def _messages_on_stderr() -> Iterator[None]:
+    logger = logging.getLogger("hlhbayes")
+    handler = _Stderr()
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use, and whose errors are one line."""
 
@@ -79,8 +102,9 @@ class LazyGroup(click.Group):
 
         Ctrl-C becomes ``interrupted: ...``, exit 130, also when a library caught it and went on.
         """
+        locking.set_patience(locking.DEFAULT_PATIENCE)  # until a --wait or --no-wait says
         try:
-            with interrupts.watching():
+            with interrupts.watching(), _messages_on_stderr():
                 try:
                     result = super().invoke(ctx)
                 except Exception:
