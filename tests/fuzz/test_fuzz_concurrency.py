@@ -7,9 +7,12 @@ without pauses check the same outcome when the order is left to chance.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from fuzz_harness import small_base
 from fuzz_inputs import STUDY
@@ -132,3 +135,103 @@ def test_many_adds_of_one_doi_at_once_exactly_one_succeeds(tmp_path: Path) -> No
     codes = [c.finish()[0] for c in commands]
     assert sorted(codes) == [0, 1, 1, 1], [c.stderr for c in commands]
     assert cli("data", "validate", data).exit_code == 0
+
+
+# --------------------------------------------------------------------------------------------
+# run folders
+
+FIT = ["fit", "--model", "random-effects", "-q"]
+EXACT = [*FIT, "--method", "exact"]
+
+
+def seeds(runs: Path) -> list[int]:
+    """The seed of every run folder under ``runs`` (its history included)."""
+    return sorted(
+        json.loads(p.read_text(encoding="utf-8"))["seed"] for p in runs.rglob("summary.json")
+    )
+
+
+def test_two_fits_into_the_default_folder_both_kept(tmp_path: Path) -> None:
+    a = Command([*EXACT, "--seed", "1"], tmp_path, "locked").paused()
+    b = Command([*EXACT, "--seed", "2"], tmp_path).said("waiting for another")
+    a.resume()
+    assert a.finish()[0] == 0
+    code, _, stderr = b.finish()
+    assert code == 0, stderr
+    waited(b, "runs/random-effects-response", a)
+    target = tmp_path / "runs" / "random-effects-response"
+    assert json.loads((target / "summary.json").read_text())["seed"] == 2
+    assert seeds(tmp_path / "runs") == [1, 2]  # the first one archived in the history
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["history", target.name]
+
+
+def test_a_second_fit_into_a_named_folder_is_refused_before_fitting(tmp_path: Path) -> None:
+    a = Command([*EXACT, "--out", "run", "--seed", "1"], tmp_path, "locked").paused()
+    b = Command([*EXACT, "--out", "run", "--seed", "2"], tmp_path).said("waiting for another")
+    a.resume()
+    assert a.finish()[0] == 0
+    code, stdout, stderr = b.finish()
+    assert code == 1 and stdout == ""
+    assert stderr.splitlines()[-1] == (
+        "error: --out run: exists and is not empty; use --force to replace it (or choose "
+        "another --out)"
+    )
+    assert seeds(tmp_path / "run") == [1]
+
+
+def test_three_fits_at_once_into_the_default_folder_keep_three_runs(tmp_path: Path) -> None:
+    commands = [Command([*EXACT, "--seed", str(k)], tmp_path) for k in (1, 2, 3)]
+    outcomes = [c.finish() for c in commands]
+    assert [code for code, _, _ in outcomes] == [0, 0, 0], [err for _, _, err in outcomes]
+    assert seeds(tmp_path / "runs") == [1, 2, 3]
+    assert not [p for p in (tmp_path / "runs").rglob(".*")]
+
+
+@pytest.mark.slow
+@pytest.mark.sampling
+def test_two_sampled_fits_into_one_folder_both_kept(tmp_path: Path) -> None:
+    tiny = [*FIT, "--chains", "1", "--draws", "30", "--tune", "30"]
+    a = Command([*tiny, "--seed", "1"], tmp_path)
+    b = Command([*tiny, "--seed", "2"], tmp_path)
+    codes = [a.finish()[0], b.finish()[0]]
+    assert sorted(codes) in ([0, 0], [0, 3], [3, 3]), (a.stderr, b.stderr)  # 3: too short
+    assert seeds(tmp_path / "runs") == [1, 2]
+
+
+# --------------------------------------------------------------------------------------------
+# every command that writes a place refuses before it computes anything
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("fitted")
+    assert Command([*EXACT, "--out", "run"], work).finish()[0] == 0
+    return work
+
+
+@pytest.mark.parametrize(
+    ("args", "place"),
+    [
+        (["report", "run", "--name", "r"], "reports/r"),
+        (["cumulative", "--model", "random-effects", "--out", "c"], "c"),
+        (["sensitivity", "--model", "random-effects", "--out", "s"], "s"),
+        (["update", "--model", "random-effects", "--runs", "runs"], "runs/random-effects-response"),
+        (["fit", "--model", "random-effects", "--out", "f"], "f"),
+    ],
+    ids=["report", "cumulative", "sensitivity", "update", "fit"],
+)
+def test_a_place_in_use_is_refused_before_computing(
+    fitted: Path, tmp_path: Path, args: list[str], place: str
+) -> None:
+    shutil.copytree(fitted, tmp_path, dirs_exist_ok=True)
+    holder = Command([*EXACT, "--out", place], tmp_path, "locked").paused()
+    code, stdout, stderr = Command([*args, "--no-wait"], tmp_path).finish()
+    assert code == 1 and stdout == ""
+    assert stderr.count("\n") == 1  # one line, before anything was computed
+    holding = " ".join([*EXACT, "--out", place])
+    assert stderr.startswith(
+        f"error: {place} is in use by another hlhbayes command (pid {holder.process.pid}: "
+        f"hlhbayes {holding}, since "
+    )
+    holder.resume()
+    assert holder.finish()[0] == 0

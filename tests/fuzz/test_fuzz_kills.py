@@ -18,7 +18,9 @@ from click.testing import CliRunner
 from fuzz_harness import small_base
 from fuzz_inputs import PATIENTS, STUDY
 
+from hlhbayes import runs
 from hlhbayes.cli import main
+from hlhbayes.locking import hold
 from processes import Command
 
 # every pause point of `data add --patients`, in order (moved-N: the N-th file is in place)
@@ -98,6 +100,56 @@ def test_a_killed_data_add_leaves_the_base_old_or_new(
     assert done.exit_code == 0, done.output
     assert visible(data) == after
     assert hidden(data) == []
+
+
+FIT = ["fit", "--model", "random-effects", "--method", "exact", "-q"]
+FIT_STEPS = ["locked", "staged", "journaled", "set-aside-1", "moved-1", "moved", "committed"]
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory) -> Path:
+    """A working folder whose runs/ holds one run of random-effects (seed 1)."""
+    work = tmp_path_factory.mktemp("one-run")
+    assert Command([*FIT, "--seed", "1"], work).finish()[0] == 0
+    return work
+
+
+@pytest.mark.parametrize("step", FIT_STEPS)
+def test_a_killed_fit_leaves_the_earlier_run_or_the_new_one(
+    one_run: Path, tmp_path: Path, step: str
+) -> None:
+    shutil.copytree(one_run / "runs", tmp_path / "runs")
+    target = tmp_path / "runs" / "random-effects-response"
+    earlier = visible(target)
+    Command([*FIT, "--seed", "2"], tmp_path, step).paused().kill()
+
+    # the next command that takes the folder's lock finds it whole
+    with hold(runs.guard(target), tidy=True):
+        pass
+    now = visible(target)
+    history = sorted((tmp_path / "runs" / "history" / target.name).glob("*/summary.json"))
+    if step == "committed":
+        assert b'"seed": 2' in now["summary.json"]
+        assert [visible(h.parent) for h in history] == [earlier]  # archived, whole
+    else:
+        assert now == earlier
+        assert history == []
+    assert hidden(tmp_path / "runs") == []  # no journal, no lock, no staging folder
+
+
+def test_a_fit_after_a_killed_one_keeps_every_run(one_run: Path, tmp_path: Path) -> None:
+    shutil.copytree(one_run / "runs", tmp_path / "runs")
+    Command([*FIT, "--seed", "2"], tmp_path, "set-aside-1").paused().kill()
+    assert not (tmp_path / "runs" / "random-effects-response").exists()  # half done
+    code, _, stderr = Command([*FIT, "--seed", "3"], tmp_path).finish()
+    assert code == 0, stderr
+    assert "undid a change that was interrupted" in stderr
+    seeds = sorted(
+        p.read_text().count('"seed": 1') + 10 * p.read_text().count('"seed": 3')
+        for p in (tmp_path / "runs").rglob("summary.json")
+    )
+    assert seeds == [1, 10]  # the earlier run (archived) and the new one; nothing half
+    assert hidden(tmp_path / "runs") == []
 
 
 def test_a_base_whose_change_cannot_be_read_is_refused_with_one_line(tmp_path: Path) -> None:
