@@ -26,8 +26,18 @@ from contextlib import contextmanager
 _state = {"watching": False, "interrupted": False}
 
 
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
+@contextmanager
+def _handling(handler) -> Iterator[bool]:
+    """SIGINT goes to ``handler`` while the block runs (yields whether it could be installed)."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield False
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _record(_signum: int, _frame: object) -> None:
@@ -38,16 +48,12 @@ def _record(_signum: int, _frame: object) -> None:
 @contextmanager
 def watching() -> Iterator[None]:
     """Record every SIGINT while the block runs (each still raises ``KeyboardInterrupt``)."""
-    if not _main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, _record)
-    _state.update(watching=True, interrupted=False)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        _state.update(watching=False, interrupted=False)
+    with _handling(_record) as installed:
+        _state.update(watching=installed, interrupted=False)
+        try:
+            yield
+        finally:
+            _state.update(watching=False, interrupted=False)
 
 
 def check() -> None:
@@ -59,15 +65,11 @@ def check() -> None:
 @contextmanager
 def deferred() -> Iterator[None]:
     """Hold SIGINT back while the block runs; raise ``KeyboardInterrupt`` after it if one came."""
-    if not _main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield
-        return
     received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
     try:
-        yield
+        with _handling(lambda signum, _frame: received.append(signum)):
+            yield
     finally:
-        signal.signal(signal.SIGINT, previous)
         if received and _state["watching"]:
             _state["interrupted"] = True
     if received:
