@@ -128,7 +128,7 @@ def _rule_options(func: Any) -> Any:
 # ---------------------------------------------------------------------- group
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def design() -> None:
-    """Trial design from the evidence: MAP priors, ESS, decisions, operating characteristics.
+    """Trial design from the evidence: MAP priors, ESS, posteriors, predictions, decisions, OC.
 
     Priors are JSON files ([{"w": ..., "a": ..., "b": ...}, ...], as written by map and
     robustify), beta:A,B or mix:W,A,B+W,A,B+... Everything is exact (conjugate updates,
@@ -281,16 +281,17 @@ def map_cmd(
 
 
 # ---------------------------------------------------------------------- ess / robustify
-@design.command("ess")
+@design.command("ess", short_help="Effective sample size (ELIR, moment, Morita, logit ELIR).")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
 @format_option("table", "json")
 def ess_cmd(prior_text: str, fmt: str) -> None:
-    """Effective sample size of a prior (ELIR, moment, Morita, ELIR on the logit scale).
+    """Effective sample size of a prior (ELIR, moment, Morita, logit ELIR).
 
     How many patients the prior is worth. ELIR (expected local-information ratio,
     Neuenschwander et al. 2020) is RBesT's default and predictively consistent; moment
     matching is conservative, Morita (at the mode) liberal for mixtures. The ELIR on the logit
-    scale equals the ELIR when every shape exceeds 1 and stays right where one is 1 or less.
+    scale equals the ELIR when every shape exceeds 1 and stays meaningful where one is 1 or
+    less.
 
     Where a method is undefined (null in JSON), degenerate (a shape equal to 1) or negative, a
     note says why in plain words and which ESS to quote instead.
@@ -400,7 +401,7 @@ def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fm
     click.echo(text.posterior_report(prior, post, responders, n))
 
 
-@design.command("predictive")
+@design.command("predictive", short_help="Predictive distribution of future responders (preddist).")
 @click.option(
     "--prior",
     "prior_text",
@@ -413,7 +414,7 @@ def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fm
 @_plot_option("Figure: P(Y = y) as bars, P(Y <= y) as a step line.")
 @format_option("table", "json", "csv")
 def predictive_cmd(prior_text: str, n: int, plot: Path | None, fmt: str) -> None:
-    """Predictive distribution of the responders among N future patients (RBesT preddist).
+    """Predictive distribution of future responders (RBesT preddist).
 
     The number of responders Y among N future patients whose response rate follows PRIOR (a
     prior, or a posterior from design posterior --out): a mixture of beta-binomials, exact.
