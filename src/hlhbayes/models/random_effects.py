@@ -11,7 +11,7 @@ from scipy.special import expit
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
-from hlhbayes.models.base import ModelText
+from hlhbayes.models.base import ModelText, OneCell
 from hlhbayes.models.include import add_inclusion_weights
 from hlhbayes.models.numerics import use_strict_numerics
 from hlhbayes.models.table import units_by_study
@@ -66,8 +66,12 @@ class Quadrature:
 
     def summarise(
         self, units: Units, priors: Mapping[str, Prior], thresholds: tuple[float, ...]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Summary records and P(rate > threshold) of the exact posterior."""
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        """Summary records, P(rate > threshold) and notes of the exact posterior.
+
+        A moment of tau that is infinite (a half-Cauchy prior on data that do not bound tau) is
+        ``None``, with the reason in the notes (:meth:`hlhbayes.exact.ExactPosterior.notes`).
+        """
         from hlhbayes.exact import random_effects_exact
 
         mu, tau = priors["mu"], priors["tau"]
@@ -102,7 +106,7 @@ class Quadrature:
             for q in ("rate_typical", "rate_new")
             for t in thresholds
         ]
-        return records, probabilities
+        return records, probabilities, post.notes()
 
 
 class RandomEffects:
@@ -121,6 +125,7 @@ class RandomEffects:
     location_prior = "mu"
     exact = Quadrature()
     text = TEXT
+    borrowing = OneCell("mu", {"tau": "how much the studies differ"})
 
     def units(self, base: EvidenceBase, filters: Filters) -> Units:
         """One count per study of ``base``: its patients and strata that pass ``filters``."""
