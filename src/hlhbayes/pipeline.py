@@ -204,6 +204,9 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         command=request.command,
         cells={"etiologies": list(request.etiologies), "lines": list(request.lines)},
     )
+    # what the fit saw, whole and per study: update refits only when these change
+    prov["units_hash"] = prepared.units.fingerprint()
+    prov["study_hashes"] = {s: prepared.units.fingerprint(s) for s in prepared.units.studies}
     if prepared.base is None:  # a user table: record how its columns were read
         prov["table_columns"] = request.table_columns
     return FitResult(
