@@ -409,3 +409,18 @@ def test_fit_says_a_cell_without_direct_data_is_borrowed(tmp_path):
         assert c["uncertain_patients"] > 0  # strata of unknown composition may hold some
         assert c["flags"][0] == "no direct data"
         assert c["words"].startswith("no direct data: estimate borrowed from other triggers")
+
+
+def test_the_latent_prior_has_its_mode_not_its_mean_at_the_pooled_mix():
+    """As the model's text says: Dirichlet(1 + c w) has mode w and mean (1 + c w) / (K + c)."""
+    from hlhbayes.models.etiology_line import TEXT, latent_later_prior, latent_mix_prior
+
+    units = constructed()
+    mix = units.pooled_mix()
+    alpha = latent_mix_prior(units, 5.0)
+    np.testing.assert_allclose((alpha - 1) / (alpha.sum() - K), mix, rtol=1e-12)  # the mode
+    np.testing.assert_allclose(alpha / alpha.sum(), (1 + 5 * mix) / (K + 5), rtol=1e-12)
+    assert not np.allclose(alpha / alpha.sum(), mix)  # the mean is pulled toward uniform
+    a, b = latent_later_prior(units, 5.0)
+    assert (a - 1) / (a + b - 2) == pytest.approx(units.pooled_later())
+    assert "The MODE of each" in TEXT.equations and "(1 + c·w̄_e)/(K + c)" in TEXT.equations

@@ -272,7 +272,7 @@ def run_update(
                     if "filters exclude_studies" not in n and "same data hash" not in n
                 ]
         if previous_posterior is not None and plan.new_studies:
-            # unknown compositions of new strata: prior centred on the analysis's pooled mix
+            # unknown compositions of new strata: prior with its mode at the analysis's pooled mix
             update.conflict = prior_data_conflict(
                 plan.spec.model,
                 previous_posterior,

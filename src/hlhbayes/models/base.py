@@ -218,8 +218,8 @@ class ModelDefinition(Protocol):
         """A posterior-like dataset for :meth:`unit_probabilities` on units of new studies.
 
         Every study of ``units`` gets a fresh study effect per draw; what the papers do not
-        give (an unknown composition) is drawn from the model's prior for it, centred on
-        ``reference``, the units of the analysis.
+        give (an unknown composition) is drawn from the model's prior for it, with its mode at
+        the pooled mix of ``reference``, the units of the analysis.
         """
         ...
 

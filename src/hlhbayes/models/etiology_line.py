@@ -34,8 +34,11 @@ Evidence unit j (a patient, or an aggregate stratum of n_j patients) in study s(
   w_je: etiology weights of unit j (1 on a patient's trigger, 1/2 on each of two triggers;
         a stratum's reported fractions); v_j: its later-line fraction (0/1 for a patient).
   Unknown mixes are latent, never guessed:  w_j ~ Dirichlet(1 + c·w̄),
-        v_j ~ Beta(1 + c·v̄, 1 + c·(1 − v̄)), w̄, v̄ the pooled mix of the known units,
-        c the composition concentration.
+        v_j ~ Beta(1 + c·v̄, 1 + c·(1 − v̄)), w̄, v̄ the pooled mix of the known units
+        (v̄ clipped to [0.05, 0.95]), c the composition concentration. The MODE of each
+        prior is the pooled mix (w̄, v̄); its MEAN, (1 + c·w̄_e)/(K + c) and (1 + c·v̄)/(2 + c)
+        with K = 5 etiologies, lies between the pooled mix and the uniform mix (for c = 5:
+        halfway for the etiologies, 5/7 of the way to v̄ for the line).
 
 Reported, for etiology e and line l ([l] = 1 for the later line):
   rate_typical[e, l] = logit⁻¹(η_e + γ·[l])               a typical study (u = 0)
