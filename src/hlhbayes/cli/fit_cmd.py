@@ -138,7 +138,10 @@ def fit(
     """Fit a model to the evidence base and print the headline estimates.
 
     For each requested etiology x line: rate_typical (a typical study) and rate_new (a new
-    study: the MAP prior) with mean, median, 95% interval and P(rate > threshold), then a
+    study: the MAP prior) with mean, median, 95% interval and P(rate > threshold); then what
+    each estimate rests on (patients and studies with direct data, the uncertain share of strata
+    of unknown composition, contraction from the prior, share borrowed, flags) and how much the
+    data say about each hyperparameter (contraction, power-scaling prior sensitivity); then a
     diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
     """
     from hlhbayes import pipeline
