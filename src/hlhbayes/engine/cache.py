@@ -1,0 +1,387 @@
+"""The compiled-fit cache: serialised programs (and draws) on disk, keyed by what they depend on.
+
+Layout of the cache folder (``platformdirs.user_cache_dir("hlhbayes")``, or
+``$HLHBAYES_CACHE_DIR``)::
+
+    entries/<key>/meta.json     what the entry is (for a program: names, dims, layout), the
+                                payload its key hashes, package versions, and the byte length
+                                and SHA-256 of every file
+    entries/<key>/<file>        a serialised program (``jax.export``), or stored draws
+    entries/<key>/last_used     its modification time is the entry's last use
+    xla/                        JAX's persistent compilation cache (machine code)
+    tmp/                        entries being written, and entries being deleted
+
+Safety rules, each tested:
+
+* **The key covers everything the entry depends on** (for a program: the caller's structure
+  payload, data shapes, sampler settings, device layout, package versions, source
+  fingerprints): an entry is never served for anything it was not built for.
+  :func:`cache_key` hashes the payload as canonical JSON, and the payload is stored in the
+  entry and re-hashed when loading.
+* **A corrupt, truncated or stale entry is detected, removed and rebuilt**: unreadable
+  metadata, a wrong key, another format, other package versions or engine source, a missing
+  file, a wrong length or checksum all make :meth:`CompiledFitCache.load` discard the entry.
+* **Concurrent writers do not corrupt an entry**: an entry is written in full to ``tmp/`` and
+  then renamed into place; renaming a folder onto an existing one fails, so the first writer
+  wins and the others discard their copy and use the winner's.
+* **The size is bounded**: entries are evicted least-recently-used first when they take more
+  than half of the bound; JAX bounds its machine-code cache to the other half itself (with
+  its own least-recently-used eviction, under a file lock that also makes its writes safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hlhbayes.engine.fingerprint import engine_fingerprint, package_versions
+
+CACHE_DIR_ENV = "HLHBAYES_CACHE_DIR"
+MAX_BYTES_ENV = "HLHBAYES_CACHE_MAX_BYTES"
+DEFAULT_MAX_BYTES = 2 * 1024**3
+FORMAT = 1
+"""Version of the entry layout; entries of another format are discarded."""
+STALE_TMP_SECONDS = 3600.0
+"""A folder in ``tmp/`` older than this belongs to a writer that died; it is removed."""
+
+META = "meta.json"
+LAST_USED = "last_used"
+
+
+def default_cache_dir() -> Path:
+    """``$HLHBAYES_CACHE_DIR`` if set, else the user cache folder for hlhbayes."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("hlhbayes"))
+
+
+def default_max_bytes() -> int:
+    """``$HLHBAYES_CACHE_MAX_BYTES`` if set (bytes), else 2 GB."""
+    env = os.environ.get(MAX_BYTES_ENV)
+    if not env:
+        return DEFAULT_MAX_BYTES
+    try:
+        value = int(env)
+    except ValueError:
+        raise ValueError(f"{MAX_BYTES_ENV} must be a whole number of bytes, got {env!r}") from None
+    if value <= 0:
+        raise ValueError(f"{MAX_BYTES_ENV} must be positive, got {value}")
+    return value
+
+
+def cache_key(payload: Mapping[str, Any]) -> str:
+    """SHA-256 of ``payload`` as canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A verified cache entry: its metadata and the bytes of its files."""
+
+    key: str
+    path: Path
+    meta: dict[str, Any]
+    files: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One entry as :func:`cache_info` lists it."""
+
+    key: str
+    kind: str
+    model: str
+    size_bytes: int
+    created: float
+    last_used: float
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """Where the cache is, what it holds and how big it is (bytes; times in epoch seconds)."""
+
+    location: Path
+    max_bytes: int
+    entries: list[EntryInfo]
+    entries_bytes: int
+    xla_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Entries plus JAX's compilation cache."""
+        return self.entries_bytes + self.xla_bytes
+
+
+class CompiledFitCache:
+    """The cache folder (see the module docstring for its layout and rules)."""
+
+    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.max_bytes = int(max_bytes) if max_bytes is not None else default_max_bytes()
+        self.entries_dir = self.root / "entries"
+        self.xla_dir = self.root / "xla"
+        self.tmp_dir = self.root / "tmp"
+
+    @property
+    def entry_budget(self) -> int:
+        """Bytes the entries may take (the other half is JAX's)."""
+        return self.max_bytes // 2
+
+    @property
+    def xla_budget(self) -> int:
+        """Bytes JAX's compilation cache may take."""
+        return self.max_bytes - self.entry_budget
+
+    def load(self, key: str, on_problem: Callable[[str], None] | None = None) -> Entry | None:
+        """The verified entry for ``key``, or None (a bad entry is removed, and said why)."""
+        path = self.entries_dir / key
+        if not path.is_dir():
+            return None
+        try:
+            entry = self._read(key, path)
+        except _BadEntry as problem:
+            if on_problem is not None:
+                on_problem(f"compiled-fit cache entry {key[:12]} discarded: {problem}")
+            self._discard(path)
+            return None
+        except FileNotFoundError:  # removed by another process while being read
+            return None
+        self._touch(path)
+        return entry
+
+    def store(
+        self,
+        key: str,
+        payload: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        files: Mapping[str, bytes],
+    ) -> Entry:
+        """Write an entry atomically and return the entry now in place for ``key``.
+
+        When another process stored the same key first, its (verified) entry is returned and
+        this copy is discarded. Evicts least-recently-used entries beyond the size bound.
+        """
+        if cache_key(payload) != key:
+            raise ValueError("cache key does not match its payload")
+        for name in files:
+            if name in (META, LAST_USED) or "/" in name or name.startswith("."):
+                raise ValueError(f"invalid file name {name!r}")
+        full_meta = {
+            **meta,
+            "format": FORMAT,
+            "key": key,
+            "payload": dict(payload),
+            "created": time.time(),
+            "versions": package_versions(),
+            "engine_source": engine_fingerprint(),
+            "files": {
+                name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                for name, data in files.items()
+            },
+        }
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.entries_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.tmp_dir / f"{key}.{os.getpid()}.{uuid.uuid4().hex}"
+        staging.mkdir()
+        for name, data in files.items():
+            _write_synced(staging / name, data)
+        _write_synced(staging / META, json.dumps(full_meta, sort_keys=True).encode())
+        _write_synced(staging / LAST_USED, b"")
+        target = self.entries_dir / key
+        for _ in range(2):
+            try:
+                staging.rename(target)
+            except OSError:  # another writer won, or a bad entry is in the way
+                winner = self.load(key)
+                if winner is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
+                    return winner
+                continue
+            break
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise OSError(f"cannot store compiled-fit cache entry {key} in {self.entries_dir}")
+        self.evict(keep=key)
+        return Entry(key, target, full_meta, dict(files))
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Remove stale entries, then least-recently-used ones beyond the entry budget.
+
+        Also removes folders that dead writers left in ``tmp/``. Returns the removed keys.
+        """
+        removed = []
+        entries = []
+        for path in self._entry_paths():
+            if path.name == keep:
+                continue
+            meta = _read_meta(path)
+            if meta is None or not _is_current(meta):
+                self._discard(path)
+                removed.append(path.name)
+            else:
+                entries.append((_last_used(path), _folder_size(path), path))
+        total = sum(size for _, size, _ in entries)
+        if keep is not None:
+            total += _folder_size(self.entries_dir / keep)
+        for _, size, path in sorted(entries):
+            if total <= self.entry_budget:
+                break
+            self._discard(path)
+            removed.append(path.name)
+            total -= size
+        self._remove_dead_tmp()
+        return removed
+
+    def info(self) -> CacheInfo:
+        """What the cache holds (see :class:`CacheInfo`)."""
+        entries = []
+        for path in self._entry_paths():
+            meta = _read_meta(path) or {}
+            entries.append(
+                EntryInfo(
+                    key=path.name,
+                    kind=str(meta.get("kind", "unreadable")),
+                    model=str(meta.get("model", "")),
+                    size_bytes=_folder_size(path),
+                    created=float(meta.get("created", 0.0)),
+                    last_used=_last_used(path),
+                )
+            )
+        entries.sort(key=lambda e: e.last_used, reverse=True)
+        return CacheInfo(
+            location=self.root,
+            max_bytes=self.max_bytes,
+            entries=entries,
+            entries_bytes=sum(e.size_bytes for e in entries),
+            xla_bytes=_folder_size(self.xla_dir),
+        )
+
+    def clear(self) -> None:
+        """Remove every entry and JAX's compilation cache."""
+        for path in self._entry_paths():
+            self._discard(path)
+        if self.xla_dir.is_dir():
+            self._discard(self.xla_dir)
+        self._remove_dead_tmp(max_age=0.0)
+
+    def _read(self, key: str, path: Path) -> Entry:
+        meta = _read_meta(path)
+        if meta is None:
+            raise _BadEntry("unreadable metadata")
+        if meta.get("format") != FORMAT:
+            raise _BadEntry(f"format {meta.get('format')!r}, expected {FORMAT}")
+        if meta.get("key") != key or cache_key(meta.get("payload", {})) != key:
+            raise _BadEntry("its metadata belongs to another key")
+        if not _is_current(meta):
+            raise _BadEntry("built by other package versions or another engine source")
+        listed = meta.get("files")
+        if not isinstance(listed, dict) or not listed:
+            raise _BadEntry("lists no files")
+        files = {}
+        for name, expected in listed.items():
+            try:
+                data = (path / name).read_bytes()
+            except FileNotFoundError:
+                raise _BadEntry(f"{name} is missing") from None
+            if len(data) != expected.get("bytes") or (
+                hashlib.sha256(data).hexdigest() != expected.get("sha256")
+            ):
+                raise _BadEntry(f"{name} has the wrong length or checksum")
+            files[name] = data
+        return Entry(key, path, meta, files)
+
+    def _entry_paths(self) -> list[Path]:
+        if not self.entries_dir.is_dir():
+            return []
+        return sorted(p for p in self.entries_dir.iterdir() if p.is_dir())
+
+    def _discard(self, path: Path) -> None:
+        """Remove a folder so that no reader ever sees it half-deleted: rename, then delete."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        trash = self.tmp_dir / f"{path.name}.deleted.{uuid.uuid4().hex}"
+        try:
+            path.rename(trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _touch(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            (path / LAST_USED).touch()
+
+    def _remove_dead_tmp(self, max_age: float = STALE_TMP_SECONDS) -> None:
+        if not self.tmp_dir.is_dir():
+            return
+        now = time.time()
+        for path in self.tmp_dir.iterdir():
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime >= max_age:
+                    shutil.rmtree(path, ignore_errors=True)
+
+
+class _BadEntry(Exception):
+    """An entry that must not be used (the message says why)."""
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _is_current(meta: Mapping[str, Any]) -> bool:
+    return (
+        meta.get("format") == FORMAT
+        and meta.get("versions") == package_versions()
+        and meta.get("engine_source") == engine_fingerprint()
+    )
+
+
+def _last_used(path: Path) -> float:
+    for name in (LAST_USED, META):
+        with contextlib.suppress(OSError):
+            return (path / name).stat().st_mtime
+    return 0.0
+
+
+def _folder_size(path: Path) -> int:
+    if not path.is_dir():
+        return 0
+    total = 0
+    for p in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if p.is_file():
+                total += p.stat().st_size
+    return total
+
+
+def cache_info(root: Path | None = None) -> CacheInfo:
+    """Location, entries (kind, model, size, last use) and sizes of the compiled-fit cache."""
+    return CompiledFitCache(root).info()
+
+
+def cache_clear(root: Path | None = None) -> None:
+    """Empty the compiled-fit cache (its entries and JAX's compilation cache)."""
+    CompiledFitCache(root).clear()

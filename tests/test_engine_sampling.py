@@ -1,0 +1,251 @@
+"""The compiled engine samples the right posterior, reproducibly, through one program per structure.
+
+* the posterior equals PyMC NUTS on the same model within Monte Carlo error;
+* the same seed gives bit-identical draws on a cold start (empty caches) and a warm one, each
+  in a fresh process, and the warm process imports no PyMC, PyTensor, numpyro or ArviZ;
+* one program serves several data sets: a second data set of the same shapes reuses it, and
+  a batch of scenarios gives each scenario what a separate fit gives (within MC error);
+* a scenario that cannot converge is marked, and the retry policy re-runs only it;
+* padded units (likelihood weight 0) change nothing, and padded entries leave the output;
+* a damaged program in the cache is discarded and rebuilt, with the same numbers;
+* prior draws are stored and read back only for the same program, data and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import engine_fixtures as fx
+from engine_checks import mcmc_disagreements, pymc_nuts
+from hlhbayes import engine
+from hlhbayes.engine.programs import PROGRAM_FILE, forget_programs
+
+FAST = engine.SamplerSettings(chains=4, draws=500, tune=300)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> engine.CompiledFitCache:
+    return engine.CompiledFitCache(tmp_path_factory.mktemp("engine-cache"))
+
+
+def _sampler_entries(cache: engine.CompiledFitCache) -> list[str]:
+    return [e.key for e in cache.info().entries if e.kind == "sampler"]
+
+
+@pytest.mark.slow
+def test_cold_and_warm_fresh_processes_give_identical_draws(tmp_path):
+    script = Path(fx.__file__)
+
+    def run() -> dict:
+        done = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "cache")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=script.parent,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    cold, warm = run(), run()
+    assert "pymc" in cold["modules"]  # the cold process built the programs
+    assert warm["modules"] == []  # no pymc, pytensor, numpyro, arviz, arviz_stats
+    assert warm["posterior"] == cold["posterior"]
+    assert warm["prior"] == cold["prior"]
+
+
+@pytest.mark.slow
+def test_two_cold_processes_started_together_share_one_cache(tmp_path):
+    script = Path(fx.__file__)
+    command = [sys.executable, str(script), str(tmp_path / "cache")]
+    both = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=script.parent)
+        for _ in range(2)
+    ]
+    outputs = [json.loads(p.communicate(timeout=900)[0].strip().splitlines()[-1]) for p in both]
+    assert all(p.returncode == 0 for p in both)
+    assert outputs[0]["posterior"] == outputs[1]["posterior"]
+    cache = engine.CompiledFitCache(tmp_path / "cache")
+    assert sorted(e.kind for e in cache.info().entries) == ["prior", "prior draws", "sampler"]
+    assert not any(cache.tmp_dir.iterdir())
+    warm = subprocess.run(command, capture_output=True, text=True, check=True, cwd=script.parent)
+    assert json.loads(warm.stdout.strip().splitlines()[-1])["posterior"] == outputs[0]["posterior"]
+
+
+def test_key_changes_with_structure_settings_layout_data_shapes_and_versions(monkeypatch):
+    from hlhbayes.engine import fingerprint
+    from hlhbayes.engine.cache import cache_key
+    from hlhbayes.engine.programs import key_payload, signature_of
+
+    def key(model=None, data=None, extra=None):
+        model = model or fx.hierarchical()
+        signature = signature_of([data or fx.hierarchical_data()])
+        return cache_key(key_payload("sampler", model, signature, extra or {"tune": 500}))
+
+    base = key()
+    other_source = engine.ModelDefinition(
+        "test-hierarchical", fx.hierarchical().build, {"studies": 12}, "edited"
+    )
+    variants = [
+        key(model=fx.hierarchical(n_studies=11)),
+        key(model=other_source),
+        key(data=fx.hierarchical_data(n=fx.HIER_N[:11], r=fx.HIER_R[:11])),
+        key(data={**fx.hierarchical_data(), "total": fx.HIER_N.astype(np.int32)}),
+        key(extra={"tune": 1000}),
+        key(extra={"tune": 500, "layout": {"devices": 1}}),
+    ]
+    assert base == key()
+    assert len({base, *variants}) == 1 + len(variants)
+    monkeypatch.setattr(fingerprint, "package_versions", lambda: {"jax": "99"})
+    monkeypatch.setattr("hlhbayes.engine.programs.package_versions", lambda: {"jax": "99"})
+    assert key() != base
+
+
+@pytest.mark.slow
+def test_hierarchical_posterior_equals_pymc_nuts(cache):
+    settings = engine.SamplerSettings(chains=4, draws=1000, tune=1000)
+    result = engine.fit(fx.hierarchical(), fx.hierarchical_data(), settings=settings, cache=cache)
+    reference = pymc_nuts(fx.hierarchical_pymc(fx.hierarchical_data()), tune=1000, seed=5)
+    assert result.convergence.converged, result.convergence
+    problems = mcmc_disagreements(result.posterior, reference, ["mu", "tau", "theta"])
+    assert not problems, problems
+
+
+@pytest.mark.sampling
+def test_one_program_serves_another_data_set_of_the_same_shapes(cache):
+    data_a = fx.hierarchical_data()
+    data_b = fx.hierarchical_data(r=np.minimum(fx.HIER_R + 3, fx.HIER_N), tau_sigma=0.5)
+    fit_a = engine.sample_batch(fx.hierarchical(), [data_a], settings=FAST, cache=cache)
+    before = _sampler_entries(cache)
+    fit_b = engine.sample_batch(fx.hierarchical(), [data_b], settings=FAST, cache=cache)
+    assert _sampler_entries(cache) == before
+    mean_a = float(fit_a.fits[0].posterior["mu"].mean())
+    mean_b = float(fit_b.fits[0].posterior["mu"].mean())
+    assert mean_b > mean_a + 0.2  # more events: the data did reach the program
+
+    batch = engine.sample_batch(
+        fx.hierarchical(), [data_a, data_b], settings=FAST, seeds=[7, 8], cache=cache
+    )
+    for single, scenario in zip([fit_a, fit_b], batch.fits, strict=True):
+        problems = mcmc_disagreements(
+            single.fits[0].posterior, scenario.posterior, ["mu", "tau", "theta"]
+        )
+        assert not problems, problems
+
+
+@pytest.mark.sampling
+def test_a_scenario_that_cannot_converge_is_marked_and_retried_alone(cache):
+    easy = fx.double_well_data(y=-1.0, sigma=0.5)
+    bimodal = fx.double_well_data(y=4.0, sigma=0.1)  # modes at +-2 for each of 8 components
+    messages: list[str] = []
+    batch = engine.sample_batch_with_retry(
+        fx.double_well(),
+        [easy, bimodal, easy],
+        settings=FAST,
+        target_accept=0.9,
+        seeds=[1, 2, 3],
+        log=messages.append,
+        cache=cache,
+    )
+    assert batch.failed == [1]
+    failed = batch.fits[1]
+    assert failed.convergence.max_r_hat > 1.1
+    assert (failed.attempts, failed.target_accept, failed.tune) == (3, 0.99, 2 * FAST.tune)
+    for i in (0, 2):
+        fit = batch.fits[i]
+        assert fit.convergence.converged
+        assert (fit.attempts, fit.target_accept, fit.tune) == (1, 0.9, FAST.tune)
+    assert sum("1 of 3 scenarios failed" in m for m in messages) == 2
+    # the re-run at target_accept 0.99 used the batch's own program; only the longer warm-up
+    # needed a second one
+    programs = [e for e in cache.info().entries if e.model == "test-double-well"]
+    assert len([e for e in programs if e.kind == "sampler"]) == 2
+
+
+@pytest.mark.sampling
+def test_padded_units_change_nothing_and_leave_the_output(cache):
+    events, total = fx.HIER_R[:6], fx.HIER_N[:6]
+    plain = engine.sample_batch(
+        fx.random_effects(6), [fx.random_effects_data(events, total)], settings=FAST, cache=cache
+    )
+    dims = {"events": ("stratum",), "total": ("stratum",), "include": ("stratum",)}
+    padded = engine.pad_data(
+        fx.random_effects_data(events, total),
+        dims,
+        {"stratum": engine.bucket_size(6)},
+        {"events": 0, "total": 1, "include": 0.0},
+    )
+    studies = [f"S{i}" for i in range(6)]
+    coords = {"study": studies, "stratum": studies}
+    fit = engine.sample_batch(
+        fx.random_effects(8), [padded], settings=FAST, seeds=3, coords=coords, cache=cache
+    )
+    posterior = fit.fits[0].posterior
+    assert posterior.sizes["study"] == 6 and list(posterior["study"].values) == studies
+    problems = mcmc_disagreements(plain.fits[0].posterior, posterior, ["mu", "tau"])
+    assert not problems, problems
+
+
+@pytest.mark.sampling
+def test_prior_draws_are_stored_and_read_back_for_the_same_inputs_only(cache):
+    def prior(data, seed):
+        messages: list[str] = []
+        draws = engine.sample_prior(
+            fx.hierarchical(), data, draws=300, seed=seed, cache=cache, log=messages.append
+        )
+        return draws, any("stored prior draws" in m for m in messages)
+
+    first, read = prior(fx.hierarchical_data(), 1)
+    assert not read
+    again, read = prior(fx.hierarchical_data(), 1)
+    assert read
+    for name in first.prior.data_vars:
+        np.testing.assert_array_equal(first.prior[name].values, again.prior[name].values)
+    np.testing.assert_array_equal(first.prior_predictive["y"], again.prior_predictive["y"])
+    other_seed, read = prior(fx.hierarchical_data(), 2)
+    assert not read and not np.array_equal(other_seed.prior["mu"], first.prior["mu"])
+    other_data, read = prior(fx.hierarchical_data(mu_sigma=3.0), 1)
+    assert not read and not np.array_equal(other_data.prior["mu"], first.prior["mu"])
+
+
+@pytest.mark.sampling
+def test_damaged_program_is_rebuilt_with_the_same_draws(tmp_path):
+    cache = engine.CompiledFitCache(tmp_path)
+    first = engine.sample_batch(
+        fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache
+    )
+    (key,) = _sampler_entries(cache)
+    program = cache.entries_dir / key / PROGRAM_FILE
+    program.write_bytes(program.read_bytes()[:1000])
+    forget_programs()
+    messages: list[str] = []
+    again = engine.sample_batch(
+        fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache, log=messages.append
+    )
+    assert any("discarded" in m for m in messages)
+    assert any("building" in m for m in messages)
+    for name in first.fits[0].posterior.data_vars:
+        np.testing.assert_array_equal(
+            first.fits[0].posterior[name].values, again.fits[0].posterior[name].values
+        )
+
+
+@pytest.mark.sampling
+def test_data_that_do_not_fit_the_program_are_refused(cache):
+    data = fx.hierarchical_data()
+    with pytest.raises(ValueError, match="other data names, shapes or dtypes"):
+        engine.sample_batch(
+            fx.hierarchical(), [data, {**data, "total": data["total"][:5]}], cache=cache
+        )
+    too_big = {**data, "total": data["total"] + 2**40}
+    with pytest.raises(ValueError, match="do not fit the model's int32"):
+        engine.sample_batch(fx.hierarchical(), [too_big], settings=FAST, cache=cache)
+    with pytest.raises(ValueError, match=r"pm\.Data are"):
+        engine.sample_batch(
+            fx.hierarchical(), [{**data, "extra": np.zeros(3)}], settings=FAST, cache=cache
+        )
