@@ -424,3 +424,20 @@ def test_the_latent_prior_has_its_mode_not_its_mean_at_the_pooled_mix():
     a, b = latent_later_prior(units, 5.0)
     assert (a - 1) / (a + b - 2) == pytest.approx(units.pooled_later())
     assert "The MODE of each" in TEXT.equations and "(1 + c·w̄_e)/(K + c)" in TEXT.equations
+
+
+@pytest.mark.sampling
+def test_the_report_context_carries_the_run_s_records(short_run):
+    """The report reads the support records of summary.json as data, the focus cells in order."""
+    from hlhbayes.reporting.loading import open_run
+    from hlhbayes.reporting.support import support_context
+
+    run = open_run(short_run)
+    stored = run.summary["support"]
+    cells = [("infection", "later"), ("other", "first")]
+    context = support_context(run, cells)
+    by_cell = {(c["etiology"], c["line"]): c for c in stored["cells"]}
+    assert context["cells"] == [by_cell[c] for c in cells]
+    assert context["hyperparameters"] == stored["hyperparameters"]
+    assert context["thresholds"] == stored["thresholds"]
+    assert len(context["tables"]["support"]["rows"]) == len(cells)

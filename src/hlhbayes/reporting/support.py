@@ -30,7 +30,13 @@ def support_of(run: CheckedRun) -> dict[str, Any]:
 
 
 def support_context(run: CheckedRun, cells: list[Cell]) -> dict[str, Any]:
-    """``{"tables": {"support": ..., "support_hyperparameters": ...}, "lines": [...]}``."""
+    """The block for the report: its tables and sentences, and its records as data.
+
+    ``tables`` (``support``, ``support_hyperparameters``) and ``lines`` are what the templates
+    show; ``cells`` (the records of the reported cells, in their order), ``hyperparameters``
+    and ``thresholds`` are the ``support`` records of ``summary.json`` as they are, for any
+    part of the report that shows a figure of its own.
+    """
     block = support_of(run)
     by_cell = {(c["etiology"], c["line"]): c for c in block["cells"]}
     chosen = [by_cell[cell] for cell in cells]
@@ -42,6 +48,9 @@ def support_context(run: CheckedRun, cells: list[Cell]) -> dict[str, Any]:
             "support_hyperparameters": _hyperparameter_table(block["hyperparameters"]),
         },
         "lines": lines,
+        "cells": chosen,
+        "hyperparameters": block["hyperparameters"],
+        "thresholds": block.get("thresholds", {}),
     }
 
 
