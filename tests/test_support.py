@@ -257,6 +257,30 @@ def test_flags_and_sentences(changes, other_line, flags, sentence):
     assert words.cell_sentence(c, other_line) == sentence
 
 
+def test_csv_rows_carry_each_record_s_own_support():
+    """fit --format csv: a rate gets its cell's fields, a hyperparameter its own, others none."""
+    from hlhbayes.support import SUPPORT_COLUMNS, with_support
+
+    borrowed = {
+        **cell(direct_patients=0.0, direct_studies=0, borrowed=1.0, line="later"),
+        "flags": ["no direct data", "prior-dominated"],
+        "words": "no direct data: estimate borrowed from other triggers",
+    }
+    gamma = {"quantity": "gamma", "contraction": 0.2, "psense_prior": 0.3, "words": "w"}
+    support = {"cells": [borrowed], "hyperparameters": [gamma]}
+    records = [
+        {"quantity": "rate_new", "etiology": "infection", "line": "later"},
+        {"quantity": "gamma", "etiology": None, "line": None},
+        {"quantity": "rate_new", "etiology": "other", "line": "first"},
+    ]
+    rate, hyper, other = with_support(records, support)
+    assert rate["flags"] == "no direct data, prior-dominated"
+    assert rate["words"] == borrowed["words"] and rate["direct_patients"] == 0.0
+    assert hyper["contraction"] == 0.2 and hyper["psense_prior"] == 0.3
+    assert hyper["direct_patients"] is None
+    assert all(other[k] is None for k in SUPPORT_COLUMNS)
+
+
 def test_the_thresholds_sit_where_the_reasons_put_them():
     assert words.PRIOR_DOMINATED == 0.5 and words.MOSTLY_BORROWED == 0.5
     assert words.cell_flags(cell(contraction=0.499)) == ["prior-dominated"]
