@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from hlhbayes.evidence.schema import TIMEFRAME_WORDS, TIMEFRAMES
 from hlhbayes.models.units import MODEL_ETIOLOGIES
 from hlhbayes.priors import Prior
+from hlhbayes.reporting.escape import safe_href
 from hlhbayes.reporting.estimates import EvidenceRow
 from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK
@@ -63,7 +65,13 @@ def interval(lo: float, hi: float, digits: int = 3) -> str:
 
 
 def study_links(study) -> list[dict[str, str]]:
-    """Links to a study's DOI, PMID and URL (each one it has)."""
+    """Where to read a study: its DOI, PubMed and own page as links, a mirror only as text.
+
+    A cell item is a link (``text``, ``href``; ``host``: the link's text is its host, so print
+    shows the address) or a label with an address that is never a link (``text``, ``address``):
+    the ``read_at`` copy where the figures were read (a mirror, proxy or aggregator), shown so
+    that a check can go back to it, but not offered as the source.
+    """
     links = []
     if study.doi:
         links.append({"text": f"doi:{study.doi}", "href": f"https://doi.org/{study.doi}"})
@@ -72,8 +80,16 @@ def study_links(study) -> list[dict[str, str]]:
             {"text": f"PMID {study.pmid}", "href": f"https://pubmed.ncbi.nlm.nih.gov/{study.pmid}/"}
         )
     if study.url:
-        links.append({"text": "URL", "href": study.url})
+        links.append({"text": web_host(study.url), "href": study.url, "host": "yes"})
+    if study.read_at:
+        links.append({"text": "figures read at", "address": safe_href(study.read_at)})
     return links
+
+
+def web_host(url: str) -> str:
+    """The host of an address, without ``www.`` (``link.springer.com``)."""
+    host = urlsplit(url).hostname or url
+    return host.removeprefix("www.")
 
 
 def evidence_table(run: CheckedRun, rows: list[EvidenceRow]) -> dict[str, Any]:
@@ -138,7 +154,10 @@ def evidence_table(run: CheckedRun, rows: list[EvidenceRow]) -> dict[str, Any]:
             if n_groups
             else ""
         )
-        + "Derived: whether a count was computed by us from other figures rather than printed."
+        + "Derived: whether a count was computed by us from other figures rather than printed. "
+        'Source: the DOI, PubMed and the study\'s own page; "figures read at" names a copy '
+        "(a mirror, proxy or aggregator) where the figures were read, kept for checking and "
+        "not linked."
     )
     return make_table(
         "evidence",
