@@ -15,6 +15,7 @@ from hlhbayes.runs.folder import (
     fill_run,
     missing_files,
     read_run,
+    report_dir,
     summary_frame,
     write_run,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "output_dir",
     "plan_output",
     "read_run",
+    "report_dir",
     "run_name",
     "summary_frame",
     "write_run",
