@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from hlhbayes import interrupts
 from hlhbayes.models.base import ModelDefinition
 from hlhbayes.models.include import split_weights
 from hlhbayes.models.spec import Spec
@@ -40,6 +41,7 @@ def sample_prior(model: ModelDefinition, units: Units, spec: Spec, seed: int) ->
     _quiet_pymc()
     with model.build(units, spec.priors, spec.options):
         prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed)
+    interrupts.check()  # PyMC returns what it has on Ctrl-C: stop instead
     rng = np.random.default_rng([seed, 1])
     prior_ds = prior["prior"].to_dataset()
     prior["prior"] = xr.DataTree(prior_ds.merge(model.quantities(prior_ds, rng)))
@@ -89,7 +91,9 @@ def sample_posterior(
             quiet=True,
             compute_convergence_checks=False,
         )
+        interrupts.check()  # PyMC returns the draws it has on Ctrl-C: stop instead
         prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed)
+        interrupts.check()
     log(f"sampled in {time.perf_counter() - start:.1f} s")
 
     rng = np.random.default_rng([seed, 1])
@@ -167,6 +171,7 @@ class IncludeSampler:
                     quiet=True,
                     compute_convergence_checks=False,
                 )
+        interrupts.check()  # PyMC returns the draws it has on Ctrl-C: stop instead
         posterior = idata["posterior"].to_dataset()
         extra = self.definition.quantities(posterior, np.random.default_rng([seed, 1]))
         idata["posterior"] = xr.DataTree(posterior.merge(extra), name="posterior")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from hlhbayes import runs
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.locking import hold
 from hlhbayes.reporting import pdf
 from hlhbayes.reporting.context import ReportOptions, build_context
 from hlhbayes.reporting.loading import CheckedRun, open_run
-from hlhbayes.reporting.render import FILES, FORMATS, check_name, write_files
+from hlhbayes.reporting.render import FILES, FORMATS, check_name, report_guard, write_files
 
 
 def default_name(run: Path) -> str:
@@ -58,9 +59,11 @@ def write_report(
     target = report_target(run, out_dir, name)
     if "report.pdf" in FILES[fmt]:
         pdf.find_browser()  # refuse a PDF without Chromium before the minute of drawing
-    opened = open_run(Path(run), allow_stale=allow_stale)
-    context = build_context(opened, options or ReportOptions())
-    return write_files(context, target, fmt)
+    # one report into one folder at a time, held from before the figures are drawn
+    with hold(report_guard(target)):
+        opened = open_run(Path(run), allow_stale=allow_stale)
+        context = build_context(opened, options or ReportOptions())
+        return write_files(context, target, fmt)
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from hlhbayes.atomic import write_folder
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.locking import Guard, hold
 from hlhbayes.quoting import quoted
 from hlhbayes.reporting import escape, pdf
 
@@ -71,10 +72,16 @@ def check_name(name: str) -> str:
     return name
 
 
+def report_guard(target: Path) -> Guard:
+    """The lock, journal and leftovers of the report folder ``target`` (beside it)."""
+    return Guard.beside(Path(target))
+
+
 def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     """Write the report into ``target`` atomically: build it beside, then swap it into place.
 
-    On any failure nothing is left behind and an existing report at ``target`` is untouched. A
+    On any failure nothing is left behind and an existing report at ``target`` is untouched
+    (after a kill, the next report into ``target`` puts it back). Holds the folder's lock. A
     PDF needs Chromium: without it the format is refused before anything is written.
     """
     if fmt not in FORMATS:
@@ -102,7 +109,9 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
                 pdf.print_pdf(page, folder / "report.pdf", browser)
 
     try:
-        write_folder(target, fill)
+        guard = report_guard(target)
+        with hold(guard, tidy=True):
+            write_folder(target, fill, journal=guard.journal)
     except OSError as exc:
         if exc.strerror and not exc.filename:
             exc.filename = str(target)  # a full disk fails a write(): name the report
