@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from html import escape
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from markdown_it import MarkdownIt
 
+from conftest import DATA
 from hlhbayes.evidence import load_evidence
 from hlhbayes.evidence.schema import Study
 from hlhbayes.reporting import ReportOptions, build_context, open_run
 from hlhbayes.reporting.render import render_html, render_markdown
 from hlhbayes.reporting.tables import study_links
 
-REPO = Path(__file__).resolve().parents[1]
 MIRROR_HOSTS = (
     "weglot.com",  # translation proxy
     "distantreader.org",  # text-mining mirror of CORD-19
@@ -62,7 +61,7 @@ def hrefs(html: str) -> list[str]:
 
 def test_no_study_with_a_doi_or_pmid_links_to_a_mirror():
     """Every study of the shipped base: its links (as the report builds them) avoid mirrors."""
-    base = load_evidence(REPO / "data")
+    base = load_evidence(DATA)
     for sid, record in base.studies.items():
         s = record.study
         links = [item["href"] for item in study_links(s) if "href" in item]
