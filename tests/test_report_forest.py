@@ -8,13 +8,11 @@ observed rate and the pooled median.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import cli
+from conftest import DATA, cli
 from hlhbayes.evidence import load_evidence
 from hlhbayes.models.units import DATA_TO_MODEL_ETIOLOGY, MODEL_ETIOLOGIES
 from hlhbayes.reporting.context import ReportOptions, focus_cells
@@ -24,8 +22,6 @@ from hlhbayes.reporting.forest_plot import columns_of, rows_of
 from hlhbayes.reporting.loading import CheckedRun, open_run
 
 pytestmark = pytest.mark.sampling
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def table_of(run: CheckedRun, cells=None) -> ForestTable:
@@ -58,7 +54,7 @@ def test_each_study_s_own_interval_is_the_exact_binomial_interval(short_table):
 def test_each_study_s_trigger_comes_from_its_records(short_table):
     """The trigger key, recomputed from the evidence base's records (not from the units)."""
     run, table = short_table
-    base = load_evidence(REPO / "data")
+    base = load_evidence(DATA)
     fitted = set(run.units.agg_ids)
     for s in table.studies:
         triggers: set[str] = set()
