@@ -88,13 +88,14 @@ def test_the_page_carries_its_print_stylesheet(run_copy):
     print_css = html[html.index("@media print") :]
     for rule in (
         "figure, pre, tr,",  # nothing cut across pages
-        "section.appendix, footer { break-before: page; }",
+        "details.appendix, footer { break-before: page; }",
+        "details::details-content { content-visibility: visible; display: block; }",
         "thead { display: table-header-group; }",  # headers repeat on every page
         'a.print-url::after { content: " <" attr(href) ">"',
     ):
         assert rule in print_css, rule
-    assert '<section id="model" class="appendix">' in html
-    assert '<section id="diagnostics" class="appendix">' in html
+    for appendix in ("estimates", "model", "diagnostics"):  # collapsed on screen
+        assert f'<details class="appendix" id="{appendix}">' in html
     for width in re.findall(r'<img src="data:image/png;base64,[^"]+" width="(\d+)"', html):
         assert int(width) == 672  # every figure at the column width (7 in at 96 CSS px/in)
 
@@ -121,7 +122,13 @@ def test_format_all_writes_a_pdf_of_the_report(run_copy):
             text=True,
             check=True,
         ).stdout
-        for words in ("Response to anakinra", "Evidence table", "Forest plot", "Reproducibility"):
+        for words in (
+            "Summary of findings",
+            "Evidence table",
+            "Forest plot",
+            "Trace plots",  # the appendices are printed open
+            "Reproducibility",
+        ):
             assert words in text, words
         assert "file://" not in text  # no browser header or footer
 

@@ -16,13 +16,14 @@ from typing import Any
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
 from hlhbayes.priors import POSITIVE_FAMILIES, Prior
-from hlhbayes.reporting import figures, forest_plot, loo, tables
+from hlhbayes.reporting import figures, forest_plot, loo, plain, tables
 from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
+from hlhbayes.reporting.findings import findings_context
 from hlhbayes.reporting.forest import forest_table
 from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.ranks import RankCheck, rank_check, rank_note
 from hlhbayes.reporting.text import question
-from hlhbayes.summary import Diagnostics
+from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK, Diagnostics
 
 Cell = tuple[str | None, str | None]
 
@@ -63,7 +64,25 @@ def thresholds_of(run: CheckedRun, options: ReportOptions) -> tuple[float, ...]:
     if options.thresholds:
         return tuple(dict.fromkeys(options.thresholds))
     found = tuple(dict.fromkeys(float(p["threshold"]) for p in run.probabilities))
-    return found or (0.5,)
+    return found or tuple(threshold_reasons(run)) or (0.5,)
+
+
+def threshold_reasons(run: CheckedRun) -> dict[float, str]:
+    """The reason of each threshold of the fit's spec (a run before reasons existed: none)."""
+    spec = run.provenance.get("model_spec") or {}
+    return {float(t["value"]): str(t["reason"]) for t in spec.get("thresholds") or []}
+
+
+def support_by_cell(run: CheckedRun) -> dict[Cell, dict[str, Any]] | None:
+    """What each cell's estimate rests on (direct patients and studies, flags), by cell.
+
+    ``None`` while the run has no such record: the summary of findings then points to the
+    evidence table for the direct evidence.
+    """
+    block = run.summary.get("support")
+    if not block:
+        return None
+    return {(c["etiology"], c["line"]): c for c in block["cells"]}
 
 
 def focus_label(cells: list[Cell]) -> str:
@@ -106,6 +125,10 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         tables.results_table(run, cells, thresholds),
         tables.hyperparameter_table(run),
     ]
+    for t in table_list:
+        t["glossary"] = plain.glossary(
+            t["id"], max_r_hat=f"{MAX_R_HAT:g}", min_ess=f"{MIN_ESS_BULK:g}"
+        )
     return {
         "title": _title(run, cells),
         "run": str(run.path),
@@ -116,6 +139,9 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
             run.model.has_cells, outcome, str(run.table_path) if run.table_path else None
         ),
         "focus": focus_label(cells),
+        "findings": findings_context(
+            run, cells, thresholds, threshold_reasons(run), support_by_cell(run)
+        ),
         "all_cells": run.model.has_cells and len(cells) == len(MODEL_ETIOLOGIES) * len(MODEL_LINES),
         "filters": _filters(run),
         "equations": run.model.text.equations,
@@ -254,7 +280,7 @@ def _figures(run, rows, cells, posterior, outcome, ranks: RankCheck) -> list[dic
             f"{run.model.text.study_estimate}. Below the line, for {focus_label(cells)}: the "
             "average across studies (diamond: median and 95% credible interval) and the rate "
             "expected in a new centre (bar: median and 95% prediction interval, which adds the "
-            "between-study heterogeneity τ printed beneath)."
+            "spread between studies, printed beneath)."
             + (
                 " Colours: one per trigger (black: a study of several triggers; grey: trigger "
                 "mix not reported). A study that mixes triggers and lines has no single cell's "

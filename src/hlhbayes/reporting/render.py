@@ -50,9 +50,14 @@ def environment() -> Environment:
     return env
 
 
-def render_html(context: dict[str, Any]) -> str:
-    """One self-contained HTML page: CSS inline, figures as base64 PNG data URIs."""
-    return environment().get_template("report.html.j2").render(figs=_by_id(context), **context)
+def render_html(context: dict[str, Any], for_print: bool = False) -> str:
+    """One self-contained HTML page: CSS inline, figures as base64 PNG data URIs.
+
+    The appendices are collapsed ``<details>``; ``for_print`` opens them (the page printed to
+    PDF shows everything).
+    """
+    template = environment().get_template("report.html.j2")
+    return template.render(figs=_by_id(context), print=for_print, **context)
 
 
 def render_markdown(context: dict[str, Any], figure_dir: str = "figures") -> str:
@@ -93,10 +98,8 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     browser = pdf.find_browser() if "report.pdf" in written else None
 
     def fill(folder: Path) -> None:
-        if "report.html" in written or browser:
-            html = render_html(context)
         if "report.html" in written:
-            (folder / "report.html").write_text(html, encoding="utf-8")
+            (folder / "report.html").write_text(render_html(context), encoding="utf-8")
         if "report.md" in written:
             (folder / "figures").mkdir()
             for fig in context["figures"]:
@@ -105,7 +108,7 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
         if browser:
             with tempfile.TemporaryDirectory(prefix="hlhbayes-print-") as scratch:
                 page = Path(scratch) / "report.html"
-                page.write_text(html, encoding="utf-8")
+                page.write_text(render_html(context, for_print=True), encoding="utf-8")
                 pdf.print_pdf(page, folder / "report.pdf", browser)
 
     try:
