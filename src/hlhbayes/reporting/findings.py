@@ -49,7 +49,8 @@ class Figure:
     def per_100(self) -> tuple[str, str, str]:
         """The three numbers as patients of 100 (integers at most)."""
         return tuple(
-            of_100(x, e) for x, e in zip((self.value, self.low, self.high), self.errors, strict=True)
+            of_100(x, e)
+            for x, e in zip((self.value, self.low, self.high), self.errors, strict=True)
         )  # type: ignore[return-value]
 
 
