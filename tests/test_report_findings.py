@@ -70,6 +70,7 @@ def test_digits_follow_the_monte_carlo_error():
     assert of_100(0.884, 0.002) == "88"
     assert of_100(0.658, 0.012) == "70"  # an error over one patient of 100: to tens
     assert of_100(0.9996, 0.0001) == "more than 99"
+    assert of_100(0.9996, 0.0001, end=True) == "100"  # an interval's end is only rounded
     assert of_100(0.003, 0.0001) == "fewer than 1"
     assert chance(0.9991, 0.0004) == "99.9%"
     assert chance(0.9999, 0.0001) == "more than 99.9%"
@@ -123,17 +124,22 @@ def test_the_summary_speaks_in_patients_of_100_from_summary_json(report, short_r
         errors = figures[line].errors
         values = (rec["mean"], rec["q2.5"], rec["q97.5"])
         assert figures[line].value == rec["mean"]  # summary.json's numbers, as fit printed them
-        for printed, value, error in zip(found.groups(), values, errors, strict=True):
-            assert printed == of_100(value, error)
+        for i, (printed, value, error) in enumerate(
+            zip(found.groups(), values, errors, strict=True)
+        ):
+            assert printed == of_100(value, error, end=i > 0)
             # whole patients, or tens where the error exceeds one patient of 100
             assert printed in (f"{100 * value:.0f}", f"{round(100 * value, -1):.0f}")
         assert row["new_centre"].startswith("About ")
         assert "95% prediction interval" in row["new_centre"]
-        assert [c.split(":")[0] for c in row["chances"]] == [
-            "more than 50 of 100",
-            "more than 75 of 100",
-        ]
+        assert len(row["chances"]) == 2
+        pattern = r"(more than |less than )?\d+(\.\d)?%|every draw|no draw"
+        assert all(re.fullmatch(pattern, c) for c in row["chances"]), row["chances"]
     findings = context["findings"]
+    assert [t["column"] for t in findings["thresholds"]] == [
+        "Chance the average exceeds 50 of 100",
+        "Chance the average exceeds 75 of 100",
+    ]
     assert findings["caveat"].startswith("Certainty: low.")
     assert "Monte Carlo error" in findings["mc_error"]
     assert all(t["reason"] for t in findings["thresholds"])

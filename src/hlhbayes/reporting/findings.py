@@ -48,10 +48,11 @@ class Figure:
 
     def per_100(self) -> tuple[str, str, str]:
         """The three numbers as patients of 100 (integers at most)."""
-        return tuple(
-            of_100(x, e)
-            for x, e in zip((self.value, self.low, self.high), self.errors, strict=True)
-        )  # type: ignore[return-value]
+        return (
+            of_100(self.value, self.errors[0]),
+            of_100(self.low, self.errors[1], end=True),
+            of_100(self.high, self.errors[2], end=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,16 @@ class Finding:
     statements: list[str] = field(default_factory=list)
 
 
-def of_100(rate: float, error: float) -> str:
-    """A rate as patients of 100, to no more digits than its error (at most whole patients)."""
+def of_100(rate: float, error: float, end: bool = False) -> str:
+    """A rate as patients of 100, to no more digits than its error (at most whole patients).
+
+    An estimate that rounds to 100 (or 0) but is not is said as "more than 99" ("fewer than
+    1"); an interval's ``end`` is rounded like any number ("60 to 100").
+    """
     places = precision.decimals(100 * error, most=0)
     text = precision.rounded(100 * rate, places)
+    if end:
+        return text
     if float(text) >= 100 and rate < 1:
         return "more than 99"
     if float(text) <= 0 and rate > 0:
@@ -161,9 +168,7 @@ def findings_context(
                 f"(95% credible interval {avg[1]} to {avg[2]})",
                 "new_centre": f"About {new[0]} of 100 (95% prediction interval {new[1]} to "
                 f"{new[2]})",
-                "chances": [
-                    f"{plain.per_100_label(t)}: {chance(p, err)}" for t, p, err in f.chances
-                ],
+                "chances": [chance(p, err) for _, p, err in f.chances],
                 "evidence": plain.direct_evidence(f.support),
                 "statements": f.statements,
                 "flagged": bool(f.statements),
@@ -176,6 +181,7 @@ def findings_context(
         "thresholds": [
             {
                 "label": plain.per_100_label(t),
+                "column": f"Chance the average exceeds {100 * t:g} of 100",
                 "reason": reasons.get(t, "given on the command line; no reason recorded"),
             }
             for t in thresholds
