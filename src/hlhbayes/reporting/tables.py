@@ -280,7 +280,7 @@ def results_table(
             error = float(rec.get("mcse_mean") or precision.mean_error(draws))
             low_error, high_error = precision.interval_errors(draws)
             probs = [
-                _to_error(float((draws > t).mean()), precision.share_error(draws, t))
+                _share(float((draws > t).mean()), precision.share_error(draws, t))
                 for t in thresholds
             ]
             out.append(
@@ -320,6 +320,17 @@ def results_table(
         ),
         numeric=tuple(range(3, 7 + len(thresholds))),
     )
+
+
+def _share(probability: float, error: float) -> str:
+    """A probability to its Monte Carlo error; one that rounds to 0 or 1 but is not says so."""
+    places = precision.decimals(error, most=3, least=1)
+    text = precision.rounded(probability, places)
+    if float(text) >= 1 and probability < 1:
+        return f">{1 - 10**-places:.{places}f}"
+    if float(text) <= 0 and probability > 0:
+        return f"<{10**-places:.{places}f}"
+    return text
 
 
 def _to_error(value: float, error: float) -> str:
