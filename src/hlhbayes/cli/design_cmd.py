@@ -200,6 +200,7 @@ def map_cmd(
     from hlhbayes.design.map_prior import load_map_draws, map_prior
     from hlhbayes.design.mixture import BetaMixture
     from hlhbayes.design.plots import plot_map_fit
+    from hlhbayes.support.words import rests_on_line
 
     if robust_mean is not None and robust_weight is None:
         raise HlhBayesError("--robust-mean needs --robust WEIGHT")
@@ -243,10 +244,13 @@ def map_cmd(
             "prior_file": str(out),
             "saved": "robust" if result.robust is not None else "map",
             "plot": None if plot is None else str(plot),
+            "support": src.support,
         }
         emit_json(payload)
         return
     lines = [f"MAP prior {src.label} from {run}: {src.draws.size} draws"]
+    if src.support is not None:
+        lines.append(rests_on_line(src.support))
     fits = result.fit.table()
     if len(fits) > 1:
         lines.append(

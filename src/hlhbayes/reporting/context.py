@@ -18,6 +18,7 @@ from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
 from hlhbayes.reporting import figures, loo, tables
 from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
 from hlhbayes.reporting.loading import CheckedRun
+from hlhbayes.reporting.support import support_context
 from hlhbayes.reporting.text import question
 from hlhbayes.summary import Diagnostics
 
@@ -102,6 +103,7 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         tables.results_table(run, cells, thresholds),
         tables.hyperparameter_table(run),
     ]
+    support = support_context(run, cells)
     return {
         "title": _title(run, cells),
         "run": str(run.path),
@@ -117,6 +119,7 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         "equations": run.model.text.equations,
         "approximation": run.model.text.note,
         "tables": {t["id"]: t for t in table_list},
+        "support": support,
         "gate": _gate(run),
         "loo_lines": loo_lines,
         "figures": _figures(run, rows, cells, posterior, outcome),
