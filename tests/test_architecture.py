@@ -37,6 +37,7 @@ FLOORS = {
     "models": 3,
     "inference": 4,
     "pipeline": 4,
+    "support": 4,
     "reporting": 5,
     "living": 5,
     "design": 5,

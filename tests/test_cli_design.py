@@ -134,6 +134,38 @@ def test_map_robust_with_fixed_components_saves_the_robust_prior(el_run: Path, t
     assert f"wrote prior {out}\n" in result.stderr
 
 
+def test_map_says_what_the_cell_rests_on(el_run: Path):
+    """The cell's record of the run's support block, in the table (one line) and the JSON."""
+    summary_path = el_run / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    cell = {
+        "etiology": "infection",
+        "line": "later",
+        "direct_patients": 0.0,
+        "direct_studies": 0,
+        "uncertain_patients": 1.5,
+        "uncertain_studies": 1,
+        "contraction": 0.42,
+        "borrowed": 0.97,
+        "flags": ["no direct data", "prior-dominated"],
+        "words": "no direct data: estimate borrowed from other triggers",
+        "notes": [],
+    }
+    summary["support"] = {"cells": [cell], "hyperparameters": []}
+    summary_path.write_text(json.dumps(summary))
+    args = ["map", el_run, "--etiology", "infection", "--line", "later", "--no-plot", "-q"]
+    lines = ok(*args).stdout.splitlines()
+    assert lines[1] == (
+        "what infection, later line rests on: no direct data: estimate borrowed from other "
+        "triggers (contraction 0.42, borrowed 0.97)"
+    )
+    assert json.loads(ok(*args, "--format", "json").stdout)["support"] == cell
+    # a cell the block has no record of (as in a run written before it existed): no line, null
+    other = ["map", el_run, "--etiology", "infection", "--line", "first", "--no-plot", "-q"]
+    assert not ok(*other).stdout.splitlines()[1].startswith("what ")
+    assert json.loads(ok(*other, "--format", "json").stdout)["support"] is None
+
+
 def test_map_of_a_single_cell_run_warns_when_not_converged(re_run: Path):
     result = ok("map", re_run, "--components", "1", "--no-plot", "--format", "json")
     payload = json.loads(result.stdout)

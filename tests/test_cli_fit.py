@@ -25,6 +25,7 @@ Study 7,9,78
 Study 8,10,35
 """
 SUMMARY_KEYS = {"model", "outcome", "data_hash", "seed", "summary", "diagnostics"}
+ADDITIVE_KEYS = {"support", "notes"}  # later additions; the contract's keys are unchanged
 RECORD_KEYS = [
     "quantity",
     "etiology",
@@ -76,7 +77,7 @@ def test_exact_random_effects_on_a_user_table(as_csv, tmp_path):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary) == SUMMARY_KEYS
+    assert SUMMARY_KEYS <= set(summary) <= SUMMARY_KEYS | ADDITIVE_KEYS
     assert summary["model"] == "random-effects"
     assert summary["diagnostics"]["converged"] is True
     assert [r["quantity"] for r in summary["summary"]] == ["mu", "tau", "rate_typical", "rate_new"]
@@ -268,3 +269,30 @@ def test_default_fit_converges_and_reports_both_lines(default_fit):
     assert summary["diagnostics"]["divergences"] == 0
     for r in summary["summary"]:
         assert r["q2.5"] <= r["q50"] <= r["q97.5"]
+
+
+def test_exact_never_prints_a_moment_it_cannot_compute(tmp_path):
+    """All events zero under a half-Cauchy prior: tau has no mean, and says so everywhere."""
+    table = tmp_path / "zeros.csv"
+    table.write_text("study,events,total\nA,0,10\nB,0,12\nC,0,8\n")
+    args = ["fit", "--model", "random-effects", "--data", str(table), "--method", "exact"]
+    args += ["--prior-tau", "halfcauchy:1"]
+    result = run(*args, "--out", str(tmp_path / "t"))
+    assert result.exit_code == 0, result.output
+    hyper = next(ln for ln in result.stdout.splitlines() if ln.startswith("hyperparameters: "))
+    assert "tau not finite [" in hyper
+    assert "note: tau: mean and sd not finite: its posterior density decays like tau^-2" in (
+        result.stdout
+    )
+    result = run(*args, "--out", str(tmp_path / "j"), "--format", "json")
+    payload = json.loads(result.stdout)
+    tau = next(r for r in payload["summary"] if r["quantity"] == "tau")
+    assert tau["mean"] is None and tau["sd"] is None
+    assert 0 < tau["q2.5"] < tau["q50"] < tau["q97.5"]
+    assert payload["notes"][0].startswith("tau: mean and sd not finite")
+    summary = json.loads((tmp_path / "j" / "summary.json").read_text())
+    assert summary["notes"] == payload["notes"]
+    csv_out = run(*args, "--out", str(tmp_path / "c"), "--format", "csv").stdout
+    assert csv_out.splitlines()[2].startswith("tau,,,,,")  # empty mean and sd
+    compared = run("compare", str(tmp_path / "t"), str(tmp_path / "j"), "--no-figure")
+    assert compared.exit_code == 0, compared.output

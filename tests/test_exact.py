@@ -419,3 +419,87 @@ def test_any_data_give_a_coherent_posterior(data, family):
         assert post.prob_above("rate_new", t) == pytest.approx(
             1.0 - post.cdf("rate_new", t), abs=1e-9
         )
+
+
+# --- 7. tau's tail beyond the grid: moments that do not exist, mass beyond the cap -------------
+
+
+def _one_study_tau_mean(r: int, n: int, mu_sd: float) -> float:
+    """The posterior mean of tau for ONE study under a HalfCauchy(1) prior, by quad.
+
+    Independent of the grid: with mu ~ N(0, s^2) and logit p = mu + tau v, v ~ N(0, 1), the
+    logit eta = mu + tau v is N(0, s^2 + tau^2), so mu and v integrate out in closed form and
+    p(tau | r) ∝ HalfCauchy(tau) ∫ Bin(r | n, logistic(eta)) N(eta | 0, s^2 + tau^2) d eta.
+    tau = tan(t) maps [0, inf) onto [0, pi/2).
+    """
+
+    def likelihood(tau: float) -> float:
+        sd = math.sqrt(mu_sd**2 + tau**2)
+        log_binom = gammaln(n + 1) - gammaln(r + 1) - gammaln(n - r + 1)
+
+        def f(eta: float) -> float:
+            log_bin = log_binom + r * log_expit(eta) + (n - r) * log_expit(-eta)
+            return math.exp(log_bin) * stats.norm.pdf(eta, 0.0, sd)
+
+        centre = math.log((r + 0.5) / (n - r + 0.5))  # the binomial factor is negligible
+        return integrate.quad(f, centre - 40, centre + 40, limit=400)[0]  # 40 logits away
+
+    def integrand(t: float, power: int) -> float:
+        tau = math.tan(t)
+        return tau**power * 2.0 / math.pi * likelihood(tau)  # HalfCauchy(1) dtau = 2/pi dt
+
+    mass = integrate.quad(integrand, 0.0, math.pi / 2, args=(0,), limit=200)[0]
+    first = integrate.quad(integrand, 0.0, math.pi / 2, args=(1,), limit=200)[0]
+    return first / mass
+
+
+def test_uninformative_data_leave_tau_at_its_half_cauchy_prior_with_no_moments():
+    """One patient, mu's prior centred at 0: the likelihood integrated over mu is 1/2 for every
+    tau (E logistic(X) = 1/2 for X ~ N(0, s^2 + tau^2)), so tau's posterior IS the prior:
+    HalfCauchy(1), with no mean and no variance and 2/pi * 1e-4 of its mass beyond the cap."""
+    post = random_effects_exact([0], [1], mu_sd=1.5, tau_family="halfcauchy", tau_scale=1.0)
+    tau = {r["quantity"]: r for r in post.summary()}["tau"]
+    assert tau["mean"] is None and tau["sd"] is None
+    beyond = stats.halfcauchy.sf(post.tau_tail.cap)
+    assert post.settings["tau_mass_beyond_cap"] == pytest.approx(beyond, rel=1e-6)
+    for p in (0.5, 0.975):
+        assert tau[f"q{100 * p:g}"] == pytest.approx(stats.halfcauchy.ppf(p), rel=5e-4)
+    # the check can fail: without the mass beyond the cap the 97.5% quantile is ~0.25% low
+    uncorrected = stats.halfcauchy.ppf(0.975 * (1 - beyond))
+    assert abs(uncorrected / stats.halfcauchy.ppf(0.975) - 1) > 2e-3
+    assert post.cdf("tau", 1e5) == pytest.approx(stats.halfcauchy.cdf(1e5), abs=1e-8)
+    assert "mean and sd not finite" in post.notes()[0]
+
+
+@pytest.mark.parametrize(("events", "totals"), [([0, 0, 0], [10, 10, 10]), ([10, 10], [10, 10])])
+def test_data_that_do_not_bound_tau_give_no_half_cauchy_moments(events, totals):
+    post = random_effects_exact(events, totals, tau_family="halfcauchy", tau_scale=1.0)
+    rows = {r["quantity"]: r for r in post.summary()}
+    assert rows["tau"]["mean"] is None and rows["tau"]["sd"] is None
+    assert post.settings["tau_tail_exponent"] == 2.0
+    assert rows["tau"]["q2.5"] < rows["tau"]["q50"] < rows["tau"]["q97.5"]  # still defined
+    # the half-normal prior has every moment on the same data
+    light = random_effects_exact(events, totals, tau_family="halfnormal", tau_scale=1.0)
+    assert {r["quantity"]: r for r in light.summary()}["tau"]["mean"] > 0
+
+
+def test_one_study_gives_a_half_cauchy_mean_but_no_variance():
+    """One study with 0 < r < n bounds tau by a factor 1/tau: density ~ tau^-3, a mean but no
+    variance. The mean (with the closed-form tail beyond the cap) against a quad integral."""
+    post = random_effects_exact([3], [10], mu_sd=1.5, tau_family="halfcauchy", tau_scale=1.0)
+    tau = {r["quantity"]: r for r in post.summary()}["tau"]
+    assert tau["sd"] is None and post.notes()[0].startswith("tau: sd not finite")
+    mean = _one_study_tau_mean(3, 10, 1.5)
+    assert tau["mean"] == pytest.approx(mean, rel=1e-6)
+    # the check can fail: the grid alone, without its tail beyond the cap, is 1.3e-4 low
+    grid_only = float(post.weights.sum(axis=0) @ post.tau_grid)
+    assert abs(grid_only / mean - 1) > 1e-5
+
+
+def test_where_the_cap_does_not_matter_nothing_changes(anchor):
+    """The anchor data bound tau: no truncation, every moment, no note."""
+    post = random_effects_exact(AS_R, AS_N, **{**AS_PRIOR, "tau_family": "halfcauchy"})
+    assert post.settings["tau_truncated"] is False
+    assert post.settings["tau_mass_beyond_cap"] == 0.0 and post.notes() == []
+    tau = {r["quantity"]: r for r in post.summary()}["tau"]
+    assert tau["mean"] > 0 and tau["sd"] > 0

@@ -120,6 +120,19 @@ def test_readme_example_adds_compares_and_checks_conflict(example):
         provenance = json.loads((run_dir / "provenance.json").read_text())
         assert provenance["update"]["new_studies"] == ["Example2024", "Example2025"]
     assert out.count("new studies: Example2024, Example2025") == 2
+    # the death outcome too: Example2025's deaths (at last follow-up) are new; Example2024's
+    # (30-day) are not among the default timeframes, and the update says why
+    for model in ("etiology-line", "random-effects"):
+        folder = history_dir(runs, model, "death")
+        name = (folder / "LATEST").read_text().strip()
+        assert f"== {model}/death: baseline+update ==" in out
+        assert f"baseline: {folder / name}-baseline (without Example2025)" in out
+        assert f"note: Example2024 is not part of {model}/death: deaths counted 30_day" in out
+        changes = json.loads((folder / name / "changes.json").read_text())
+        assert changes["outcome"] == "death" and changes["new_studies"] == ["Example2025"]
+        assert changes["changes"] and changes["conflict"][0]["study"] == "Example2025"
+    assert out.count("new studies: Example2025\n") == 2
+    assert re.search(r"Example2025 +stratum deaths-overall +5/11 +\d", out)
     # the etiology-line conflict table: patient rows and each stratum of the new studies
     conflict = pd.read_csv(
         history_dir(runs, "etiology-line", "response")
@@ -144,7 +157,11 @@ def test_up_to_date_then_a_later_series_is_compared_with_the_latest_run(example,
     before = snapshot(runs)
     again = run("update", "--data", data, "--runs", runs, *TINY)
     assert again.exit_code == 0, again.output
-    assert again.stdout.count("up to date ==") == 2
+    assert again.stdout.count("up to date ==") == 4
+    assert again.stdout.count("note: nothing to update: no new or changed study since ") == 4
+    assert again.stdout.endswith(
+        "nothing to update: no new or changed study since the previous runs\n"
+    )
     assert snapshot(runs) == before  # nothing fitted, nothing written
     # a third series, added the usual way: the previous run is the latest in the history
     text = AGGREGATE.read_text().replace("Example2025", "Example2026")
@@ -157,6 +174,7 @@ def test_up_to_date_then_a_later_series_is_compared_with_the_latest_run(example,
     result = run("update", "--model", "random-effects", "--data", data, "--runs", runs, *TINY)
     assert result.exit_code in (0, 3), result.output
     assert "== random-effects/response: update ==" in result.stdout
+    assert "== random-effects/death: update ==" in result.stdout  # its deaths are new too
     assert f"previous: {previous} (data " in result.stdout
     assert "new studies: Example2026" in result.stdout
     assert re.search(r"Example2026 +study total +4/11 ", result.stdout)
@@ -164,6 +182,62 @@ def test_up_to_date_then_a_later_series_is_compared_with_the_latest_run(example,
     # earlier runs untouched; only the pointers to the newest run may change
     assert all(after[k] == v for k, v in before.items() if not k.endswith("LATEST"))
     assert (folder / "LATEST").read_text().strip() != previous.name
+
+
+@pytest.mark.sampling
+def test_a_series_an_analysis_leaves_out_refits_nothing_there(example, tmp_path):
+    """A series with response counts only changes the evidence base, not the death analyses'
+    evidence: they have nothing to update (no fit, no file), the response analysis is refitted."""
+    data, runs = example["data"], example["runs"]
+    text = AGGREGATE.read_text().replace("Example2025", "Example2027")
+    text = text.replace("https://example.org/hlhbayes/example2027", "https://example.org/y")
+    text = text[: text.index("  - id: deaths-overall")]  # its response stratum only
+    series = tmp_path / "Example2027.yaml"
+    series.write_text(text)
+    assert run("data", "add", series, "--data", data).exit_code == 0
+    death = history_dir(runs, "random-effects", "death")
+    before = snapshot(death)
+    only_death = ["update", "--model", "random-effects", "--outcome", "death"]
+    result = run(*only_death, "--data", data, "--runs", runs, *TINY)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    latest = death / (death / "LATEST").read_text().strip()
+    assert lines[0] == "== random-effects/death: up to date =="
+    assert lines[1].startswith(f"note: nothing to update: no new or changed study since {latest}")
+    assert lines[1].endswith("now), but not the evidence this analysis fits)")
+    assert lines[2:] == ["", "nothing to update: no new or changed study since the previous runs"]
+    assert snapshot(death) == before
+    both = run("update", "--model", "random-effects", "--data", data, "--runs", runs, *TINY)
+    assert both.exit_code in (0, 3), both.output
+    assert "== random-effects/death: up to date ==" in both.stdout
+    assert "== random-effects/response: update ==" in both.stdout
+    assert "new studies: Example2027" in both.stdout
+    assert snapshot(death) == before
+    # a correction to a study already fitted: no new study, but a changed one, named
+    series.write_text(text.replace("events: 4\n", "events: 5\n"))
+    assert run("data", "add", series, "--replace", "--data", data).exit_code == 0
+    only_response = ["update", "--model", "random-effects", "--outcome", "response"]
+    corrected = run(*only_response, "--data", data, "--runs", runs, *TINY)
+    assert corrected.exit_code in (0, 3), corrected.output
+    assert "new studies: none\nchanged studies: Example2027\n" in corrected.stdout
+
+
+def test_an_analysis_without_evidence_is_planned_but_not_fitted(tmp_path):
+    from hlhbayes.living import update as up
+    from hlhbayes.models.spec import load_spec
+
+    spec = load_spec(
+        "random-effects", filter_overrides={"outcome": "death", "death_timeframes": ["90_day"]}
+    )
+    (plan,) = up.plan_update([spec], tmp_path / "runs")
+    assert plan.status == "no evidence" and plan.prepared is None
+    assert plan.notes == [
+        "random-effects/death: no evidence is left for outcome 'death' after filtering "
+        "(death timeframes 90_day)"
+    ]
+    (done,) = up.run_update([plan], tmp_path / "runs")
+    assert done.result is None and up.nothing_to_update([done])
+    assert up.update_payload(done)["status"] == "no evidence"
 
 
 @pytest.mark.slow
@@ -177,7 +251,7 @@ def test_readme_example_at_default_settings(tmp_path, monkeypatch):
         results.append(run(*with_folders(args, data, runs, sampler=("--quiet",))))
     assert [r.exit_code for r in results] == [0, 0, 0], results[-1].output
     out = results[-1].stdout
-    assert out.count("diagnostics: ") == 2 and "NOT CONVERGED" not in out
+    assert out.count("diagnostics: ") == 4 and "NOT CONVERGED" not in out
     assert re.search(
         r"Example2025 +stratum response-overall +4/11 .* CONFLICT \(fewer than predicted\)", out
     )
@@ -253,6 +327,7 @@ def test_dry_run_plans_without_fitting(scratch):
     lines = result.stdout.splitlines()
     assert lines[0] == "dry run: etiology-line/response: baseline"
     assert lines[1] == "  previous run: none"
+    assert "dry run: etiology-line/death: baseline" in lines
     assert "dry run: random-effects/response: update" in lines
     assert f"  previous run: {runs / 'random-effects-response'}" in lines
     check()

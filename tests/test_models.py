@@ -19,7 +19,7 @@ from scipy.special import expit
 from hlhbayes import pipeline, runs
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.models import MODELS, ModelDefinition, get_model, register, select_cells
-from hlhbayes.models.base import ModelText
+from hlhbayes.models.base import ModelText, OneCell
 from hlhbayes.models.spec import load_spec
 from hlhbayes.models.table import units_by_study
 from hlhbayes.priors import Prior
@@ -51,6 +51,7 @@ class CommonRate:
     one_count_per_study = True
     location_prior = "mu"
     exact = None
+    borrowing = OneCell("mu")
     text = ModelText(
         title="``common-rate``: one rate for every study (no heterogeneity).",
         equations="r_i ~ Binomial(n_i, p),  logit p = μ",

@@ -78,3 +78,51 @@ def test_quadrature_prior_matches_scipy_when_data_are_uninformative():
     post = random_effects_exact([0], [1], mu_mean=0.0, mu_sd=2.0, tau_scale=1.0)
     tau = {r["quantity"]: r for r in post.summary()}["tau"]
     assert abs(tau["q50"] - stats.halfnorm.ppf(0.5)) < 0.05
+
+
+# Three studies of 5000 patients: each study's logit is pinned by its own data (standard error
+# about 0.03), so the non-centred form makes a narrow ridge between z_i and tau (divergences,
+# tau's upper tail cut short); those studies are sampled centred.
+LARGE_N = np.array([5000, 5000, 5000])
+LARGE_R = np.array([3500, 3750, 4000])
+
+
+def test_only_studies_their_own_data_pin_are_centred():
+    from hlhbayes.models.random_effects import centred_studies
+
+    assert not centred_studies(_study_units([f"S{i}" for i in range(8)], AS_R, AS_N)).any()
+    assert centred_studies(_study_units(["A", "B", "C"], LARGE_R, LARGE_N)).all()
+    # standard error 1 / sqrt(n p (1 - p)) against 0.1: 400 patients at p = 1/2 is the edge,
+    # so 390 stay non-centred
+    mixed = _study_units(
+        ["small", "edge", "large"], np.array([5, 195, 500]), np.array([10, 390, 1000])
+    )
+    assert centred_studies(mixed).tolist() == [False, False, True]
+
+
+@pytest.mark.sampling
+def test_large_studies_sample_without_divergences_and_agree_with_quadrature():
+    import arviz as az
+
+    from hlhbayes.inference import sample_posterior
+
+    spec = load_spec(  # the spec's own sampler settings
+        "random-effects",
+        prior_overrides={
+            "mu": Prior("normal", {"mu": 0.0, "sigma": 2.0}),
+            "tau": Prior("halfnormal", {"sigma": 1.0}),
+        },
+    )
+    units = _study_units(["A", "B", "C"], LARGE_R, LARGE_N)
+    idata = sample_posterior(random_effects, units, spec, SEED)
+    assert int(idata["sample_stats"]["diverging"].sum()) == 0
+    posterior = idata["posterior"].to_dataset()
+    exact = random_effects_exact(LARGE_R, LARGE_N, mu_mean=0.0, mu_sd=2.0, tau_scale=1.0)
+    reference = {r["quantity"]: r for r in exact.summary()}
+    for quantity in ("mu", "tau"):
+        draws = posterior[[quantity]]
+        for p in (0.025, 0.5, 0.975):
+            q = float(np.quantile(draws[quantity].values, p))
+            q_mcse = float(az.mcse(draws, method="quantile", prob=p)[quantity])
+            ref = reference[quantity][f"q{100 * p:g}"]
+            assert abs(q - ref) < Z_MCSE * q_mcse, (quantity, p, q, ref, q_mcse)

@@ -99,3 +99,61 @@ def test_the_pymc_variable_has_the_stated_density(text, reference):
         expected = expected + np.log(2.0)  # the half t is the t folded at 0
     np.testing.assert_allclose(logp, expected, rtol=1e-6)
     assert set(FAMILIES) == {"normal", "halfnormal", "halfcauchy", "halfstudentt", "exponential"}
+
+
+def _half_t(nu: float, sigma: float):
+    """The half Student-t log density: a t folded at 0 (scipy has no half t)."""
+    folded = stats.t(df=nu, scale=sigma)
+    return lambda x: np.where(x >= 0, folded.logpdf(x) + np.log(2.0), -np.inf)
+
+
+SCIPY_LOGPDF = {
+    "normal:0.5,1.5": stats.norm(0.5, 1.5).logpdf,
+    "halfnormal:2": stats.halfnorm(scale=2).logpdf,
+    "halfcauchy:0.5": stats.halfcauchy(scale=0.5).logpdf,
+    "halfstudentt:3,1": _half_t(3, 1),
+    "halfstudentt:4.5,0.7": _half_t(4.5, 0.7),
+    "exponential:2": stats.expon(scale=0.5).logpdf,  # lam is the rate
+}
+
+
+@pytest.mark.parametrize("text", SCIPY_LOGPDF)
+def test_logpdf_equals_scipy_and_pymc(text):
+    import pymc as pm
+
+    prior = Prior.parse(text)
+    x = np.array([0.01, 0.3, 1.7, 12.0]) if prior.family != "normal" else np.array([-4, 0.3, 9])
+    np.testing.assert_allclose(prior.logpdf(x), SCIPY_LOGPDF[text](x), rtol=1e-12)
+    with pm.Model() as model:
+        prior.to_pymc("x")
+    logp = pm.logp(model["x"], x).eval(mode="FAST_COMPILE")
+    # PyMC's log-gamma of a non-integer nu agrees to ~4e-8 (its graph's own arithmetic)
+    np.testing.assert_allclose(prior.logpdf(x), logp, rtol=1e-6, atol=1e-7)
+    if prior.family != "normal":  # outside the support: -inf, as scipy and PyMC
+        assert prior.logpdf(np.array([-0.5])).tolist() == [-np.inf]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("normal:0.5,1.5", stats.norm(0.5, 1.5).var()),
+        ("halfnormal:2", stats.halfnorm(scale=2).var()),
+        ("halfcauchy:0.5", np.inf),
+        ("halfstudentt:2,1", np.inf),  # nu <= 2: no finite variance
+        ("exponential:2", 0.25),
+    ],
+)
+def test_variance_equals_scipy(text, expected):
+    assert Prior.parse(text).variance() == pytest.approx(expected, rel=1e-12)
+
+
+def test_half_t_variance_by_quadrature():
+    from scipy import integrate
+
+    prior = Prior.parse("halfstudentt:4.5,0.7")
+    density = lambda x: np.exp(prior.logpdf(x))  # noqa: E731
+    mass = integrate.quad(density, 0, np.inf)[0]
+    mean = integrate.quad(lambda x: x * density(x), 0, np.inf)[0]
+    second = integrate.quad(lambda x: x * x * density(x), 0, np.inf)[0]
+    assert mass == pytest.approx(1.0, abs=1e-9)
+    assert prior.variance() == pytest.approx(second - mean**2, rel=1e-8)

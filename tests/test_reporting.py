@@ -198,6 +198,8 @@ def test_every_table_has_the_expected_rows(html, markdown):
         "loo_study": studies,
         "results": cells * 2,
         "hyperparameters": 4,
+        "support": cells,
+        "support_hyperparameters": 4,
     }
     rows = parse(html).rows
     excluded = rows.pop("excluded")
@@ -209,6 +211,7 @@ def test_every_table_has_the_expected_rows(html, markdown):
         "loo": "PSIS-LOO: Pareto k per observation",
         "loo_study": "PSIS-LOO by study: leaving out one whole study",
         "priors": "Priors as used",
+        "support": "What each estimate rests on",
     }
     for key, title in titles.items():
         assert md_table_rows(markdown, title) == expected[key], key

@@ -56,10 +56,16 @@ class FitResult:
     diagnostics: Diagnostics
     provenance: dict[str, Any]
     units: Units
+    support: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
     def summary_json(self) -> dict[str, Any]:
-        """The ``summary.json`` contract (DESIGN section 4)."""
-        return {
+        """The ``summary.json`` contract (DESIGN section 4), with two additive keys.
+
+        ``support``: what each estimate rests on (:mod:`hlhbayes.support`); ``notes``: one line
+        per summary the method could not compute (only when there is one).
+        """
+        out = {
             "model": self.model,
             "outcome": self.outcome,
             "data_hash": self.provenance["data_hash"],
@@ -67,6 +73,11 @@ class FitResult:
             "summary": self.records,
             "diagnostics": self.diagnostics.as_dict(),
         }
+        if self.support is not None:
+            out["support"] = self.support
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
 @dataclass
@@ -151,25 +162,37 @@ def _total_events(predictive: xr.Dataset) -> np.ndarray:
 
 
 def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) -> FitResult:
-    """Sample (or integrate, for ``exact``) and summarise."""
+    """Sample (or integrate, for ``exact``), summarise, and say what each estimate rests on.
+
+    A sampled fit's DataTree gains a ``log_prior`` group (the hyperparameters' log prior per
+    draw, computed from the posterior: :mod:`hlhbayes.support.power_scaling`).
+    """
+    from hlhbayes import support
+
     request = prepared.request
     spec = request.spec
     model = prepared.model
+    notes: list[str] = []
     if request.method == "exact":
         assert model.exact is not None  # checked by prepare
-        records, probabilities = model.exact.summarise(
+        records, probabilities, notes = model.exact.summarise(
             prepared.units, spec.priors, request.thresholds
         )
         diagnostics = Diagnostics(None, None, 0, True)
         idata = None
+        rests_on = support.exact_support(model, prepared.units, spec.options, spec.priors, records)
     else:
         from hlhbayes.inference import sample_posterior
 
         idata = sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
         posterior = idata["posterior"].to_dataset()
+        idata = support.with_log_prior(idata, spec.priors, model.hyperparameters)
         records = summarise(posterior, model.hyperparameters)
         diagnostics = diagnose(idata, records)
         probabilities = threshold_probabilities(posterior, request.thresholds)
+        rests_on = support.estimate_support(
+            model, prepared.units, spec.options, spec.priors, idata, request.seed
+        )
     prov = provenance(
         data_hash=prepared.data_hash,
         data_source=prepared.data_source,
@@ -181,6 +204,9 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         command=request.command,
         cells={"etiologies": list(request.etiologies), "lines": list(request.lines)},
     )
+    # what the fit saw, whole and per study: update refits only when these change
+    prov["units_hash"] = prepared.units.fingerprint()
+    prov["study_hashes"] = {s: prepared.units.fingerprint(s) for s in prepared.units.studies}
     if prepared.base is None:  # a user table: record how its columns were read
         prov["table_columns"] = request.table_columns
     return FitResult(
@@ -192,6 +218,8 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         diagnostics,
         prov,
         prepared.units,
+        rests_on,
+        notes,
     )
 
 

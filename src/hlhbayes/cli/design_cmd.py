@@ -200,6 +200,7 @@ def map_cmd(
     from hlhbayes.design.map_prior import load_map_draws, map_prior
     from hlhbayes.design.mixture import BetaMixture
     from hlhbayes.design.plots import plot_map_fit
+    from hlhbayes.support.words import rests_on_line
 
     if robust_mean is not None and robust_weight is None:
         raise HlhBayesError("--robust-mean needs --robust WEIGHT")
@@ -243,10 +244,13 @@ def map_cmd(
             "prior_file": str(out),
             "saved": "robust" if result.robust is not None else "map",
             "plot": None if plot is None else str(plot),
+            "support": src.support,
         }
         emit_json(payload)
         return
     lines = [f"MAP prior {src.label} from {run}: {src.draws.size} draws"]
+    if src.support is not None:
+        lines.append(rests_on_line(src.support))
     fits = result.fit.table()
     if len(fits) > 1:
         lines.append(
@@ -281,7 +285,7 @@ def map_cmd(
 
 
 # ---------------------------------------------------------------------- ess / robustify
-@design.command("ess", short_help="Effective sample size (ELIR, moment, Morita, logit ELIR).")
+@design.command("ess", short_help="Effective sample size of a prior.")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
 @format_option("table", "json")
 def ess_cmd(prior_text: str, fmt: str) -> None:
@@ -401,7 +405,7 @@ def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fm
     click.echo(text.posterior_report(prior, post, responders, n))
 
 
-@design.command("predictive", short_help="Predictive distribution of future responders (preddist).")
+@design.command("predictive", short_help="Predictive distribution of future responders (RBesT preddist).")
 @click.option(
     "--prior",
     "prior_text",

@@ -142,7 +142,10 @@ def fit(
     """Fit a model to the evidence base and print the headline estimates.
 
     For each requested etiology x line: rate_typical (a typical study) and rate_new (a new
-    study: the MAP prior) with mean, median, 95% interval and P(rate > threshold), then a
+    study: the MAP prior) with mean, median, 95% interval and P(rate > threshold); then what
+    each estimate rests on (patients and studies with direct data, the uncertain share of strata
+    of unknown composition, contraction from the prior, share borrowed, flags) and how much the
+    data say about each hyperparameter (contraction, power-scaling prior sensitivity); then a
     diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
     While another hlhbayes command writes the same run folder, waits for it before fitting.
     """
@@ -203,11 +206,16 @@ def fit(
         payload["run"] = str(target)
         emit_json(payload)
     elif fmt == "csv":
-        from hlhbayes.runs import summary_frame
+        import pandas as pd
 
-        emit_frame(summary_frame(records), "csv")
+        from hlhbayes.runs import SUMMARY_COLUMNS
+        from hlhbayes.support import SUPPORT_COLUMNS, with_support
+
+        rows = with_support(records, result.support)
+        emit_frame(pd.DataFrame(rows, columns=SUMMARY_COLUMNS + SUPPORT_COLUMNS), "csv")
     else:
         _print_table(result, records, request.thresholds)
+        _print_support(result, etiologies, lines)
     d = result.diagnostics
     if method == "exact":
         log(f"exact posterior by quadrature (no MCMC); run folder: {target}")
@@ -275,10 +283,29 @@ def _print_table(result, records, thresholds) -> None:
         click.echo(
             "hyperparameters: "
             + "; ".join(
-                f"{r['quantity']} {r['mean']:.2f} [{r['q2.5']:.2f}, {r['q97.5']:.2f}]"
+                f"{r['quantity']} {_moment(r['mean'])} [{r['q2.5']:.2f}, {r['q97.5']:.2f}]"
                 for r in hyper
             )
         )
+    for note in result.notes:
+        click.echo(f"note: {note}")
+
+
+def _moment(value: float | None) -> str:
+    """A posterior mean to two decimals, or ``not finite`` (an exact fit's infinite moment)."""
+    return "not finite" if value is None else f"{value:.2f}"
+
+
+def _print_support(result, etiologies: tuple[str, ...], lines: tuple[str, ...]) -> None:
+    from hlhbayes.models import get_model, select_cells
+    from hlhbayes.support.words import table_lines
+
+    if result.support is None:
+        return
+    click.echo("")
+    cells = select_cells(get_model(result.model), etiologies, lines)
+    for line in table_lines(result.support, cells):
+        click.echo(line)
 
 
 def _print_dry_run(prepared, header) -> None:

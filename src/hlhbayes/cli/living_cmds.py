@@ -60,6 +60,13 @@ def _patterns(text: str | None) -> tuple[str, ...]:
     help="A study just added (repeatable). Needed only when an analysis has no previous run: "
     "the previous state is then re-created by fitting without it.",
 )
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    type=click.Choice(["response", "death"]),
+    help="Only the analyses of this outcome (repeatable; default both).",
+)
 @data_option()
 @click.option(
     "--runs",
@@ -77,6 +84,7 @@ def _patterns(text: str | None) -> tuple[str, ...]:
 def update(
     models: tuple[str, ...],
     new: tuple[str, ...],
+    outcomes: tuple[str, ...],
     data_path: Path | None,
     runs_dir: Path | None,
     chains: int | None,
@@ -91,10 +99,13 @@ def update(
 ) -> None:
     """Re-run the saved analyses on the current evidence base and show what changed.
 
-    The saved analyses are the model specs in models/*.yaml. For each, the previous run is the
-    latest of runs/<model>-<outcome>/ (written by fit) and runs/history/<model>-<outcome>/
-    (written by update; LATEST names the newest). An analysis already fitted on this evidence
-    base with this spec is up to date and is not fitted again.
+    The saved analyses are the model specs in models/*.yaml, each for response and for death
+    (--outcome: one of them). For each, the previous run is the latest of
+    runs/<model>-<outcome>/ (written by fit) and runs/history/<model>-<outcome>/ (written by
+    update; LATEST names the newest). An analysis whose spec and fitted evidence are unchanged
+    (the same evidence base, or the same units: a new study it leaves out changes nothing) has
+    nothing to update and is not fitted again; when no analysis is affected, update says
+    "nothing to update" and exits 0 without sampling.
 
     The new run goes to runs/history/<model>-<outcome>/<UTC time>-<data hash>/ (a run folder
     plus changes.json, changes.csv, conflict.csv and changes.png); earlier runs are never
@@ -115,7 +126,9 @@ def update(
     from hlhbayes.runs import runs_folder
 
     runs_dir = runs_dir if runs_dir is not None else runs_folder()
-    specs = up.saved_specs(models, sampler_overrides(chains, draws, tune, target_accept))
+    specs = up.saved_specs(
+        models, sampler_overrides(chains, draws, tune, target_accept), outcomes or up.OUTCOMES
+    )
     if dry_run:
         _print_plans(up.plan_update(specs, runs_dir, data_path, new, seed))
         return
@@ -127,10 +140,17 @@ def update(
         updates = up.run_update(plans, runs_dir, logger(quiet))
         up.write_update(updates, force=force)
     if fmt == "json":
-        emit_json({"analyses": [up.update_payload(u) for u in updates]})
+        emit_json(
+            {
+                "analyses": [up.update_payload(u) for u in updates],
+                "nothing_to_update": up.nothing_to_update(updates),
+            }
+        )
     else:
         for u in updates:
             _print_update(u)
+        if up.nothing_to_update(updates):
+            click.echo("nothing to update: no new or changed study since the previous runs")
     failed = [u.plan.name for u in updates if not u.converged]
     if failed:
         _warn_not_converged(f"the fit of {', '.join(failed)}")
@@ -140,7 +160,8 @@ def _print_plans(plans) -> None:
     for p in plans:
         click.echo(f"dry run: {p.name}: {p.status}")
         click.echo(f"  previous run: {p.previous.path if p.previous else 'none'}")
-        click.echo(f"  evidence base: data {p.prepared.data_hash[:12]}, {_units(p.prepared)}")
+        if p.prepared is not None:
+            click.echo(f"  evidence base: data {p.prepared.data_hash[:12]}, {_units(p.prepared)}")
         if p.baseline is not None:
             click.echo(f"  baseline to fit: {_units(p.baseline)}")
         click.echo(f"  new studies: {', '.join(p.new_studies) or 'none'}")
@@ -173,6 +194,10 @@ def _print_update(u) -> None:
         )
     click.echo(f"new run:  {u.run_dir} (data {plan.prepared.data_hash[:12]})")
     click.echo(f"new studies: {', '.join(plan.new_studies) or 'none'}")
+    if plan.changed_studies:
+        click.echo(f"changed studies: {', '.join(plan.changed_studies)}")
+    if plan.removed_studies:
+        click.echo(f"studies no longer in this analysis: {', '.join(plan.removed_studies)}")
     notes = list(plan.notes) + (u.comparison.notes if u.comparison else [])
     for note in notes:
         click.echo(f"note: {note}")

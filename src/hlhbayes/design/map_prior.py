@@ -34,6 +34,9 @@ class MapDraws:
     line: str | None
     model: str | None
     converged: bool | None
+    support: dict[str, Any] | None = None
+    """What the cell's estimate rests on: its record of the run's ``support`` block
+    (:mod:`hlhbayes.support`; ``None`` for a run written before it existed)."""
 
     @property
     def label(self) -> str:
@@ -94,9 +97,12 @@ def load_map_draws(
     draws = np.asarray(da.values, dtype=float).ravel()
     if draws.size == 0 or not np.all(np.isfinite(draws)):
         raise HlhBayesError(f"{path}: {QUANTITY} draws are empty or not finite")
-    return MapDraws(
-        draws, folder, etiology if extra else None, line if extra else None, model, converged
-    )
+    cell = (etiology, line) if extra else (None, None)
+    support = {
+        (c["etiology"], c["line"]): c
+        for c in (opened.summary.get("support") or {}).get("cells", [])
+    }
+    return MapDraws(draws, folder, *cell, model, converged, support.get(cell))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from scipy.special import expit
 
 from hlhbayes.exact.likelihood import log_likelihood, log_tau_prior, tau_prior_quantile
 from hlhbayes.exact.posterior import ExactPosterior, predictive_moments
+from hlhbayes.exact.tail import TauTail, tail_exponent
 
 FloatArray = NDArray[np.float64]
 
@@ -289,15 +290,14 @@ def random_effects_exact(
     else:
         u_mode = "even"
 
-    def mean_sd(values: FloatArray, w: FloatArray) -> tuple[float, float]:
-        m1 = float(w @ values)
-        return m1, math.sqrt(max(float(w @ (values - m1) ** 2), 0.0))
-
+    # where the grid had to stop at the cap, the density of tau beyond it (tail.py)
+    at_cap = float(u_pdf[-1] / (c * math.cosh(u[-1]))) if truncated else 0.0
+    tail = TauTail(tail_exponent(r, n, tau_family), float(tau[-1]), at_cap)
     moments = {
-        "mu": mean_sd(mu, mu_mass),
-        "tau": mean_sd(tau, weights.sum(axis=0)),
-        "rate_typical": mean_sd(expit(mu), mu_mass),
-        "rate_new": predictive_moments(mu, tau, weights, n_gh),
+        "mu": _mean_sd(mu, mu_mass),
+        "tau": _tau_mean_sd(tau, weights.sum(axis=0), tail),
+        "rate_typical": _mean_sd(expit(mu), mu_mass),
+        "rate_new": _beyond_cap(predictive_moments(mu, tau, weights, n_gh), tail.mass_beyond),
     }
     settings: dict[str, object] = {
         "events": r.tolist(),
@@ -310,6 +310,8 @@ def random_effects_exact(
         "n_mu": n_mu,
         "n_tau": n_tau,
         "tau_truncated": truncated,
+        "tau_tail_exponent": tail.exponent,
+        "tau_mass_beyond_cap": tail.mass_beyond,
     }
     return ExactPosterior(
         xi_grid=xi,
@@ -323,8 +325,41 @@ def random_effects_exact(
         weights=weights,
         moments=moments,
         settings=settings,
+        tau_tail=tail,
         _mu_mass=mu_mass,
         _u_cdf=u_cdf,
         _u_pdf=u_pdf,
         _u_mode=u_mode,
     )
+
+
+def _mean_sd(values: FloatArray, w: FloatArray) -> tuple[float, float]:
+    m1 = float(w @ values)
+    return m1, math.sqrt(max(float(w @ (values - m1) ** 2), 0.0))
+
+
+def _tau_mean_sd(
+    tau: FloatArray, w: FloatArray, tail: TauTail
+) -> tuple[float | None, float | None]:
+    """Mean and sd of tau, ``None`` where the moment is infinite; the tail beyond the cap added."""
+    if not tail.density_at_cap:  # the grid holds (all but 1e-12 of) the mass
+        mean, sd = _mean_sd(tau, w)
+        return (mean if tail.has_moment(1) else None), (sd if tail.has_moment(2) else None)
+    m1 = tail.moment(1, float(w @ tau))
+    m2 = tail.moment(2, float(w @ tau**2))
+    sd = None if m1 is None or m2 is None else math.sqrt(max(m2 - m1 * m1, 0.0))
+    return m1, sd
+
+
+def _beyond_cap(moments: tuple[float, float], mass: float) -> tuple[float, float]:
+    """Mean and sd of rate_new with the share ``mass`` of tau beyond the cap.
+
+    There ``logistic(mu + tau z)`` is 0 or 1 with probability 1/2 each (to O(1/tau)): first and
+    second moments 1/2.
+    """
+    if not mass:
+        return moments
+    mean, sd = moments
+    m1 = (1.0 - mass) * mean + 0.5 * mass
+    m2 = (1.0 - mass) * (sd * sd + mean * mean) + 0.5 * mass
+    return m1, math.sqrt(max(m2 - m1 * m1, 0.0))

@@ -18,6 +18,7 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit, ndtr, sici
 
 from hlhbayes.exact.likelihood import hermite_rule
+from hlhbayes.exact.tail import TauTail
 
 FloatArray = NDArray[np.float64]
 
@@ -27,6 +28,7 @@ QUANTITIES: tuple[str, ...] = ("mu", "tau", "rate_typical", "rate_new")
 _SMALL_TAU_FACTOR = 1.5  # tau_k < factor * local mu spacing: smooth the column CDF, not a sum
 _TAYLOR_TAU_FACTOR = 0.05  # tau_k <= factor * spacing: smooth by a second-order Taylor term
 _SMOOTH_GH = 12  # Gauss-Hermite nodes for that smoothing (tau_k is small against sd(mu))
+NOTED_MASS = 1e-6  # a share of tau beyond the cap below this changes no printed digit
 
 
 def _sinc_cdf(h: float, points: FloatArray, masses: FloatArray, y: FloatArray) -> FloatArray:
@@ -113,9 +115,12 @@ class ExactPosterior:
     weights : ndarray
         Joint quadrature weights (density times trapezoid x Simpson weights); they sum to one.
     moments : dict
-        ``{quantity: (mean, sd)}`` for the four quantities.
+        ``{quantity: (mean, sd)}`` for the four quantities; ``None`` for a moment of tau that
+        is infinite (:mod:`hlhbayes.exact.tail`).
     settings : dict
         The data, the prior and the numerical settings used.
+    tau_tail : TauTail
+        Tau beyond the grid's cap: the tau and rate_new summaries include it.
     """
 
     xi_grid: FloatArray
@@ -127,8 +132,9 @@ class ExactPosterior:
     tau_c: float
     density: FloatArray
     weights: FloatArray
-    moments: dict[str, tuple[float, float]]
+    moments: dict[str, tuple[float | None, float | None]]
     settings: dict[str, object]
+    tau_tail: TauTail
     _mu_mass: FloatArray = field(repr=False)
     _u_cdf: FloatArray = field(repr=False)
     _u_pdf: FloatArray = field(repr=False)
@@ -221,6 +227,15 @@ class ExactPosterior:
     def _theta_new_cdf_vec(self, t: FloatArray, upper: bool = False) -> FloatArray:
         """P(mu + tau z <= t) for an array ``t``, or P(mu + tau z > t) if ``upper``.
 
+        The grid's share, and 1/2 of the mass of tau beyond the cap (where ``mu + tau z`` is
+        below any moderate ``t`` with probability 1/2, to O(1/tau)).
+        """
+        beyond = self.tau_tail.mass_beyond
+        return (1.0 - beyond) * self._theta_new_grid_cdf(t, upper) + 0.5 * beyond
+
+    def _theta_new_grid_cdf(self, t: FloatArray, upper: bool = False) -> FloatArray:
+        """P(mu + tau z <= t) on the grid, or P(mu + tau z > t) if ``upper``.
+
         Columns whose tau is at least 1.5 local mu spacings: the grid sum of
         ``Phi((t - mu) / tau)`` (spectrally accurate: the aliasing error is
         ~exp(-2 pi^2 1.5^2)).  Narrower columns would give a staircase; there the column's
@@ -287,7 +302,13 @@ class ExactPosterior:
                 q = _root(lambda s, p=p: self._mu_cdf_at(s) - p, float(lo), float(hi))
                 out.append(q if quantity == "mu" else float(expit(q)))
         elif quantity == "tau":
+            beyond = self.tau_tail.mass_beyond
             for p in ps:
+                if p >= 1.0 - beyond:  # beyond the cap: on the power-law tail (tail.py)
+                    e = self.tau_tail.exponent
+                    out.append(self.tau_tail.cap * (beyond / (1.0 - p)) ** (1.0 / (e - 1.0)))
+                    continue
+                p = p / (1.0 - beyond)
                 i = int(np.searchsorted(self._u_cdf, p))
                 lo = self.u_grid[max(i - 1, 0)]
                 hi = self.u_grid[min(i, self.u_grid.size - 1)]
@@ -334,7 +355,10 @@ class ExactPosterior:
         if quantity == "tau":
             if x < 0.0:
                 return 0.0
-            return self._u_cdf_at(math.asinh(x / self.tau_c))
+            tail = self.tau_tail
+            if x > tail.cap and tail.mass_beyond:
+                return 1.0 - tail.mass_beyond * (x / tail.cap) ** (1.0 - tail.exponent)
+            return (1.0 - tail.mass_beyond) * self._u_cdf_at(math.asinh(x / self.tau_c))
         if x <= 0.0:
             return 0.0
         if x >= 1.0:
@@ -404,7 +428,8 @@ class ExactPosterior:
         -------
         list of dict
             One dict per quantity in the order mu, tau, rate_typical, rate_new, with keys
-            ``quantity``, ``mean``, ``sd`` and one key per probability (e.g. ``"q2.5"``).
+            ``quantity``, ``mean``, ``sd`` and one key per probability (e.g. ``"q2.5"``);
+            ``mean`` and ``sd`` of tau are ``None`` when infinite (see :meth:`notes`).
         """
         rows: list[dict[str, object]] = []
         for name in QUANTITIES:
@@ -414,6 +439,27 @@ class ExactPosterior:
                 row[f"q{100 * p:g}"] = q
             rows.append(row)
         return rows
+
+    def notes(self) -> list[str]:
+        """One line per caveat of the summaries.
+
+        An infinite moment of tau, and the share of tau beyond the grid's cap (which mu and
+        rate_typical leave out).
+        """
+        tail = self.tau_tail
+        mean, sd = self.moments["tau"]
+        lines = []
+        if mean is None:
+            lines.append(tail.why_not("mean and sd", 1))
+        elif sd is None:
+            lines.append(tail.why_not("sd", 2))
+        if tail.mass_beyond >= NOTED_MASS:
+            lines.append(
+                f"tau: {tail.mass_beyond:.2g} of its posterior lies beyond the grid's cap "
+                f"(tau = {tail.cap:g}); tau's quantiles and rate_new include it by its power-law "
+                "tail, mu and rate_typical leave it out"
+            )
+        return lines
 
 
 def _root(func: Callable[[float], float], lo: float, hi: float) -> float:

@@ -112,7 +112,9 @@ def _row(key: tuple, ra: dict | None, rb: dict | None) -> dict[str, Any]:
     row: dict[str, Any] = dict(zip(KEY, key, strict=True))
     for suffix, rec in (("a", ra), ("b", rb)):
         for name in ("mean", "q2.5", "q97.5", "sd"):
-            row[f"{name}_{suffix}"] = float(rec[name]) if rec is not None else np.nan
+            # None: absent from the run, or a moment that does not exist (an exact fit's)
+            value = None if rec is None else rec[name]
+            row[f"{name}_{suffix}"] = np.nan if value is None else float(value)
     row["width_a"] = row["q97.5_a"] - row["q2.5_a"]
     row["width_b"] = row["q97.5_b"] - row["q2.5_b"]
     sd_a = row["sd_a"]

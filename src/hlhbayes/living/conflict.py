@@ -5,7 +5,7 @@ For each posterior draw :math:`s` of the previous fit, the new study gets a fres
 of its units the success probability the model gives it (the model module's own
 ``unit_probabilities``, fed a posterior-like dataset: no formula is re-derived here). A unit's
 etiology or line composition that its paper does not give is drawn from the model's prior for it
-(Dirichlet / Beta centred on the pooled mix of the analysis's units). The predictive
+(Dirichlet / Beta with their mode at the pooled mix of the analysis's units). The predictive
 distribution of the observed count is the mixture over draws of
 
 - ``Binomial(n_j, p_j)`` for a stratum, and
@@ -46,7 +46,7 @@ def new_study_posterior(
     """A posterior-like dataset for ``unit_probabilities`` on units of new studies.
 
     Every study of ``units`` gets an independent new study effect per draw; unknown
-    compositions are drawn from their prior, centred on the pooled mix of ``reference`` (the
+    compositions are drawn from their prior, with its mode at the pooled mix of ``reference`` (the
     analysis's units; by default ``units`` themselves). The model says how
     (:meth:`~hlhbayes.models.base.ModelDefinition.new_study_posterior`).
     """

@@ -9,7 +9,7 @@ Studies not yet included keep their study effects and latent compositions in the
 weight 0 these are drawn from their priors and touch nothing else.
 
 One difference from refitting each subset from scratch: the Dirichlet / Beta priors of unknown
-stratum compositions are centred on the pooled mix of *all* the analysis's units at every step
+stratum compositions have their mode at the pooled mix of *all* the analysis's units at every step
 (a fixed prior choice), not of the studies so far.
 """
 

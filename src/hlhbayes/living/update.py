@@ -1,12 +1,15 @@
 """``hlhbayes update``: re-run the saved analyses on the current evidence base, see what changed.
 
-The saved analyses are the model specs in ``models/*.yaml`` (one analysis per spec: its model and
-the outcome its filters name). For each analysis:
+The saved analyses are the model specs in ``models/*.yaml``, each for both outcomes (response
+and death; its filters otherwise as saved). For each analysis:
 
 1. the **previous run** is the latest run folder of that model and outcome
    (:func:`hlhbayes.runs.latest_run`);
-2. if it was fitted on the same evidence base with the same priors, options and filters, the
-   analysis is **up to date** and nothing is fitted;
+2. if it was fitted with the same priors, options and filters on the same evidence base, or on
+   the same evidence units (the fingerprint of what the fit sees,
+   :meth:`~hlhbayes.models.units.Units.fingerprint`: a study added that this analysis leaves
+   out changes nothing it fits), the analysis is **up to date**: nothing to update, nothing is
+   fitted;
 3. otherwise the spec is fitted on the current base, and the new run is compared with the previous
    one (:mod:`hlhbayes.living.compare`) and every **new study** (in the new fit, not in the
    previous one) is checked against the previous fit's predictive distribution
@@ -39,6 +42,11 @@ from hlhbayes.living.conflict import CONFLICT_LEVEL, prior_data_conflict
 from hlhbayes.living.subset import units_of_studies
 from hlhbayes.models import MODELS
 from hlhbayes.models.spec import Spec, default_spec_dir, load_spec
+from hlhbayes.models.units import NoEvidenceError
+
+OUTCOMES = ("response", "death")
+UP_TO_DATE = ("up to date", "no evidence")
+"""Statuses of an analysis that fits nothing."""
 
 Log = Callable[[str], None]
 
@@ -52,12 +60,14 @@ class AnalysisPlan:
     """What ``update`` will do for one analysis (decided before any sampling)."""
 
     spec: Spec
-    prepared: pipeline.Prepared
+    prepared: pipeline.Prepared | None  # None: no evidence for this outcome
     previous: runs.Run | None
-    status: str  # "update", "baseline", "baseline+update" or "up to date"
+    status: str  # "update", "baseline", "baseline+update", "up to date" or "no evidence"
     new_studies: list[str] = field(default_factory=list)
     baseline: pipeline.Prepared | None = None
     notes: list[str] = field(default_factory=list)
+    changed_studies: list[str] = field(default_factory=list)
+    removed_studies: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -85,14 +95,20 @@ class AnalysisUpdate:
 
 
 def saved_specs(
-    models: tuple[str, ...] = (), sampler_overrides: dict[str, Any] | None = None
+    models: tuple[str, ...] = (),
+    sampler_overrides: dict[str, Any] | None = None,
+    outcomes: tuple[str, ...] = OUTCOMES,
 ) -> list[Spec]:
-    """The saved analyses: one spec per ``models/<model>.yaml`` (or the models named)."""
+    """The saved analyses: each ``models/<model>.yaml`` (or the models named) per outcome."""
     folder = default_spec_dir()
     names = list(models) or sorted(p.stem for p in folder.glob("*.yaml") if p.stem in MODELS)
     if not names:
         raise HlhBayesError(f"no saved analyses: no model spec (*.yaml) in {folder}")
-    return [load_spec(n, sampler_overrides=sampler_overrides) for n in names]
+    return [
+        load_spec(n, filter_overrides={"outcome": o}, sampler_overrides=sampler_overrides)
+        for n in names
+        for o in outcomes
+    ]
 
 
 def plan_update(
@@ -106,25 +122,26 @@ def plan_update(
 
     Raises :class:`~hlhbayes.errors.HlhBayesError` (an ``EvidenceError`` too) for a bad evidence base, spec or ``new`` id.
     """
+    from hlhbayes.evidence import load_evidence
+
     plans = []
-    base = None
-    for spec in specs:
-        request = pipeline.FitRequest(spec=spec, data=data, seed=seed)
-        prepared = pipeline.prepare(request, base)
-        base = prepared.base
-        if new:
-            _check_known(new, prepared)
-        previous = runs.latest_run(runs_dir, spec.model, spec.filters.outcome)
-        plans.append(_plan_one(spec, prepared, previous, new, data, seed))
-    return plans
-
-
-def _check_known(new: tuple[str, ...], prepared: pipeline.Prepared) -> None:
-    base = prepared.base
-    assert base is not None  # update reads the evidence base, never a table
+    base = load_evidence(data)
     unknown = [s for s in new if s not in base.studies]
     if unknown:
         raise HlhBayesError(f"--new {', '.join(unknown)}: not in the evidence base {base.root}")
+    for spec in specs:
+        previous = runs.latest_run(runs_dir, spec.model, spec.filters.outcome)
+        request = pipeline.FitRequest(spec=spec, data=data, seed=seed)
+        try:
+            prepared = pipeline.prepare(request, base)
+        except NoEvidenceError as exc:  # e.g. no death count in the selected timeframes
+            name = f"{spec.model}/{spec.filters.outcome}"
+            plans.append(
+                AnalysisPlan(spec, None, previous, "no evidence", notes=[f"{name}: {exc}"])
+            )
+            continue
+        plans.append(_plan_one(spec, prepared, previous, new, data, seed))
+    return plans
 
 
 def _plan_one(spec, prepared, previous, new, data, seed) -> AnalysisPlan:
@@ -160,13 +177,25 @@ def _plan_one(spec, prepared, previous, new, data, seed) -> AnalysisPlan:
         )
         return plan
     differences = spec_differences(previous.spec, spec.to_dict()) if previous.spec else []
-    if previous.data_hash == prepared.data_hash and not differences:
+    same_base = previous.data_hash == prepared.data_hash
+    same_units = previous.provenance.get("units_hash") == units.fingerprint()
+    if (same_base or same_units) and not differences:
         plan.status = "up to date"
+        why = (
+            f"fitted on this evidence base ({prepared.data_hash[:12]})"
+            if same_base
+            else f"the evidence base changed ({previous.data_hash[:12]} then, "
+            f"{prepared.data_hash[:12]} now), but not the evidence this analysis fits"
+        )
         plan.notes.append(
-            f"{plan.name} is up to date: {previous.path} was fitted on this evidence base "
-            f"({prepared.data_hash[:12]}) with this spec"
+            f"nothing to update: no new or changed study since {previous.path} ({why})"
         )
         return plan
+    before = previous.provenance.get("study_hashes") or {}
+    plan.changed_studies = [
+        s for s in units.studies if s in before and before[s] != units.fingerprint(s)
+    ]
+    plan.removed_studies = [s for s in before if s not in units.studies]
     if differences:
         plan.notes.append(
             f"the previous run {previous.path} used another spec ({'; '.join(differences)}): "
@@ -208,9 +237,10 @@ def run_update(
     for k, plan in enumerate(plans, start=1):
         update = AnalysisUpdate(plan)
         out.append(update)
-        if plan.status == "up to date":
-            log(f"[{k}/{len(plans)}] {plan.name}: up to date, nothing to fit")
+        if plan.status in UP_TO_DATE:
+            log(f"[{k}/{len(plans)}] {plan.name}: {plan.status}, nothing to fit")
             continue
+        assert plan.prepared is not None  # only an analysis without evidence has none
         update.run_dir = runs.new_history_run(
             runs_dir, plan.spec.model, plan.spec.filters.outcome, plan.prepared.data_hash
         )
@@ -242,7 +272,7 @@ def run_update(
                     if "filters exclude_studies" not in n and "same data hash" not in n
                 ]
         if previous_posterior is not None and plan.new_studies:
-            # unknown compositions of new strata: prior centred on the analysis's pooled mix
+            # unknown compositions of new strata: prior with its mode at the analysis's pooled mix
             update.conflict = prior_data_conflict(
                 plan.spec.model,
                 previous_posterior,
@@ -330,7 +360,7 @@ def update_payload(update: AnalysisUpdate, previous: Path | None = None) -> dict
     An analysis that was not fitted (up to date) has a short form: its status and notes.
     """
     plan = update.plan
-    if update.result is None:
+    if update.result is None or plan.prepared is None:
         return {
             "model": plan.spec.model,
             "outcome": plan.spec.filters.outcome,
@@ -353,6 +383,8 @@ def update_payload(update: AnalysisUpdate, previous: Path | None = None) -> dict
         "baseline_run": str(update.baseline_dir) if update.baseline_dir else None,
         "data_hash": plan.prepared.data_hash,
         "new_studies": plan.new_studies,
+        "changed_studies": plan.changed_studies,
+        "removed_studies": plan.removed_studies,
         "notes": plan.notes,
         "diagnostics": update.result.diagnostics.as_dict() if update.result else None,
         "changes": update.comparison.as_json()["records"] if update.comparison else [],
@@ -362,3 +394,8 @@ def update_payload(update: AnalysisUpdate, previous: Path | None = None) -> dict
     if update.comparison is not None:
         payload["notes"] = [*plan.notes, *update.comparison.notes]
     return payload
+
+
+def nothing_to_update(updates: list[AnalysisUpdate]) -> bool:
+    """Whether no analysis was fitted (each up to date, or without evidence)."""
+    return all(u.plan.status in UP_TO_DATE for u in updates)

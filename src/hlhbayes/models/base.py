@@ -18,7 +18,7 @@ Conventions every model follows (the shared code relies on them):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -68,9 +68,78 @@ class ExactMethod(Protocol):
 
     def summarise(
         self, units: Units, priors: Mapping[str, Prior], thresholds: tuple[float, ...]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Summary records (the ``summary.json`` form) and P(rate > threshold) records."""
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        """Summary records (the ``summary.json`` form), P(rate > threshold) records, and notes.
+
+        A moment that does not exist (or cannot be computed) is ``None`` in its record, and a
+        note says why in one line.
+        """
         ...
+
+
+class Borrowing(Protocol):
+    """How the estimate of each cell is formed: what :mod:`hlhbayes.support` asks a model.
+
+    ``cannot_tell`` maps a hyperparameter to the words that complete "the data cannot tell
+    ..." when its posterior barely contracts from its prior (``{"gamma": "first from later
+    line"}``); a hyperparameter not named there gets no sentence.
+    """
+
+    cannot_tell: Mapping[str, str]
+
+    def typical_logit(self, draws: xr.Dataset) -> xr.DataArray:
+        """The logit of ``rate_typical`` per cell, from the parameters in ``draws``.
+
+        ``draws`` is a posterior or a prior group; the result has dimensions ``chain``,
+        ``draw`` and the cell's (``etiology``, ``line``; none for a model with one cell).
+        Computed from the parameters, not from the rate, so that no draw saturates at 0 or 1.
+        """
+        ...
+
+    def borrowed_logit(
+        self, posterior: xr.Dataset, rng: np.random.Generator
+    ) -> xr.DataArray | None:
+        """The logit a cell would have if its trigger had no direct data, per posterior draw.
+
+        The reference of "how much is borrowed" (:mod:`hlhbayes.support.contraction`); ``None``
+        for a model whose one cell borrows from no other.
+        """
+        ...
+
+    def expected_composition(
+        self, units: Units, options: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The strata's etiology weights and later-line fractions, unknown ones at their prior means.
+
+        ``agg_w`` and ``agg_v`` with every NaN replaced by the mean of the model's prior for it.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class OneCell:
+    """The :class:`Borrowing` of a model with one pooled rate: no cell borrows from another.
+
+    ``location`` names the parameter that is the logit of ``rate_typical`` (``mu``).
+    Compositions do not matter to one cell: :meth:`expected_composition` returns them as they are.
+    """
+
+    location: str
+    cannot_tell: Mapping[str, str] = field(default_factory=dict)
+
+    def typical_logit(self, draws: xr.Dataset) -> xr.DataArray:
+        """The location parameter's draws."""
+        return draws[self.location]
+
+    def borrowed_logit(self, posterior: xr.Dataset, rng: np.random.Generator) -> None:
+        """Nothing is borrowed between cells."""
+        return None
+
+    def expected_composition(
+        self, units: Units, options: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The strata's compositions unchanged (one cell counts every patient)."""
+        return units.agg_w, units.agg_v
 
 
 @runtime_checkable
@@ -99,6 +168,9 @@ class ModelDefinition(Protocol):
         ``--method exact``, or ``None`` when the model has no deterministic posterior.
     text
         Equations and parameter meanings (:class:`ModelText`).
+    borrowing
+        How each cell's estimate is formed from the data (:class:`Borrowing`): what the
+        support of an estimate (:mod:`hlhbayes.support`) asks.
     """
 
     name: str
@@ -111,6 +183,7 @@ class ModelDefinition(Protocol):
     location_prior: str
     exact: ExactMethod | None
     text: ModelText
+    borrowing: Borrowing
 
     def units(self, base: EvidenceBase, filters: Filters) -> Units:
         """The evidence units of ``base`` that pass ``filters``, as this model fits them."""
@@ -145,8 +218,8 @@ class ModelDefinition(Protocol):
         """A posterior-like dataset for :meth:`unit_probabilities` on units of new studies.
 
         Every study of ``units`` gets a fresh study effect per draw; what the papers do not
-        give (an unknown composition) is drawn from the model's prior for it, centred on
-        ``reference``, the units of the analysis.
+        give (an unknown composition) is drawn from the model's prior for it, with its mode at
+        the pooled mix of ``reference``, the units of the analysis.
         """
         ...
 

@@ -34,8 +34,11 @@ Evidence unit j (a patient, or an aggregate stratum of n_j patients) in study s(
   w_je: etiology weights of unit j (1 on a patient's trigger, 1/2 on each of two triggers;
         a stratum's reported fractions); v_j: its later-line fraction (0/1 for a patient).
   Unknown mixes are latent, never guessed:  w_j ~ Dirichlet(1 + c·w̄),
-        v_j ~ Beta(1 + c·v̄, 1 + c·(1 − v̄)), w̄, v̄ the pooled mix of the known units,
-        c the composition concentration.
+        v_j ~ Beta(1 + c·v̄, 1 + c·(1 − v̄)), w̄, v̄ the pooled mix of the known units
+        (v̄ clipped to [0.05, 0.95]), c the composition concentration. The MODE of each
+        prior is the pooled mix (w̄, v̄); its MEAN, (1 + c·w̄_e)/(K + c) and (1 + c·v̄)/(2 + c)
+        with K = 5 etiologies, lies between the pooled mix and the uniform mix (for c = 5:
+        halfway for the etiologies, 5/7 of the way to v̄ for the line).
 
 Reported, for etiology e and line l ([l] = 1 for the later line):
   rate_typical[e, l] = logit⁻¹(η_e + γ·[l])               a typical study (u = 0)
@@ -66,6 +69,71 @@ step sizes). The data's ``medication`` trigger is modelled as ``other``. Default
 """
 
 
+def latent_mix_prior(units: Units, concentration: float) -> np.ndarray:
+    """Dirichlet parameters of an unknown etiology mix: ``1 + c·w̄``, ``w̄`` the pooled mix.
+
+    Its mode is ``w̄``; its mean ``(1 + c·w̄) / (K + c)`` lies between ``w̄`` and the uniform
+    mix (halfway for c = K = 5).
+    """
+    return 1.0 + concentration * units.pooled_mix()
+
+
+def latent_later_prior(units: Units, concentration: float) -> tuple[float, float]:
+    """Beta parameters of an unknown later-line fraction: ``1 + c·v̄``, ``1 + c·(1 − v̄)``.
+
+    ``v̄`` is the pooled later-line fraction clipped to [0.05, 0.95] (0.5 when no unit's line
+    is known); the mode is ``v̄``, the mean ``(1 + c·v̄) / (2 + c)``.
+    """
+    later = float(np.clip(units.pooled_later(), 0.05, 0.95))
+    return 1.0 + concentration * later, 1.0 + concentration * (1 - later)
+
+
+def typical_logit(draws: xr.Dataset) -> xr.DataArray:
+    """``η_e + γ·[l]`` per etiology and line: the logit of ``rate_typical``."""
+    later = xr.DataArray([0.0, 1.0], dims="line", coords={"line": list(MODEL_LINES)})
+    return (draws["eta"] + draws["gamma"] * later).transpose("chain", "draw", "etiology", "line")
+
+
+class EtiologyLineBorrowing:
+    """How a cell of ``etiology-line`` borrows: from the other triggers and the other line.
+
+    A trigger without direct data has ``η_e = α + σ_η·z_e`` with ``z_e`` untouched by the data
+    (its posterior is its N(0, 1) prior), so its cells' logits are distributed as
+    ``α + σ_η·z + γ·[l]`` with a fresh ``z``: :meth:`borrowed_logit`, the reference against
+    which the share borrowed by any cell is measured.
+    """
+
+    cannot_tell: Mapping[str, str] = {
+        "gamma": "first from later line",
+        "sigma_eta": "the triggers apart",
+        "tau": "how much the studies differ",
+    }
+
+    def typical_logit(self, draws: xr.Dataset) -> xr.DataArray:
+        """``η_e + γ·[l]`` (see :func:`typical_logit`)."""
+        return typical_logit(draws)
+
+    def borrowed_logit(self, posterior: xr.Dataset, rng: np.random.Generator) -> xr.DataArray:
+        """``α + σ_η·z + γ·[l]``, ``z ~ N(0, 1)`` per draw (dimensions chain, draw, line)."""
+        alpha = posterior["alpha"]
+        z = xr.DataArray(rng.standard_normal(alpha.shape), dims=alpha.dims)
+        later = xr.DataArray([0.0, 1.0], dims="line", coords={"line": list(MODEL_LINES)})
+        eta_new = alpha + posterior["sigma_eta"] * z
+        return (eta_new + posterior["gamma"] * later).transpose("chain", "draw", "line")
+
+    def expected_composition(
+        self, units: Units, options: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unknown mixes replaced by the means of their Dirichlet and Beta priors."""
+        concentration = float(options.get("composition_concentration", 5.0))
+        w, v = units.agg_w.copy(), units.agg_v.copy()
+        mix = latent_mix_prior(units, concentration)
+        w[np.isnan(w).any(axis=1)] = mix / mix.sum()
+        a, b = latent_later_prior(units, concentration)
+        v[np.isnan(v)] = a / (a + b)
+        return w, v
+
+
 class EtiologyLine:
     """The ``etiology-line`` model (see the module docstring)."""
 
@@ -84,6 +152,7 @@ class EtiologyLine:
     location_prior = "alpha"
     exact = None
     text = TEXT
+    borrowing = EtiologyLineBorrowing()
 
     def units(self, base: EvidenceBase, filters: Filters) -> Units:
         """Patients and strata of ``base`` that pass ``filters``."""
@@ -178,9 +247,7 @@ class EtiologyLine:
         One new-study effect per draw (``u_new = tau * z``, ``z`` from ``rng``) is shared by all
         cells: a new study has one study effect.
         """
-        eta = posterior["eta"]
-        later = xr.DataArray([0.0, 1.0], dims="line", coords={"line": list(MODEL_LINES)})
-        logit_typical = eta + posterior["gamma"] * later
+        logit_typical = typical_logit(posterior)
         z = xr.DataArray(rng.standard_normal(posterior["tau"].shape), dims=posterior["tau"].dims)
         logit_new = logit_typical + posterior["tau"] * z
         return xr.Dataset(
@@ -246,17 +313,13 @@ class EtiologyLine:
         }
         unknown_w = int(np.isnan(units.agg_w).any(axis=1).sum())
         if unknown_w:
-            mix = reference.pooled_mix()
-            draws = rng.dirichlet(1.0 + concentration * mix, size=(*tau.shape, unknown_w))
+            mix = latent_mix_prior(reference, concentration)
+            draws = rng.dirichlet(mix, size=(*tau.shape, unknown_w))
             data["mix_latent"] = (("chain", "draw", "stratum_unknown_mix", "etiology"), draws)
         unknown_v = int(np.isnan(units.agg_v).sum())
         if unknown_v:
-            later = float(np.clip(reference.pooled_later(), 0.05, 0.95))  # 0.5 if none known
-            draws = rng.beta(
-                1.0 + concentration * later,
-                1.0 + concentration * (1 - later),
-                size=(*tau.shape, unknown_v),
-            )
+            a, b = latent_later_prior(reference, concentration)
+            draws = rng.beta(a, b, size=(*tau.shape, unknown_v))
             data["later_latent"] = (("chain", "draw", "stratum_unknown_line"), draws)
         return xr.Dataset(data)
 

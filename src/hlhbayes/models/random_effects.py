@@ -11,7 +11,7 @@ from scipy.special import expit
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
-from hlhbayes.models.base import ModelText
+from hlhbayes.models.base import ModelText, OneCell
 from hlhbayes.models.include import add_inclusion_weights
 from hlhbayes.models.numerics import use_strict_numerics
 from hlhbayes.models.table import units_by_study
@@ -27,6 +27,8 @@ TEXT = ModelText(
 Study i with r_i events out of n_i:
 
   r_i ~ Binomial(n_i, p_i),  logit p_i = θ_i = μ + τ·z_i,  z_i ~ N(0, 1)   (non-centred)
+  a study whose own data pin θ_i (logit standard error below 0.1) is sampled
+  centred, θ_i ~ N(μ, τ): the same model, a geometry the sampler can follow
 
 Reported:
   rate_typical = logit⁻¹(μ)                                 a typical study
@@ -49,8 +51,29 @@ The same posterior is available without MCMC by quadrature (``--method exact``,
 :mod:`hlhbayes.exact`). Defaults: ``models/random-effects.yaml``.
 """
 
+CENTRED_SE = 0.1
+"""A study whose own logit standard error ``1 / sqrt(I_i)`` is below this is sampled centred.
+
+``I_i = n_i p_i (1 - p_i)`` (``p_i = (r_i + 1/2) / (n_i + 1)``) is the Fisher information of
+the study's logit. Given mu and tau, theta_i has posterior precision ``I_i + 1 / tau^2``: the
+non-centred form samples well when the prior term dominates, the centred form when the data
+do (Papaspiliopoulos, Roberts and Sköld 2007). Non-centred, a study of thousands of patients
+makes a narrow ridge between ``z_i`` and ``tau`` that NUTS crosses with divergences and too
+little of tau's range; centred, its theta_i is pinned by its own data. Below tau = 0.1 the
+prior term of such a study still wins, but heterogeneity that small barely moves any
+estimate; the sHLH series (tens of patients) all stay non-centred."""
+
 EXACT_TAU_FAMILIES = {"halfnormal": "sigma", "halfcauchy": "beta"}
 """Priors on tau that the quadrature integrates, and the name of their scale parameter."""
+
+
+def centred_studies(units: Units) -> np.ndarray:
+    """Per study: ``True`` where its logit standard error is below :data:`CENTRED_SE`."""
+    k = len(units.studies)
+    n = np.bincount(units.agg_study, weights=units.agg_total, minlength=k)
+    r = np.bincount(units.agg_study, weights=units.agg_events, minlength=k)
+    p = (r + 0.5) / (n + 1.0)
+    return n * p * (1.0 - p) >= 1.0 / CENTRED_SE**2
 
 
 class Quadrature:
@@ -66,8 +89,12 @@ class Quadrature:
 
     def summarise(
         self, units: Units, priors: Mapping[str, Prior], thresholds: tuple[float, ...]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Summary records and P(rate > threshold) of the exact posterior."""
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        """Summary records, P(rate > threshold) and notes of the exact posterior.
+
+        A moment of tau that is infinite (a half-Cauchy prior on data that do not bound tau) is
+        ``None``, with the reason in the notes (:meth:`hlhbayes.exact.ExactPosterior.notes`).
+        """
         from hlhbayes.exact import random_effects_exact
 
         mu, tau = priors["mu"], priors["tau"]
@@ -102,7 +129,7 @@ class Quadrature:
             for q in ("rate_typical", "rate_new")
             for t in thresholds
         ]
-        return records, probabilities
+        return records, probabilities, post.notes()
 
 
 class RandomEffects:
@@ -121,6 +148,7 @@ class RandomEffects:
     location_prior = "mu"
     exact = Quadrature()
     text = TEXT
+    borrowing = OneCell("mu", {"tau": "how much the studies differ"})
 
     def units(self, base: EvidenceBase, filters: Filters) -> Units:
         """One count per study of ``base``: its patients and strata that pass ``filters``."""
@@ -139,14 +167,27 @@ class RandomEffects:
         :mod:`hlhbayes.models.include`. ``None`` (the default) leaves the model as it is.
         """
         import pymc as pm
+        import pytensor.tensor as pt
 
         use_strict_numerics()
         coords = {"study": list(units.studies), "stratum": list(units.agg_ids)}
+        centred = centred_studies(units)
         with pm.Model(coords=coords) as model:
             mu = priors["mu"].to_pymc("mu")
             tau = priors["tau"].to_pymc("tau")
-            z = pm.Normal("z_study", 0.0, 1.0, dims="study")
-            theta = pm.Deterministic("theta", mu + tau * z, dims="study")
+            if centred.any():  # theta_i itself where centred, z_i elsewhere
+                raw = pm.Normal(
+                    "theta_raw",
+                    pt.where(centred, mu, 0.0),
+                    pt.where(centred, tau, 1.0),
+                    dims="study",
+                )
+                theta = pm.Deterministic(
+                    "theta", pt.where(centred, raw, mu + tau * raw), dims="study"
+                )
+            else:
+                z = pm.Normal("z_study", 0.0, 1.0, dims="study")
+                theta = pm.Deterministic("theta", mu + tau * z, dims="study")
             pm.Binomial(
                 "y_stratum",
                 n=units.agg_total,

@@ -7,6 +7,7 @@ plain numpy arrays with named categories, and the reason for every study or unit
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,10 @@ DEFAULT_DEATH_TIMEFRAMES: tuple[str, ...] = ("last_follow_up", "not_stated")
 follow-up as reported, and a count given without a timeframe is the crude proportion at the end
 of what its source reports. Fixed-horizon mortality (in hospital, 28, 30 or 90 days) is shorter
 and enters only when selected. The timeframes used are listed in :meth:`Units.describe`."""
+
+
+class NoEvidenceError(HlhBayesError):
+    """No evidence unit is left after filtering (e.g. no death count in the selected timeframes)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,42 @@ class Units:
         total = len(self.pat_ids) + self.agg_total[known].sum()
         return float(later / total) if total else 0.5
 
+    def fingerprint(self, study: str | None = None) -> str:
+        """SHA-256 of everything a fit of these units sees, or of one study's units.
+
+        Unit ids, studies, outcomes, totals, compositions (unknown ones as NaN) and derived
+        flags: two fits with the same fingerprint, spec and seed fit the same data, whatever
+        else in the evidence base changed (a citation, a study the filters leave out).
+        """
+        pat = np.ones(len(self.pat_ids), dtype=bool)
+        agg = np.ones(len(self.agg_ids), dtype=bool)
+        studies = list(self.studies)
+        if study is not None:
+            s = self.studies.index(study)
+            pat, agg, studies = self.pat_study == s, self.agg_study == s, [study]
+        digest = hashlib.sha256()
+        for text in (
+            studies,
+            [i for i, keep in zip(self.pat_ids, pat, strict=True) if keep],
+            [i for i, keep in zip(self.agg_ids, agg, strict=True) if keep],
+        ):
+            digest.update("\x1f".join(text).encode("utf-8") + b"\x1e")
+        for array in (
+            self.pat_study[pat] if study is None else np.zeros(0),
+            self.pat_y[pat],
+            self.pat_w[pat],
+            self.pat_later[pat],
+            self.agg_study[agg] if study is None else np.zeros(0),
+            self.agg_events[agg],
+            self.agg_total[agg],
+            self.agg_w[agg],
+            self.agg_v[agg],
+            self.agg_derived[agg],
+        ):
+            values = np.ascontiguousarray(array, dtype=float)
+            digest.update(str(values.shape).encode() + np.nan_to_num(values, nan=-1.0).tobytes())
+        return digest.hexdigest()
+
     def describe(self) -> dict:
         """Counts for dry runs and reports.
 
@@ -192,7 +233,7 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
     Each unit so left out is named in ``Units.left_out``, each study left with nothing in
     ``Units.excluded``, with the reason.
 
-    Raises :class:`~hlhbayes.errors.HlhBayesError` when no unit is left.
+    Raises :class:`NoEvidenceError` when no unit is left.
     """
     filters.validate(base)
     excluded: dict[str, str] = {}
@@ -264,7 +305,7 @@ def build_units(base: EvidenceBase, filters: Filters) -> Units:
     left_out = {u: r for u, r in left_out.items() if _study_of(u) in used}
     if not used:
         frames = f" (death timeframes {', '.join(filters.death_timeframes)})" if death else ""
-        raise HlhBayesError(
+        raise NoEvidenceError(
             f"no evidence is left for outcome {quoted(filters.outcome)} after filtering{frames}"
         )
     index = {sid: i for i, sid in enumerate(used)}

@@ -22,6 +22,7 @@ from hlhbayes.reporting.findings import findings_context
 from hlhbayes.reporting.forest import forest_table
 from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.ranks import RankCheck, rank_check, rank_note
+from hlhbayes.reporting.support import support_context, support_of
 from hlhbayes.reporting.text import question
 from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK, Diagnostics
 
@@ -73,16 +74,9 @@ def threshold_reasons(run: CheckedRun) -> dict[float, str]:
     return {float(t["value"]): str(t["reason"]) for t in spec.get("thresholds") or []}
 
 
-def support_by_cell(run: CheckedRun) -> dict[Cell, dict[str, Any]] | None:
-    """What each cell's estimate rests on (direct patients and studies, flags), by cell.
-
-    ``None`` while the run has no such record: the summary of findings then points to the
-    evidence table for the direct evidence.
-    """
-    block = run.summary.get("support")
-    if not block:
-        return None
-    return {(c["etiology"], c["line"]): c for c in block["cells"]}
+def support_by_cell(run: CheckedRun) -> dict[Cell, dict[str, Any]]:
+    """What each cell's estimate rests on (direct patients and studies, flags), by cell."""
+    return {(c["etiology"], c["line"]): c for c in support_of(run)["cells"]}
 
 
 def focus_label(cells: list[Cell]) -> str:
@@ -125,7 +119,8 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         tables.results_table(run, cells, thresholds),
         tables.hyperparameter_table(run),
     ]
-    for t in table_list:
+    support = support_context(run, cells)
+    for t in [*table_list, *support["tables"].values()]:
         t["glossary"] = plain.glossary(
             t["id"], max_r_hat=f"{MAX_R_HAT:g}", min_ess=f"{MIN_ESS_BULK:g}"
         )
@@ -147,6 +142,7 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         "equations": run.model.text.equations,
         "approximation": run.model.text.note,
         "tables": {t["id"]: t for t in table_list},
+        "support": support,
         "gate": _gate(run),
         "loo_lines": loo_lines,
         "figures": _figures(run, rows, cells, posterior, outcome, ranks),
