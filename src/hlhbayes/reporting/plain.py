@@ -103,19 +103,13 @@ def support_statements(support: dict[str, Any] | None) -> list[str]:
     flags = support.get("flags") or []
     out = []
     if "no direct data" in flags:
-        out.append(
-            "No patient in the evidence had this trigger and line: the estimate is borrowed "
-            "from other triggers and lines."
-        )
+        out.append("No patient with this trigger and line: borrowed from other triggers and lines.")
     elif "mostly borrowed" in flags:
-        out.append(
-            "Mostly borrowed: the estimate rests more on other triggers and lines than on "
-            "patients with this trigger and line."
-        )
+        out.append("Mostly borrowed from other triggers and lines.")
     if "prior-dominated" in flags:
         out.append(
-            "Driven by the prior: the data narrow the model's starting assumptions by less than "
-            "half, so the estimate says more about those assumptions than about patients."
+            "Driven by the prior: the data narrow the model's starting assumptions by less "
+            "than half."
         )
     return out
 
