@@ -200,7 +200,7 @@ def test_the_shipped_infection_report_is_what_its_recorded_command_gives(tmp_pat
     out = args.index("--out")
     args[out + 1] = str(tmp_path / "infection")  # same fit, into a scratch folder
     monkeypatch.chdir(REPO)
-    result = cli(*args)
+    result = cli("fit", *args)
     assert result.exit_code in (0, 3), result.output
     opened = open_run(tmp_path / "infection")
     context = build_context(opened, ReportOptions())
