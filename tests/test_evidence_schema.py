@@ -310,7 +310,7 @@ def test_the_valid_synthetic_file_parses() -> None:
             study_file(study={**STUDY, "doi": None}),
             "study",
             "doi",
-            "needs at least one of doi, pmid, url",
+            "needs at least one of doi, pmid, url, read_at",
         ),
         (study_file(study={**STUDY, "id": "2024Study"}), "study", "id", "should match pattern"),
         (study_file(study={**STUDY, "year": 1900}), "study", "year", "greater than or equal"),

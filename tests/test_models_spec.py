@@ -9,7 +9,9 @@ import pytest
 from conftest import MODELS, REPO
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.spec import (
+    DEFAULT_THRESHOLDS,
     SAMPLER_DEFAULTS,
+    Threshold,
     command_line_priors,
     default_spec_dir,
     load_spec,
@@ -107,3 +109,45 @@ def test_command_line_priors_name_the_model_s_location_parameter():
     }
     with pytest.raises(HlhBayesError, match="--prior 'tau': use NAME=FAMILY:PARAMS"):
         command_line_priors("etiology-line", ("tau",))
+
+
+def test_thresholds_come_from_the_spec_each_with_its_reason(tmp_path, monkeypatch):
+    monkeypatch.delenv("HLHBAYES_MODELS", raising=False)
+    monkeypatch.chdir(REPO)
+    shipped = load_spec("etiology-line")
+    assert shipped.threshold_values() == (0.5, 0.75)
+    assert all(t.reason for t in shipped.thresholds)
+    assert shipped.to_dict()["thresholds"][1] == shipped.thresholds[1].to_dict()
+    monkeypatch.setenv("HLHBAYES_MODELS", str(tmp_path))
+    write(tmp_path, "etiology-line", "model: etiology-line\n")
+    assert load_spec("etiology-line").thresholds == DEFAULT_THRESHOLDS
+    write(
+        tmp_path,
+        "etiology-line",
+        "thresholds:\n  - {value: 0.6, reason: '  better   than\n    a coin '}\n",
+    )
+    assert load_spec("etiology-line").thresholds == (Threshold(0.6, "better than a coin"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("thresholds: 0.5\n", "give a list of 1 to 4 items"),
+        ("thresholds: []\n", "give a list of 1 to 4 items"),
+        ("thresholds:\n  - {value: 0.5}\n", "thresholds item 1: give exactly value and reason"),
+        ("thresholds:\n  - {value: 1, reason: all}\n", "item 1: value must be a rate strictly"),
+        ("thresholds:\n  - {value: true, reason: x}\n", "item 1: value must be a rate strictly"),
+        ("thresholds:\n  - {value: 0.5, reason: ''}\n", "item 1: reason must be one line"),
+        (
+            "thresholds:\n  - {value: 0.5, reason: a}\n  - {value: 0.5, reason: b}\n",
+            "a value is given twice",
+        ),
+    ],
+)
+def test_a_threshold_without_a_rate_or_a_reason_is_refused(tmp_path, monkeypatch, text, message):
+    monkeypatch.setenv("HLHBAYES_MODELS", str(tmp_path))
+    path = write(tmp_path, "etiology-line", text)
+    with pytest.raises(HlhBayesError, match="thresholds") as info:
+        load_spec("etiology-line")
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)

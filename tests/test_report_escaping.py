@@ -33,6 +33,7 @@ LINE = " ".join(MARKUP)
 PROSE = "\n".join(MARKUP)
 SHORT = ("--draws", "100", "--tune", "100", "--chains", "2", "-q")
 HOSTILE_URL = "https://example.org/x)](javascript:alert(1))'onmouseover='alert(1)"
+HOSTILE_READ_AT = "https://mirror.example.org/a|b)](javascript:alert(1))"
 HOSTILE_DOI = '10.1234/{}"><script>alert(1)</script>'
 
 
@@ -59,6 +60,13 @@ class Page(HTMLParser):
             self.rows[-1] += 1
 
 
+def page_targets(html: str) -> list[tuple[str, str]]:
+    """The (tag, target) of every link and image in ``html``."""
+    page = Page()
+    page.feed(html)
+    return page.targets
+
+
 def executable(html: str) -> list[str]:
     """Everything in ``html`` that a browser could run or follow outside http(s)."""
     page = Page()
@@ -83,6 +91,7 @@ def study(sid: str, *, pool: bool = True) -> dict:
             "doi": HOSTILE_DOI.format(sid) if pool else None,
             "pmid": None,
             "url": HOSTILE_URL,
+            "read_at": HOSTILE_READ_AT,
             "design": LINE,
             "country": LINE,
             "population": "adult",
@@ -155,6 +164,12 @@ def test_nothing_executable_reaches_the_html_report(hostile_report) -> None:
     assert (
         'href="https://doi.org/10.1234/HostileA%22%3E%3Cscript%3Ealert%281%29%3C/script%3E"' in html
     )
+    # the copy where the figures were read is text, never a link
+    assert "mirror.example.org" not in "".join(t for _, t in page_targets(html))
+    assert (
+        "figures read at: <code>https://mirror.example.org/a%7Cb%29%5D%28javascript:alert%281%29%29</code>"
+        in html
+    )
 
 
 @pytest.mark.sampling
@@ -172,6 +187,8 @@ def test_nothing_executable_reaches_the_markdown_report(hostile_report) -> None:
         part.feed(table.split("</table>")[0])
         assert len(set(part.rows)) == 1, part.rows
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in rendered
+    assert "mirror.example.org" not in "".join(t for _, t in page_targets(rendered))
+    assert "figures read at: <code>https://mirror.example.org/a%7Cb%29" in rendered
 
 
 # --- the escaping functions --------------------------------------------------------------------

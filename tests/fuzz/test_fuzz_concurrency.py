@@ -212,7 +212,7 @@ def fitted(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     ("args", "place"),
     [
-        (["report", "run", "--name", "r"], "reports/r"),
+        (["report", "run", "--name", "r"], "run/r"),  # a report goes into its run folder
         (["cumulative", "--model", "random-effects", "--out", "c"], "c"),
         (["sensitivity", "--model", "random-effects", "--out", "s"], "s"),
         (["update", "--model", "random-effects", "--runs", "runs"], "runs/random-effects-response"),

@@ -83,7 +83,9 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Model spec file (default: models/<model>.yaml).",
 )
-@threshold_option("Report P(rate > P) (repeatable; default 0.5).")
+@threshold_option(
+    "Report P(rate > P) (repeatable; default: the spec's thresholds, each with its reason)."
+)
 @click.option(
     "--method",
     type=click.Choice(["mcmc", "exact"]),
@@ -173,7 +175,7 @@ def fit(
         spec=spec,
         data=data_path,
         seed=seed,
-        thresholds=thresholds or (0.5,),
+        thresholds=thresholds or spec.threshold_values(),
         method=method,
         table_columns={"study_col": study_col, "events_col": events_col, "total_col": total_col},
         progress=show_progress(quiet),

@@ -19,20 +19,26 @@ from hlhbayes.cli.options import (
 
 @click.command()
 @click.argument("run", required=False, type=click.Path(path_type=Path))
-@click.option("--name", help="Report folder name (default: the run folder's name).")
+@click.option(
+    "--name",
+    help="Report folder name (default: report inside the run folder; the run folder's name "
+    "under --out-dir).",
+)
 @click.option(
     "--out-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("reports"),
-    show_default=True,
-    help="Where the report folder goes.",
+    default=None,
+    help="Where the report folder goes (default: inside the run folder, RUN/report).",
 )
 @format_option(
     "html",
     "md",
     "both",
+    "pdf",
+    "all",
     default="both",
-    help_text="html: one self-contained file; md: Markdown with figures/ beside it.",
+    help_text="html: one self-contained file; md: Markdown with figures/ beside it; both: "
+    "html and md; pdf: the HTML printed by headless Chromium (needs chromium); all: the three.",
 )
 @cell_options(
     etiology_help="Etiology cell(s) to show (repeatable; default: those the fit was asked for, else all).",
@@ -49,7 +55,7 @@ from hlhbayes.cli.options import (
 def report(
     run: Path | None,
     name: str | None,
-    out_dir: Path,
+    out_dir: Path | None,
     fmt: str,
     etiologies: tuple[str, ...],
     lines: tuple[str, ...],
@@ -57,13 +63,14 @@ def report(
     allow_stale: bool,
     quiet: bool,
 ) -> None:
-    """Write the report of a fit: RUN (default runs/etiology-line-response) to OUT_DIR/NAME/.
+    """Write the report of a fit: RUN (default runs/etiology-line-response) to RUN/report/.
 
     The question and filters, the evidence table with links to every source, the model with its
     priors and sampler settings, convergence diagnostics (with a NOT CONVERGED banner when the
     fit failed its gate) and PSIS-LOO, the estimated rates with 95% intervals and P(rate > T),
     and figures (forest plot, densities, prior vs posterior, trace and rank plots, posterior
-    predictive check). Prints the files written.
+    predictive check). With --out-dir, the report goes to OUT_DIR/NAME/ instead. Prints the
+    files written.
     """
     import matplotlib
 

@@ -22,6 +22,12 @@ class UnknownStudyError(HlhBayesError, KeyError):
         return str(self.args[0])
 
 
+OPTIONAL_SINCE_HASHED = ("read_at",)
+"""Optional study fields added after the content hash was defined: left out of the canonical
+form when empty, so that a base that does not use them keeps its hash (and its runs stay
+current)."""
+
+
 @dataclass(frozen=True)
 class EvidenceBase:
     """Validated studies (with their reported aggregates and strata) and patient rows."""
@@ -49,6 +55,9 @@ class EvidenceBase:
         studies = []
         for sid in sorted(self.studies):
             record = self.studies[sid].model_dump(mode="json")
+            for name in OPTIONAL_SINCE_HASHED:
+                if record["study"][name] is None:
+                    del record["study"][name]
             record["reported"] = sorted(
                 record["reported"], key=lambda r: (r["key"], r["location"], str(r["value"]))
             )
@@ -82,7 +91,7 @@ class EvidenceBase:
                     "overlap_group": s.overlap_group,
                     "patients": sum(p.study == sid for p in self.patients),
                     "strata": len(self.studies[sid].strata),
-                    "reference": _reference(s.doi, s.pmid, s.url),
+                    "reference": _reference(s.doi, s.pmid, s.url or s.read_at),
                 }
             )
         frame = pd.DataFrame(rows)

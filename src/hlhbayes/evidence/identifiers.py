@@ -8,8 +8,9 @@
   leading zeros (a number stays a number, text stays text, so the content hash of a base
   written in the bare forms does not change). Duplicates are compared as numbers
   (:func:`pmid_key`).
-- A web address (``url``, ``source``) must be ``http://`` or ``https://`` with a host, and
-  hold no space, control character, quote or angle bracket: reports turn it into a live link.
+- A web address (``url``, ``read_at``, ``source``) must be ``http://`` or ``https://`` with a
+  host, and hold no space, control character, quote or angle bracket: reports show it, and turn
+  ``url`` into a live link.
 """
 
 from __future__ import annotations

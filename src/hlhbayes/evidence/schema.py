@@ -139,6 +139,7 @@ class Study(_Record):
     doi: Doi | None = None
     pmid: Pmid | None = None
     url: WebAddress | None = None
+    read_at: WebAddress | None = None
     design: Line
     country: Line | None = None
     population: Population | None
@@ -153,8 +154,8 @@ class Study(_Record):
 
     @model_validator(mode="after")
     def _rules(self) -> Study:
-        if not (self.doi or self.pmid or self.url):
-            raise ValueError("doi: needs at least one of doi, pmid, url")
+        if not (self.doi or self.pmid or self.url or self.read_at):
+            raise ValueError("doi: needs at least one of doi, pmid, url, read_at")
         if self.role == "secondary" and self.pool:
             raise ValueError("pool: a secondary source (review) is never pooled: set pool: false")
         if not self.pool and not self.exclusion_reason:

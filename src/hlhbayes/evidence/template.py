@@ -48,9 +48,11 @@ study:
   citation: null                  # authors, title, journal, year (own words)
   year: null                      # publication year (orders the cumulative analysis); stays
                                   # null only if no source states it (say so in notes)
-  doi: null                       # at least one of doi / pmid / url
+  doi: null                       # at least one of doi / pmid / url (or read_at)
   pmid: null
-  url: null
+  url: null                       # the study's own page: publisher, PubMed/PMC, registry
+  read_at: null                   # where you read the figures, if not one of the above
+                                  # (a mirror, proxy or aggregator copy): never linked
   design: null                    # e.g. retrospective case series, single centre
   country: null                   # or leave null
   population: null                # {_choices(Population)}; null only if not stated

@@ -1,4 +1,6 @@
-"""Declarative model specs (``models/<name>.yaml``): priors, options, default filters, sampler.
+"""Declarative model specs (``models/<name>.yaml``): priors, options, filters, sampler, thresholds.
+
+The thresholds are the rates a report states P(rate > threshold) for, each with its reason.
 
 Merge order, stated once: the model's built-in defaults, then the spec file, then the command
 line. Unknown keys and unknown prior names are errors.
@@ -19,7 +21,7 @@ from hlhbayes.priors import Prior, merge_priors
 from hlhbayes.quoting import quoted
 from hlhbayes.workspace import models_source
 
-SPEC_KEYS = {"model", "priors", "options", "filters", "sampler"}
+SPEC_KEYS = {"model", "priors", "options", "filters", "sampler", "thresholds"}
 SAMPLER_DEFAULTS: dict[str, Any] = {
     "chains": 4,
     "draws": 1000,
@@ -36,6 +38,26 @@ FILTER_KEYS = {
     "death_timeframes",
     "include_after_anakinra_failure",
 }
+THRESHOLD_KEYS = {"value", "reason"}
+MAX_THRESHOLDS = 4
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A rate a panel compares the estimate with, and why that rate matters clinically."""
+
+    value: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"value": ..., "reason": ...}``."""
+        return {"value": self.value, "reason": self.reason}
+
+
+DEFAULT_THRESHOLDS = (
+    Threshold(0.5, "more patients respond than not (for death: more die than survive)"),
+)
+"""Used when neither the spec nor the command line names a threshold."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,11 @@ class Spec:
     filters: Filters
     sampler: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS
+
+    def threshold_values(self) -> tuple[float, ...]:
+        """The spec's thresholds, in its order."""
+        return tuple(t.value for t in self.thresholds)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialisable form (for provenance and reports)."""
@@ -58,6 +85,7 @@ class Spec:
             "filters": self.filters.to_dict(),
             "sampler": self.sampler,
             "source": self.source,
+            "thresholds": [t.to_dict() for t in self.thresholds],
         }
 
 
@@ -127,7 +155,37 @@ def load_spec(
                 raise HlhBayesError(f"unknown sampler setting {quoted(key)} ({source})")
             if value is not None:
                 sampler[key] = value
-    return Spec(name, priors, options, filters, sampler, str(path) if raw else None)
+    thresholds = parse_thresholds(raw.get("thresholds"), path) or DEFAULT_THRESHOLDS
+    return Spec(name, priors, options, filters, sampler, str(path) if raw else None, thresholds)
+
+
+def parse_thresholds(raw: Any, path: Path) -> tuple[Threshold, ...]:
+    """The ``thresholds:`` list of a spec: ``- {value: 0.5, reason: ...}``, each reason stated.
+
+    A threshold without a reason is refused: a probability of exceeding a rate tells a panel
+    something only when it is said why that rate matters.
+    """
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_THRESHOLDS:
+        raise HlhBayesError(
+            f"{path}: thresholds: give a list of 1 to {MAX_THRESHOLDS} items "
+            "{value: RATE, reason: WHY THAT RATE MATTERS}"
+        )
+    out = []
+    for i, item in enumerate(raw, start=1):
+        where = f"{path}: thresholds item {i}"
+        if not isinstance(item, dict) or set(item) != THRESHOLD_KEYS:
+            raise HlhBayesError(f"{where}: give exactly value and reason")
+        value, reason = item["value"], item["reason"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise HlhBayesError(f"{where}: value must be a rate strictly between 0 and 1")
+        if not isinstance(reason, str) or not reason.strip() or "\n" in reason.strip():
+            raise HlhBayesError(f"{where}: reason must be one line of text")
+        out.append(Threshold(float(value), " ".join(reason.split())))
+    if len({t.value for t in out}) != len(out):
+        raise HlhBayesError(f"{path}: thresholds: a value is given twice")
+    return tuple(out)
 
 
 def command_line_priors(

@@ -3,20 +3,20 @@
 ``write_report`` is the library function behind ``hlhbayes report``: open and check the run
 (:mod:`~hlhbayes.reporting.loading`), gather tables and figures
 (:mod:`~hlhbayes.reporting.context`), render and write atomically
-(:mod:`~hlhbayes.reporting.render`).
+(:mod:`~hlhbayes.reporting.render`; PDF through :mod:`~hlhbayes.reporting.pdf`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hlhbayes import runs
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.locking import hold
+from hlhbayes.reporting import pdf
 from hlhbayes.reporting.context import ReportOptions, build_context
 from hlhbayes.reporting.loading import CheckedRun, open_run
-from hlhbayes.reporting.render import FORMATS, check_name, report_guard, write_files
-
-DEFAULT_OUT_DIR = Path("reports")
+from hlhbayes.reporting.render import FILES, FORMATS, check_name, report_guard, write_files
 
 
 def default_name(run: Path) -> str:
@@ -24,24 +24,41 @@ def default_name(run: Path) -> str:
     return Path(run).resolve().name
 
 
+def report_target(run: Path, out_dir: Path | None = None, name: str | None = None) -> Path:
+    """Where the report of ``run`` goes.
+
+    By default into the run folder itself (``<run>/report``, :func:`hlhbayes.runs.report_dir`):
+    a report belongs with the run it describes, and a fit that replaces the run moves its report
+    along. With ``out_dir``: ``<out_dir>/<name>``, ``name`` defaulting to the run folder's name
+    (``make reports`` writes ``reports/infection`` this way).
+    """
+    if out_dir is None:
+        folder = runs.report_dir(Path(run))
+        return folder if name is None else folder.parent / check_name(name)
+    return Path(out_dir) / check_name(name if name is not None else default_name(run))
+
+
 def write_report(
     run: Path,
-    out_dir: Path = DEFAULT_OUT_DIR,
+    out_dir: Path | None = None,
     name: str | None = None,
     fmt: str = "both",
     options: ReportOptions | None = None,
     allow_stale: bool = False,
 ) -> list[Path]:
-    """Write the report of the run folder ``run`` to ``<out_dir>/<name>/``.
+    """Write the report of the run folder ``run`` (see :func:`report_target` for where).
 
-    Returns the files written (``report.html`` and/or ``report.md``; the Markdown's figures are
-    in ``figures/`` beside it). Raises :class:`~hlhbayes.errors.HlhBayesError` (one line) for a folder that is not a run,
-    a stale run (unless ``allow_stale``) and bad options; nothing is written then.
+    Returns the files written (``report.html``, ``report.md`` with its figures in ``figures/``
+    beside it, ``report.pdf``, as ``fmt`` asks). Raises
+    :class:`~hlhbayes.errors.HlhBayesError` (one line) for a folder that is not a run, a stale
+    run (unless ``allow_stale``), bad options and a PDF without Chromium; nothing is written
+    then.
     """
     if fmt not in FORMATS:
         raise HlhBayesError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
-    name = check_name(name if name is not None else default_name(run))
-    target = Path(out_dir) / name
+    target = report_target(run, out_dir, name)
+    if "report.pdf" in FILES[fmt]:
+        pdf.find_browser()  # refuse a PDF without Chromium before the minute of drawing
     # one report into one folder at a time, held from before the figures are drawn
     with hold(report_guard(target)):
         opened = open_run(Path(run), allow_stale=allow_stale)
@@ -49,4 +66,12 @@ def write_report(
         return write_files(context, target, fmt)
 
 
-__all__ = ["FORMATS", "CheckedRun", "ReportOptions", "build_context", "open_run", "write_report"]
+__all__ = [
+    "FORMATS",
+    "CheckedRun",
+    "ReportOptions",
+    "build_context",
+    "open_run",
+    "report_target",
+    "write_report",
+]

@@ -15,12 +15,16 @@ from typing import Any
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
-from hlhbayes.reporting import figures, loo, tables
+from hlhbayes.priors import POSITIVE_FAMILIES, Prior
+from hlhbayes.reporting import figures, forest_plot, loo, plain, tables
 from hlhbayes.reporting.estimates import attach_posterior, evidence_rows
+from hlhbayes.reporting.findings import findings_context
+from hlhbayes.reporting.forest import forest_table
 from hlhbayes.reporting.loading import CheckedRun
-from hlhbayes.reporting.support import support_context
+from hlhbayes.reporting.ranks import RankCheck, rank_check, rank_note
+from hlhbayes.reporting.support import support_context, support_of
 from hlhbayes.reporting.text import question
-from hlhbayes.summary import Diagnostics
+from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK, Diagnostics
 
 Cell = tuple[str | None, str | None]
 
@@ -61,7 +65,18 @@ def thresholds_of(run: CheckedRun, options: ReportOptions) -> tuple[float, ...]:
     if options.thresholds:
         return tuple(dict.fromkeys(options.thresholds))
     found = tuple(dict.fromkeys(float(p["threshold"]) for p in run.probabilities))
-    return found or (0.5,)
+    return found or tuple(threshold_reasons(run)) or (0.5,)
+
+
+def threshold_reasons(run: CheckedRun) -> dict[float, str]:
+    """The reason of each threshold of the fit's spec (a run before reasons existed: none)."""
+    spec = run.provenance.get("model_spec") or {}
+    return {float(t["value"]): str(t["reason"]) for t in spec.get("thresholds") or []}
+
+
+def support_by_cell(run: CheckedRun) -> dict[Cell, dict[str, Any]]:
+    """What each cell's estimate rests on (direct patients and studies, flags), by cell."""
+    return {(c["etiology"], c["line"]): c for c in support_of(run)["cells"]}
 
 
 def focus_label(cells: list[Cell]) -> str:
@@ -88,6 +103,7 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
     )
     posterior = run.idata["posterior"].to_dataset()
 
+    ranks, rank_text = rank_verdict(run)
     loo_table, loo_lines = loo.loo_tables(run, rows)
     loo_study, loo_study_line = loo.loo_study_table(run)
     loo_lines.append(loo_study_line)
@@ -104,6 +120,10 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         tables.hyperparameter_table(run),
     ]
     support = support_context(run, cells)
+    for t in [*table_list, *support["tables"].values()]:
+        t["glossary"] = plain.glossary(
+            t["id"], max_r_hat=f"{MAX_R_HAT:g}", min_ess=f"{MIN_ESS_BULK:g}"
+        )
     return {
         "title": _title(run, cells),
         "run": str(run.path),
@@ -114,6 +134,9 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
             run.model.has_cells, outcome, str(run.table_path) if run.table_path else None
         ),
         "focus": focus_label(cells),
+        "findings": findings_context(
+            run, cells, thresholds, threshold_reasons(run), support_by_cell(run)
+        ),
         "all_cells": run.model.has_cells and len(cells) == len(MODEL_ETIOLOGIES) * len(MODEL_LINES),
         "filters": _filters(run),
         "equations": run.model.text.equations,
@@ -122,7 +145,8 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         "support": support,
         "gate": _gate(run),
         "loo_lines": loo_lines,
-        "figures": _figures(run, rows, cells, posterior, outcome),
+        "figures": _figures(run, rows, cells, posterior, outcome, ranks),
+        "rank_note": rank_text,
         "footer": {
             "data_hash": prov["data_hash"],
             "current_hash": run.current_hash,
@@ -237,96 +261,105 @@ def _filters(run: CheckedRun) -> list[tuple[str, str]]:
     ]
 
 
-def _figures(run, rows, cells, posterior, outcome) -> list[dict[str, Any]]:
+def _figures(run, rows, cells, posterior, outcome, ranks: RankCheck) -> list[dict[str, Any]]:
     hyper = tuple(run.model.hyperparameters)
-    shrink = run.model.text.study_estimate
-    if not run.model.has_cells:
-        pooled = [
-            figures.Pooled(
-                "pooled: typical study", posterior["rate_typical"].values.ravel(), "typical"
-            ),
-            figures.Pooled("pooled: new study", posterior["rate_new"].values.ravel(), "new"),
-        ]
-    else:
-        pooled = []
-        for e, ln in cells:
-            for q, kind, word in (
-                ("rate_typical", "typical", "typical"),
-                ("rate_new", "new", "new study"),
-            ):
-                draws = posterior[q].sel(etiology=e, line=ln).values.ravel()
-                pooled.append(figures.Pooled(f"{e}, {ln}: {word}", draws, kind))
-    focus = focus_label(cells)
-    out = [
+    positive = positive_parameters(run)
+    table = forest_table(rows, run.units, posterior, cells, run.base)
+    triggers = run.model.has_cells
+    return [
         figures.figure(
             "forest",
             "Forest plot",
-            f"Each study in the fit: the observed {outcome} rate (events/n, black square) with "
-            f"its exact 95% Clopper-Pearson interval, and the model's estimate of the study's "
-            f"rate (blue circle: posterior mean and 95% interval), {shrink}. Below the line: "
-            f"pooled rates for {focus}: rate_typical (filled red diamond) and rate_new (hollow "
-            "orange diamond), posterior mean and 95% interval (numbers on the right)."
+            f"One row per study, grouped by trigger: the observed {outcome} rate (events/n, open "
+            "square) with its exact 95% Clopper-Pearson interval, and the model's estimate of the "
+            f"study's own rate (filled circle: posterior median and 95% credible interval), "
+            f"{run.model.text.study_estimate}. Below the line, for {focus_label(cells)}: the "
+            "average across studies (diamond: median and 95% credible interval) and the rate "
+            "expected in a new centre (bar: median and 95% prediction interval, which adds the "
+            "spread between studies, printed beneath)."
             + (
-                " Studies mix etiologies and lines, so a study's rate is not the rate of any one "
-                "cell."
-                if run.model.has_cells
+                " Colours: one per trigger (black: a study of several triggers; grey: trigger "
+                "mix not reported). A study that mixes triggers and lines has no single cell's "
+                "rate."
+                if triggers
                 else ""
             ),
-            figures.forest(rows, pooled, outcome),
+            forest_plot.forest(table, outcome),
         ),
         figures.figure(
             "densities",
             f"Posterior densities of the {outcome} rate",
-            (
-                f"Posterior densities of the {outcome} rate "
-                + (
-                    "by etiology (colour), one panel per line of therapy; solid: a typical study "
-                    "(rate_typical), dashed: a new study (rate_new)."
-                    if run.model.has_cells
-                    else "in a typical study (rate_typical) and a new study (rate_new)."
-                )
-            ),
+            f"Posterior densities of the {outcome} rate "
+            + (
+                "by trigger (one colour and one row each), one panel per line of therapy; "
+                if triggers
+                else ""
+            )
+            + "filled, solid: the average across studies (a typical study); dashed: a new centre "
+            "(prediction). Densities are beta kernel estimates, whose kernels stay within 0% to "
+            "100%, so that no curve is cut at either end; each row is scaled to its own height.",
             figures.rate_densities(posterior, cells, outcome),
         ),
         figures.figure(
             "prior_posterior",
             "Prior vs posterior of the hyperparameters",
-            "Prior (blue) and posterior (orange) densities of "
+            "Prior (grey, dashed) and posterior (black) densities of "
             + ", ".join(hyper)
-            + ": where they coincide, the data say little about that parameter.",
-            figures.prior_posterior(run.idata, hyper),
+            + " (logit scale; SDs reflected at 0, their bound): where they coincide, the data "
+            "say little about that parameter.",
+            figures.prior_posterior(run.idata, hyper, positive),
         ),
         figures.figure(
             "trace",
             "Trace plots",
-            "Per-chain posterior densities (left) and draws in sampling order (right) of the "
-            "hyperparameters; line styles distinguish the chains. Converged chains overlap and "
-            "look like stationary noise.",
-            figures.trace(run.idata, hyper),
+            "Per chain (dark to light): the posterior density (left) and the draws in sampling "
+            "order (right) of each hyperparameter. Converged chains overlap and look like "
+            "stationary noise.",
+            figures.trace(run.idata, hyper, positive),
         ),
         figures.figure(
             "rank",
             "Rank plots",
-            "Fractional rank ΔECDF plots of the hyperparameters, one line per chain: for "
-            "well-mixed chains each line stays near zero; the p-value tests the ranks for "
-            "uniformity (α = 0.01) and marks the segments that leave the simultaneous envelope. "
-            "With several parameters an occasional small p-value is expected by chance; chains "
-            "that have not mixed give lines far from zero for most parameters.",
-            figures.rank(run.idata, hyper),
+            "Fractional-rank ΔECDF of each hyperparameter, one line per chain: for chains that "
+            "sample the same posterior every line stays near zero. Each panel prints the p-value "
+            f"of the multi-chain rank uniformity test (level α = {ranks.level:g}); black "
+            "segments mark the ranks where the chains differ most when it is flagged. "
+            "The note below says how the flags square with the convergence gate.",
+            figures.rank(run.idata, ranks),
         ),
         figures.figure(
             "ppc",
             "Posterior predictive check",
             f"For each study (and group of patients) the observed share of {outcome}s "
             "(events/n, open circle) against the posterior predictive distribution of that "
-            "share in a replicate of the same patients (95% interval, light bar; mean, dark tick). "
-            "For a single patient the mean is the fitted probability. Right: the "
+            "share in a replicate of the same patients (95% interval, grey bar; mean, black "
+            "tick). For a single patient the mean is the fitted probability. Right: the "
             f"posterior predictive distribution of the total number of {outcome}s over all "
             "patients of the fit, with the observed total (vertical line).",
             figures.predictive_check(rows, outcome),
         ),
     ]
-    return out
+
+
+def positive_parameters(run: CheckedRun) -> dict[str, bool]:
+    """Which hyperparameters are bounded below by 0 (an SD), from the family of their prior."""
+    priors = run.provenance["model_spec"]["priors"]
+    return {
+        name: name in priors and Prior.from_dict(priors[name]).family in POSITIVE_FAMILIES
+        for name in run.model.hyperparameters
+    }
+
+
+def rank_verdict(run: CheckedRun) -> tuple[RankCheck, str]:
+    """The rank tests of the hyperparameters and how they square with the convergence gate."""
+    posterior = run.idata["posterior"].to_dataset()
+    check = rank_check(posterior, list(run.model.hyperparameters))
+    records = {
+        r["quantity"]: r
+        for r in run.summary["summary"]
+        if r.get("etiology") is None and r.get("line") is None
+    }
+    return check, rank_note(check, run.converged, records)
 
 
 def shown_path(path: str) -> str:

@@ -49,9 +49,18 @@ def md_text(text: Any) -> str:
 
 
 def md_cell(value: Any) -> str:
-    """A table cell: text, or a list of links (``{"text", "href"}``) joined by commas."""
+    """A table cell: text, or a list of items joined by commas.
+
+    An item is a link (``{"text", "href"}``) or a label with an address that must not become a
+    link (``{"text", "address"}``: a code span, which no Markdown renderer autolinks).
+    """
     if isinstance(value, list):
-        return ", ".join(md_link(link["text"], link["href"]) for link in value)
+        return ", ".join(
+            f"{md_text(item['text'])}: {md_code(item['address'])}"
+            if "address" in item
+            else md_link(item["text"], item["href"])
+            for item in value
+        )
     return md_text(value)
 
 

@@ -1,13 +1,15 @@
-"""Render a report context to HTML and Markdown, and write them atomically.
+"""Render a report context to HTML, Markdown and PDF, and write them atomically.
 
-HTML is one self-contained file; Markdown refers to PNG files in ``figures/`` beside it. Both go
-under ``<out_dir>/<name>/``.
+HTML is one self-contained file; Markdown refers to PNG files in ``figures/`` beside it; the PDF
+is the HTML printed by headless Chromium (:mod:`hlhbayes.reporting.pdf`). All go into one
+report folder.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,17 @@ from hlhbayes.atomic import write_folder
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.locking import Guard, hold
 from hlhbayes.quoting import quoted
-from hlhbayes.reporting import escape
+from hlhbayes.reporting import escape, pdf
 
-FORMATS = ("html", "md", "both")
+FORMATS = ("html", "md", "both", "pdf", "all")
+"""``both``: HTML and Markdown; ``all``: HTML, Markdown and PDF."""
+FILES = {
+    "html": ("report.html",),
+    "md": ("report.md",),
+    "both": ("report.html", "report.md"),
+    "pdf": ("report.pdf",),
+    "all": ("report.html", "report.md", "report.pdf"),
+}
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -40,9 +50,14 @@ def environment() -> Environment:
     return env
 
 
-def render_html(context: dict[str, Any]) -> str:
-    """One self-contained HTML page: CSS inline, figures as base64 PNG data URIs."""
-    return environment().get_template("report.html.j2").render(figs=_by_id(context), **context)
+def render_html(context: dict[str, Any], for_print: bool = False) -> str:
+    """One self-contained HTML page: CSS inline, figures as base64 PNG data URIs.
+
+    The appendices are collapsed ``<details>``; ``for_print`` opens them (the page printed to
+    PDF shows everything).
+    """
+    template = environment().get_template("report.html.j2")
+    return template.render(figs=_by_id(context), print=for_print, **context)
 
 
 def render_markdown(context: dict[str, Any], figure_dir: str = "figures") -> str:
@@ -71,18 +86,16 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     """Write the report into ``target`` atomically: build it beside, then swap it into place.
 
     On any failure nothing is left behind and an existing report at ``target`` is untouched
-    (after a kill, the next report into ``target`` puts it back). Holds the folder's lock.
+    (after a kill, the next report into ``target`` puts it back). Holds the folder's lock. A
+    PDF needs Chromium: without it the format is refused before anything is written.
     """
     if fmt not in FORMATS:
         raise HlhBayesError(f"unknown format {quoted(fmt)}; valid: {', '.join(FORMATS)}")
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise HlhBayesError(f"{target}: exists and is not a folder")
-    written = []
-    if fmt in ("html", "both"):
-        written.append("report.html")
-    if fmt in ("md", "both"):
-        written.append("report.md")
+    written = FILES[fmt]
+    browser = pdf.find_browser() if "report.pdf" in written else None
 
     def fill(folder: Path) -> None:
         if "report.html" in written:
@@ -92,6 +105,11 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
             for fig in context["figures"]:
                 (folder / "figures" / f"{fig['id']}.png").write_bytes(fig["png"])
             (folder / "report.md").write_text(render_markdown(context), encoding="utf-8")
+        if browser:
+            with tempfile.TemporaryDirectory(prefix="hlhbayes-print-") as scratch:
+                page = Path(scratch) / "report.html"
+                page.write_text(render_html(context, for_print=True), encoding="utf-8")
+                pdf.print_pdf(page, folder / "report.pdf", browser)
 
     try:
         guard = report_guard(target)

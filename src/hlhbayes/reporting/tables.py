@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from hlhbayes.evidence.schema import TIMEFRAME_WORDS, TIMEFRAMES
 from hlhbayes.models.units import MODEL_ETIOLOGIES
 from hlhbayes.priors import Prior
+from hlhbayes.reporting import precision
+from hlhbayes.reporting.escape import safe_href
 from hlhbayes.reporting.estimates import EvidenceRow
 from hlhbayes.reporting.loading import CheckedRun
+from hlhbayes.reporting.plain import QUANTITY_WORDS
 from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK
 
-QUANTITY_LABELS = {"rate_typical": "typical study", "rate_new": "new study (MAP)"}
 CONDITION_LABELS = {
     "classic_shlh": "classic sHLH",
     "mas": "MAS in rheumatic disease",
@@ -63,7 +66,13 @@ def interval(lo: float, hi: float, digits: int = 3) -> str:
 
 
 def study_links(study) -> list[dict[str, str]]:
-    """Links to a study's DOI, PMID and URL (each one it has)."""
+    """Where to read a study: its DOI, PubMed and own page as links, a mirror only as text.
+
+    A cell item is a link (``text``, ``href``; ``host``: the link's text is its host, so print
+    shows the address) or a label with an address that is never a link (``text``, ``address``):
+    the ``read_at`` copy where the figures were read (a mirror, proxy or aggregator), shown so
+    that a check can go back to it, but not offered as the source.
+    """
     links = []
     if study.doi:
         links.append({"text": f"doi:{study.doi}", "href": f"https://doi.org/{study.doi}"})
@@ -72,8 +81,16 @@ def study_links(study) -> list[dict[str, str]]:
             {"text": f"PMID {study.pmid}", "href": f"https://pubmed.ncbi.nlm.nih.gov/{study.pmid}/"}
         )
     if study.url:
-        links.append({"text": "URL", "href": study.url})
+        links.append({"text": web_host(study.url), "href": study.url, "host": "yes"})
+    if study.read_at:
+        links.append({"text": "figures read at", "address": safe_href(study.read_at)})
     return links
+
+
+def web_host(url: str) -> str:
+    """The host of an address, without ``www.`` (``link.springer.com``)."""
+    host = urlsplit(url).hostname or url
+    return host.removeprefix("www.")
 
 
 def evidence_table(run: CheckedRun, rows: list[EvidenceRow]) -> dict[str, Any]:
@@ -138,7 +155,10 @@ def evidence_table(run: CheckedRun, rows: list[EvidenceRow]) -> dict[str, Any]:
             if n_groups
             else ""
         )
-        + "Derived: whether a count was computed by us from other figures rather than printed."
+        + "Derived: whether a count was computed by us from other figures rather than printed. "
+        'Source: the DOI, PubMed and the study\'s own page; "figures read at" names a copy '
+        "(a mirror, proxy or aggregator) where the figures were read, kept for checking and "
+        "not linked."
     )
     return make_table(
         "evidence",
@@ -245,7 +265,11 @@ def sampler_table(run: CheckedRun) -> dict[str, Any]:
 def results_table(
     run: CheckedRun, cells: list[tuple[str | None, str | None]], thresholds: tuple[float, ...]
 ) -> dict[str, Any]:
-    """``rate_typical`` and ``rate_new`` per cell: mean, median, 95% interval, P(rate > t)."""
+    """Both rates per cell: mean (with its MC error), median, 95% interval, P(rate > t).
+
+    Every number is ``summary.json``'s (what ``fit`` printed), to no more decimals than its
+    Monte Carlo error supports (:mod:`hlhbayes.reporting.precision`; at most three).
+    """
     records = {(r["quantity"], r["etiology"], r["line"]): r for r in run.summary["summary"]}
     posterior = run.idata["posterior"].to_dataset()
     out = []
@@ -253,16 +277,23 @@ def results_table(
         for q in ("rate_typical", "rate_new"):
             rec = records[(q, e, ln)]
             draws = _cell_draws(posterior, q, e, ln)
-            probs = [f"{float((draws > t).mean()):.3f}" for t in thresholds]
+            error = float(rec.get("mcse_mean") or precision.mean_error(draws))
+            low_error, high_error = precision.interval_errors(draws)
+            probs = [
+                _share(float((draws > t).mean()), precision.share_error(draws, t))
+                for t in thresholds
+            ]
             out.append(
                 row(
                     [
                         e or "all",
                         ln or "all",
-                        QUANTITY_LABELS[q],
-                        f3(rec["mean"]),
-                        f3(rec["q50"]),
-                        interval(rec["q2.5"], rec["q97.5"]),
+                        QUANTITY_WORDS[q],
+                        _to_error(rec["mean"], error),
+                        f"{error:.1g}",
+                        _to_error(rec["q50"], precision.quantile_error(draws, 0.5)),
+                        f"[{_to_error(rec['q2.5'], low_error)}, "
+                        f"{_to_error(rec['q97.5'], high_error)}]",
                         *probs,
                     ]
                 )
@@ -272,30 +303,46 @@ def results_table(
         "results",
         f"Estimated {what} rates",
         [
-            "Etiology",
+            "Trigger",
             "Line",
-            "Rate in a",
+            "Rate",
             "Mean",
+            "MC error",
             "Median",
             "95% interval",
             *(f"P(rate > {t:g})" for t in thresholds),
         ],
         out,
         note=(
-            "Typical study: rate_typical, the rate in a study with an average study effect. "
-            "New study (MAP): rate_new, the rate to expect in a new study, including the "
-            "between-study heterogeneity: the meta-analytic-predictive prior for trial design. "
-            "Intervals are 95% equal-tailed posterior intervals."
+            "Each number is printed to no more decimals than its Monte Carlo error supports "
+            "(the unit of its last digit is at least that error), so a rerun on another "
+            "computer moves it by about one unit of its last digit at most."
         ),
         numeric=tuple(range(3, 7 + len(thresholds))),
     )
+
+
+def _share(probability: float, error: float) -> str:
+    """A probability to its Monte Carlo error; one that rounds to 0 or 1 but is not says so."""
+    places = precision.decimals(error, most=3, least=1)
+    text = precision.rounded(probability, places)
+    if float(text) >= 1 and probability < 1:
+        return f">{1 - 10**-places:.{places}f}"
+    if float(text) <= 0 and probability > 0:
+        return f"<{10**-places:.{places}f}"
+    return text
+
+
+def _to_error(value: float, error: float) -> str:
+    """``value`` to no more decimals than its Monte Carlo ``error`` (at most three)."""
+    return precision.rounded(value, precision.decimals(error, most=3, least=0))
 
 
 def _cell_draws(posterior, quantity: str, etiology: str | None, line: str | None) -> np.ndarray:
     da = posterior[quantity]
     if etiology is not None:
         da = da.sel(etiology=etiology, line=line)
-    return np.asarray(da.values).ravel()
+    return np.asarray(da.transpose("chain", "draw").values)
 
 
 def hyperparameter_table(run: CheckedRun) -> dict[str, Any]:

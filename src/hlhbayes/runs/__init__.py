@@ -16,6 +16,7 @@ from hlhbayes.runs.folder import (
     fill_run,
     missing_files,
     read_run,
+    report_dir,
     summary_frame,
     write_run,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "output_path",
     "plan_output",
     "read_run",
+    "report_dir",
     "reserve",
     "run_name",
     "runs_folder",

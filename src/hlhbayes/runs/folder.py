@@ -9,7 +9,8 @@ A run folder holds
 - ``probabilities.json``: P(rate > threshold) per quantity, cell and threshold;
 - ``provenance.json``: data hash and source, model spec, seed, method, units, package versions,
   time, command, the cells the fit was asked for and (for a user's table) how its columns were
-  read.
+  read;
+- ``report/``: the run's report, once ``hlhbayes report`` has written it there (the default).
 
 :func:`write_run` writes it whole or not at all; :func:`read_run` reads it into a :class:`Run`,
 which opens ``fit.nc`` only when a group is asked for. No other module opens these files.
@@ -37,6 +38,8 @@ PROBABILITIES = "probabilities.json"
 PROVENANCE = "provenance.json"
 RUN_FILES = (PROVENANCE, SUMMARY, FIT)
 """The files every MCMC run folder has."""
+REPORT = "report"
+"""The folder in a run folder where ``hlhbayes report`` writes by default."""
 
 SUMMARY_COLUMNS = [
     "quantity",
@@ -198,6 +201,11 @@ class Run:
         if "study" not in posterior.coords:
             return None
         return [str(s) for s in posterior["study"].values]
+
+
+def report_dir(run: Path) -> Path:
+    """Where the report of the run folder ``run`` goes by default: ``<run>/report``."""
+    return Path(run) / REPORT
 
 
 def missing_files(path: Path, names: Sequence[str] = RUN_FILES) -> list[str]:
