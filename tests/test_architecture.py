@@ -26,6 +26,7 @@ FLOORS = {
     "progress": 1,
     "provenance": 1,
     "summary": 1,
+    "datatree": 1,
     "exact": 1,
     "engine": 1,
     "inputs": 1,

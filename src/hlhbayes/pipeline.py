@@ -163,9 +163,12 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         diagnostics = Diagnostics(None, None, 0, True)
         idata = None
     else:
+        from hlhbayes.datatree import conform
         from hlhbayes.inference import sample_posterior
 
-        idata = sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
+        idata = conform(
+            sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
+        )
         posterior = idata["posterior"].to_dataset()
         records = summarise(posterior, model.hyperparameters)
         diagnostics = diagnose(idata, records)
