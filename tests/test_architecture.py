@@ -41,6 +41,7 @@ FLOORS = {
     "reporting": 5,
     "living": 5,
     "design": 5,
+    "api": 5,
     "cli": 6,
 }
 RUN_FILES = {"summary.json", "summary.csv", "fit.nc", "probabilities.json"}
