@@ -31,8 +31,14 @@ def contexts(
     command: click.Command, name: str, parent: click.Context | None = None
 ) -> Iterator[click.Context]:
     """The context of ``command`` and of every subcommand under it, depth first, in help order."""
-    ctx = click.Context(
-        command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+    # make_context applies the command's context_settings (its help option names, ...)
+    ctx = command.make_context(
+        name,
+        [],
+        parent=parent,
+        resilient_parsing=True,  # no argument is given: required ones must not fail here
+        terminal_width=WIDTH,
+        max_content_width=WIDTH,
     )
     yield ctx
     if isinstance(command, click.Group):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
 
 import hlhbayes
-from conftest import cli
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.runs import SUMMARY_COLUMNS
 
 
 def test_import_hlhbayes_loads_no_sampler_and_no_arviz():
@@ -53,43 +52,18 @@ def test_bad_input_fails_before_sampling():
         hlhbayes.fit(etiology="infectious")
 
 
-@pytest.fixture(scope="module")
-def short_fit():
-    """A short fit (2 chains x 100 draws): too short for the gate, which must say so."""
-    # pytest.warns records every warning and emits again those it was not looking for: Python
-    # warns when PyMC forks its chain workers from a process with threads (BLAS, JAX), which
-    # the suite otherwise never sees as a Python warning. The workers use neither.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        with pytest.warns(hlhbayes.ConvergenceWarning, match="did NOT converge"):
-            return hlhbayes.fit(
-                etiology="infection",
-                priors={"tau": "halfnormal:0.5"},
-                seed=3,
-                draws=100,
-                tune=100,
-                chains=2,
-                thresholds=(0.5, 0.8),
-            )
-
-
 def test_fit_summary_is_the_95_percent_interval_of_the_draws(short_fit):
     frame = short_fit.summary()
     assert frame.attrs == {"interval": 0.95, "converged": False}
-    assert list(frame.columns[:8]) == [
-        "quantity",
-        "etiology",
-        "line",
-        "mean",
-        "sd",
-        "q2.5",
-        "q50",
-        "q97.5",
-    ]
+    assert list(frame.columns) == SUMMARY_COLUMNS  # those of summary.csv
+    assert {"q2.5", "q50", "q97.5"} <= set(frame.columns)
     rates = frame[frame["quantity"].isin(["rate_typical", "rate_new"])]
-    assert set(rates["etiology"]) == {"infection"}  # the cells asked for
-    assert len(short_fit.summary(all_cells=True)) > len(frame)
-    row = rates[(rates["quantity"] == "rate_new") & (rates["line"] == "first")].iloc[0]
+    assert len(rates) == 2 * 5 * 2  # no cell asked for: every etiology x line
+    row = rates[
+        (rates["quantity"] == "rate_new")
+        & (rates["etiology"] == "infection")
+        & (rates["line"] == "first")
+    ].iloc[0]
     draws = short_fit.draws("rate_new", "infection", "first")
     assert draws.shape == (200,)
     lo, mid, hi = np.quantile(draws, [0.025, 0.5, 0.975])  # 95 %, not ArviZ's 89 %
@@ -104,17 +78,34 @@ def test_fit_summary_is_the_95_percent_interval_of_the_draws(short_fit):
     assert p == pytest.approx(float((draws > 0.8).mean()))
 
 
-def test_fit_records_what_it_was_asked(short_fit):
-    assert short_fit.diagnostics.converged is False
+def test_a_fit_that_failed_the_gate_says_so(short_fit):
+    assert short_fit.converged is False
     assert short_fit.diagnostics.problems()
     assert "NOT CONVERGED" in repr(short_fit)
-    spec = short_fit.provenance["model_spec"]
-    assert spec["priors"]["tau"] == {"family": "halfnormal", "sigma": 0.5}
-    assert spec["sampler"]["draws"] == 100
-    assert short_fit.provenance["seed"] == 3
-    assert short_fit.provenance["cells"] == {"etiologies": ["infection"], "lines": []}
+    assert short_fit.provenance["command"] == [
+        "hlhbayes.fit(seed=1, draws=100, tune=100, chains=2, thresholds=(0.5, 0.8))"
+    ]
     with pytest.raises(HlhBayesError, match="give line= one of first, later"):
         short_fit.draws("rate_new", "infection")
+
+
+def test_fit_records_what_it_was_asked():
+    # the quadrature posterior of random-effects: no sampling, the same path otherwise
+    fit = hlhbayes.fit(
+        priors={"tau": "halfnormal:0.5"}, seed=3, model="random-effects", method="exact"
+    )
+    assert fit.converged
+    spec = fit.provenance["model_spec"]
+    assert spec["priors"]["tau"] == {"family": "halfnormal", "sigma": 0.5}
+    assert fit.provenance["seed"] == 3
+    assert fit.provenance["method"] == "exact"
+    assert set(fit.summary()["quantity"]) >= {"mu", "tau", "rate_typical", "rate_new"}
+    with pytest.raises(HlhBayesError, match="has no draws"):
+        fit.idata  # noqa: B018
+    with pytest.raises(HlhBayesError, match="save the fit first"):
+        fit.report()
+    with pytest.raises(HlhBayesError, match="has no etiology or line"):
+        hlhbayes.fit(etiology="infection", model="random-effects", method="exact")
 
 
 def test_az_loo_works_on_the_fit_as_it_is(short_fit):
@@ -126,8 +117,6 @@ def test_az_loo_works_on_the_fit_as_it_is(short_fit):
 
 
 def test_save_writes_a_run_folder_that_report_reads(short_fit, tmp_path):
-    with pytest.raises(HlhBayesError, match="save the fit first"):
-        short_fit.report(out_dir=tmp_path / "reports")
     folder = short_fit.save(tmp_path / "run")
     assert folder == tmp_path / "run"
     saved = json.loads((folder / "summary.json").read_text())
@@ -135,12 +124,12 @@ def test_save_writes_a_run_folder_that_report_reads(short_fit, tmp_path):
     with pytest.raises(HlhBayesError, match="exists and is not empty"):
         short_fit.save(folder)
     short_fit.save(folder, force=True)
-    files = short_fit.report(out_dir=tmp_path / "reports", fmt="md")
+    files = short_fit.report(out_dir=tmp_path / "reports", fmt="md", etiology="infection")
     assert files == [tmp_path / "reports" / "run" / "report.md"]
     text = files[0].read_text()
     assert "convergence: **NOT CONVERGED**" in text
-    result = cli("report", folder, "--out-dir", tmp_path / "cli-reports", "--format", "md", "-q")
-    assert result.exit_code == 0, result.output
+    # the report is hlhbayes report's own function; test_reporting runs the command itself on
+    # the session's short_run, a folder written by Fit.save
 
 
 def test_a_map_prior_from_the_fit_with_the_design_library(short_fit):

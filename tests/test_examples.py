@@ -30,7 +30,7 @@ def test_the_infection_notebook_runs(tmp_path):
     (parameters,) = (c for c in code if "parameters" in c.metadata.get("tags", []))
     assert parameters.source == "DRAWS, TUNE, CHAINS = 1000, 500, 4"
     parameters.source = "DRAWS, TUNE, CHAINS = 100, 100, 2"  # the fit is not what is tested
-    # runs in a scratch folder: the evidence base shipped with the package, runs/ and reports/ here
+    # runs in a scratch folder: the evidence base shipped with the package, runs/ here
     NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
     ).execute()  # a cell that raises fails the test (CellExecutionError)
@@ -47,4 +47,3 @@ def test_the_infection_notebook_runs(tmp_path):
         in printed['draws = fit.draws("rate_new", etiology="infection", line="first")']
     )
     assert (tmp_path / "runs" / "notebook-infection" / "summary.json").is_file()
-    assert (tmp_path / "reports" / "notebook-infection" / "report.html").is_file()

@@ -164,6 +164,24 @@ def fit(
         },
     )
     base = data if isinstance(data, EvidenceBase) else None
+    given = {
+        "etiology": etiology,
+        "line": line,
+        "outcome": outcome,
+        "priors": dict(priors) if priors else None,
+        "seed": seed,
+        "model": model,
+        "data": str(base.root) if base is not None else (str(data) if data is not None else None),
+        "filters": dict(filters) if filters else None,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "target_accept": target_accept,
+        "sampler": sampler,
+        "thresholds": tuple(thresholds),
+        "method": method,
+    }
+    call = ", ".join(f"{k}={v!r}" for k, v in given.items() if v not in (None, (), "mcmc"))
     request = pipeline.FitRequest(
         spec=spec,
         data=base.root if base is not None else (Path(data) if data is not None else None),
@@ -171,6 +189,7 @@ def fit(
         thresholds=tuple(thresholds),
         method=method,
         progress=progress,
+        command=[f"hlhbayes.fit({call})"],  # the provenance's record of how it was made
         etiologies=_names(etiology),
         lines=_names(line),
     )
