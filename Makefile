@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean reports
+.PHONY: run test lint clean reports docs cli-reference
 
 $(STAMP): pyproject.toml scripts/python.sh
 	@py="$$(scripts/python.sh)" || exit 1; \
@@ -27,6 +27,15 @@ reports: $(STAMP)
 	$(VENV)/bin/hlhbayes report runs/infection --name infection --out-dir reports
 	$(VENV)/bin/hlhbayes fit --out runs/overview --force -q || [ $$? -eq 3 ]
 	$(VENV)/bin/hlhbayes report runs/overview --name overview --out-dir reports
+
+## docs: build the documentation (API reference from the docstrings) into docs/_build/html,
+## strictly: a warning or a reference that does not resolve fails the build
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+
+## cli-reference: regenerate docs/cli.md from the commands' --help (after changing a command)
+cli-reference: $(STAMP)
+	$(PY) scripts/cli_reference.py
 
 ## lint: ruff on the whole tree
 lint: $(STAMP)

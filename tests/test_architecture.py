@@ -26,6 +26,7 @@ FLOORS = {
     "progress": 1,
     "provenance": 1,
     "summary": 1,
+    "datatree": 1,
     "exact": 1,
     "engine": 1,
     "inputs": 1,
@@ -41,6 +42,7 @@ FLOORS = {
     "reporting": 5,
     "living": 5,
     "design": 5,
+    "api": 5,
     "cli": 6,
 }
 RUN_FILES = {"summary.json", "summary.csv", "fit.nc", "probabilities.json"}

@@ -392,6 +392,7 @@ def test_study_log_likelihood_sums_units_and_loo_matches_plain_importance_sampli
     """Independent check: for a study, elpd_loo ~ -log mean(exp(-ll)) (importance sampling)."""
     import numpy as np
 
+    from hlhbayes.datatree import observed_log_likelihood
     from hlhbayes.reporting.loading import open_run
     from hlhbayes.reporting.loo import loo_study_table, study_log_likelihood
 
@@ -400,9 +401,11 @@ def test_study_log_likelihood_sums_units_and_loo_matches_plain_importance_sampli
     ll = run.idata["log_likelihood"].to_dataset()
     units = run.units
     for s, sid in enumerate(units.studies):
-        expected = ll["y_patient"].values[..., units.pat_study == s].sum(axis=-1) + ll[
-            "y_stratum"
-        ].values[..., units.agg_study == s].sum(axis=-1)
+        patients = observed_log_likelihood(ll, "y_patient").values
+        strata = observed_log_likelihood(ll, "y_stratum").values
+        expected = patients[..., units.pat_study == s].sum(axis=-1) + strata[
+            ..., units.agg_study == s
+        ].sum(axis=-1)
         np.testing.assert_allclose(by_study.sel(study=sid).values, expected)
     table, line = loo_study_table(run)
     assert line.startswith(f"by study ({len(units.studies)} studies): elpd_loo ")

@@ -16,5 +16,5 @@ class HlhBayesError(Exception):
     """A problem with the user's input or data, with a message that names what to fix."""
 
     def user_message(self) -> str:
-        """What the command line prints after ``error: `` (by default the message itself)."""
+        """What the command line prints after ``error:`` (by default the message itself)."""
         return str(self)

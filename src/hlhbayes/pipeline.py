@@ -182,9 +182,12 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         idata = None
         rests_on = support.exact_support(model, prepared.units, spec.options, spec.priors, records)
     else:
+        from hlhbayes.datatree import conform
         from hlhbayes.inference import sample_posterior
 
-        idata = sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
+        idata = conform(
+            sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
+        )
         posterior = idata["posterior"].to_dataset()
         idata = support.with_log_prior(idata, spec.priors, model.hyperparameters)
         records = summarise(posterior, model.hyperparameters)

@@ -16,6 +16,7 @@
 from hlhbayes.design.decision import Rule1S, Rule2S, boundary_1s, boundary_2s, prob_difference
 from hlhbayes.design.em import auto_fit, fit_beta_mixture
 from hlhbayes.design.ess import ess, ess_elir, ess_elir_logit, ess_moment, ess_morita
+from hlhbayes.design.map_prior import MapDraws, MapPrior, load_map_draws, map_prior
 from hlhbayes.design.mixture import BetaMixture, PriorFileError, load_prior, read_prior_file
 from hlhbayes.design.oc import (
     Design1S,
@@ -33,6 +34,8 @@ __all__ = [
     "BetaMixture",
     "Design1S",
     "Design2S",
+    "MapDraws",
+    "MapPrior",
     "Predictive",
     "PriorFileError",
     "Rule1S",
@@ -47,7 +50,9 @@ __all__ = [
     "ess_morita",
     "find_delta",
     "fit_beta_mixture",
+    "load_map_draws",
     "load_prior",
+    "map_prior",
     "oc_1s",
     "oc_2s",
     "pos_1s",

@@ -34,7 +34,7 @@ SUMMARY_KEYS = ("mean", "sd", "q2.5", "q50", "q97.5")
 SUMMARY_HEADERS = ("mean", "sd", "2.5%", "50%", "97.5%")
 
 NOTE_WIDTH = 100
-"""Notes are wrapped to this width (``note: `` then an indent of six spaces)."""
+"""Notes are wrapped to this width (``note:`` and a space, then an indent of six spaces)."""
 
 Formatter = Callable[[Any], str]
 

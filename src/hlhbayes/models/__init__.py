@@ -53,13 +53,20 @@ def select_cells(
     """The etiology x line cells asked for (``default`` when none are), in the order given.
 
     A model without cells has the one cell ``(None, None)``, and asking it for an etiology or a
-    line is an error.
+    line is an error; so is an etiology or a line that is not one of the model's.
     """
     if not model.has_cells:
         if etiologies or lines:
             with_cells = ", ".join(name for name, m in MODELS.items() if m.has_cells)
             raise HlhBayesError(f"{model.name} has no etiology or line; use --model {with_cells}")
         return [(None, None)]
+    for kind, asked, valid in (
+        ("etiology", etiologies, MODEL_ETIOLOGIES),
+        ("line", lines, MODEL_LINES),
+    ):
+        unknown = [name for name in asked if name not in valid]
+        if unknown:
+            raise HlhBayesError(f"unknown {kind} {quoted(unknown[0])}; valid: {', '.join(valid)}")
     return [(e, ln) for e in (etiologies or default[0]) for ln in (lines or default[1])]
 
 

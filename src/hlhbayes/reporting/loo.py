@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hlhbayes.datatree import observed_log_likelihood
 from hlhbayes.reporting.estimates import EvidenceRow
 from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.tables import make_table, row
@@ -55,10 +56,13 @@ def loo_tables(run: CheckedRun, rows: list[EvidenceRow]) -> tuple[dict[str, Any]
             study_of.update({("y_patient", int(i)): r.study for i in r.patients})
             study_of.update({("y_stratum", int(i)): r.study for i in r.strata})
     out, lines = [], []
+    log_likelihood = run.idata["log_likelihood"].to_dataset()
     for name in run.model.observed:
-        if name not in run.idata["log_likelihood"].to_dataset():
+        pointwise = observed_log_likelihood(log_likelihood, name)
+        if pointwise is None:
             continue
-        loo, failure, warned = psis_loo(run.idata, name)
+        tree = _loo_tree(run.idata["posterior"].to_dataset(), pointwise)
+        loo, failure, warned = psis_loo(tree, "y")
         if loo is None:
             lines.append(f"{name}: PSIS-LOO could not be computed ({failure}).")
             continue
@@ -112,6 +116,16 @@ def loo_tables(run: CheckedRun, rows: list[EvidenceRow]) -> tuple[dict[str, Any]
     return table, lines
 
 
+def _loo_tree(posterior: xr.Dataset, pointwise: xr.DataArray) -> xr.DataTree:
+    """A tree for ``arviz.loo`` with one pointwise log-likelihood, ``y``.
+
+    ``posterior`` gives the relative efficiency of the draws (their mean ESS over its variables).
+    """
+    return xr.DataTree.from_dict(
+        {"posterior": posterior, "log_likelihood": xr.Dataset({"y": pointwise})}
+    )
+
+
 def study_log_likelihood(run: CheckedRun) -> xr.DataArray:
     """Pointwise log-likelihood summed within each study: ``(chain, draw, study)``.
 
@@ -121,10 +135,10 @@ def study_log_likelihood(run: CheckedRun) -> xr.DataArray:
     units = run.units
     ll = run.idata["log_likelihood"].to_dataset()
     parts = []
-    if "y_patient" in ll:
-        parts.append((ll["y_patient"].values, units.pat_study))
-    if "y_stratum" in ll:
-        parts.append((ll["y_stratum"].values, units.agg_study))
+    for name, study in (("y_patient", units.pat_study), ("y_stratum", units.agg_study)):
+        pointwise = observed_log_likelihood(ll, name)
+        if pointwise is not None:
+            parts.append((pointwise.values, study))
     first = parts[0][0]
     total = np.zeros((*first.shape[:2], len(units.studies)))
     for values, study in parts:
@@ -138,16 +152,10 @@ def study_log_likelihood(run: CheckedRun) -> xr.DataArray:
 def loo_study_table(run: CheckedRun) -> tuple[dict[str, Any], str]:
     """PSIS-LOO leaving out one whole study at a time: Pareto k and elpd per study."""
     units = run.units
-    log_lik = study_log_likelihood(run)
-    tree = xr.DataTree.from_dict(
-        {
-            # arviz's loo requires a posterior group; one variable is enough
-            "posterior": run.idata["posterior"].to_dataset()[[run.model.hyperparameters[0]]],
-            "log_likelihood": xr.Dataset({"study": log_lik}),
-        }
-    )
     columns = ["Study", "Patients", "Strata", "elpd (study)", "Pareto k", "Flag"]
-    loo, failure, warned = psis_loo(tree, "study")
+    # arviz's loo requires a posterior group; one variable is enough
+    posterior = run.idata["posterior"].to_dataset()[[run.model.hyperparameters[0]]]
+    loo, failure, warned = psis_loo(_loo_tree(posterior, study_log_likelihood(run)), "y")
     if loo is None:
         line = f"leave-one-study-out PSIS-LOO could not be computed ({failure})."
         return make_table("loo_study", "PSIS-LOO by study", columns, []), line

@@ -177,7 +177,7 @@ class Run:
     def group(self, name: str) -> xr.Dataset:
         """One group of ``fit.nc`` (e.g. ``posterior``) as a dataset, loaded (read once).
 
-        Raises :class:`HlhBayesError` when the run has no such group.
+        Raises :class:`~hlhbayes.errors.HlhBayesError` when the run has no such group.
         """
         if self._tree is not None:
             return self._tree[name].to_dataset()
@@ -214,7 +214,7 @@ def missing_files(path: Path, names: Sequence[str] = RUN_FILES) -> list[str]:
 
 
 def read_run(path: Path) -> Run:
-    """Read the run folder at ``path``; :class:`HlhBayesError` (one line) when it is not one."""
+    """Read the run folder at ``path``; :class:`~hlhbayes.errors.HlhBayesError` (one line) when it is not one."""
     path = Path(path)
     summary_path = path / SUMMARY
     if not summary_path.is_file():

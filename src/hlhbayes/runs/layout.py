@@ -152,7 +152,7 @@ def plan_output(out: Path | None, default: Path, force: bool) -> tuple[Path, Pat
     * an explicit ``--out`` that exists and is not empty is refused unless ``force``
       (then it is replaced).
 
-    Raises :class:`HlhBayesError` (before anything is sampled) when the folder is refused or
+    Raises :class:`~hlhbayes.errors.HlhBayesError` (before anything is sampled) when the folder is refused or
     cannot be written.
     """
     target = Path(out) if out is not None else Path(default)
