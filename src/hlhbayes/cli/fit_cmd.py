@@ -13,6 +13,7 @@ from hlhbayes.cli.common import (
     emit_frame,
     emit_json,
     logger,
+    not_converged_line,
     show_progress,
 )
 from hlhbayes.cli.options import (
@@ -28,10 +29,11 @@ from hlhbayes.cli.options import (
     threshold_option,
     wait_options,
 )
+from hlhbayes.cli.progress_display import finish
 from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 
 
-@click.command()
+@click.command(short_help="Fit a model and print the headline estimates.")
 @model_option()
 @cell_options(
     etiology_help="Etiology cell(s) to print (repeatable; default all). Medication counts as other.",
@@ -42,7 +44,11 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 @click.option("--study-col", help="random-effects table: the study column.")
 @click.option("--events-col", help="random-effects table: the events column.")
 @click.option("--total-col", help="random-effects table: the total column.")
-@click.option("--population", type=click.Choice(["adult", "pediatric", "all"]))
+@click.option(
+    "--population",
+    type=click.Choice(["adult", "pediatric", "all"], case_sensitive=False),
+    help="Studies of adults, of children, or all (default: the spec's).",
+)
 @click.option(
     "--condition",
     "conditions",
@@ -137,7 +143,7 @@ def fit(
     dry_run: bool,
     quiet: bool,
 ) -> None:
-    """Fit a model to the evidence base and print the headline estimates.
+    """Fit a model and print the headline estimates.
 
     For each requested etiology x line: rate_typical (a typical study) and rate_new (a new
     study: the MAP prior) with mean, median, 95% interval and P(rate > threshold), then a
@@ -195,6 +201,8 @@ def fit(
     if keep_previous is not None:
         log(f"the earlier run in {target} is kept in {keep_previous}")
     records = pipeline.records_of_cells(result, etiologies, lines)
+    d = result.diagnostics
+    finish()  # the live progress display ends before the results
     if fmt == "json":
         payload = result.summary_json()
         payload["probabilities"] = result.probabilities
@@ -203,10 +211,11 @@ def fit(
     elif fmt == "csv":
         from hlhbayes.runs import summary_frame
 
-        emit_frame(summary_frame(records), "csv")
+        emit_frame(summary_frame(records).assign(converged=d.converged), "csv")
     else:
         _print_table(result, records, request.thresholds)
-    d = result.diagnostics
+        if not d.converged:
+            click.echo(not_converged_line(d))
     if method == "exact":
         log(f"exact posterior by quadrature (no MCMC); run folder: {target}")
     else:
