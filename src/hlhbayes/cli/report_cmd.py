@@ -17,7 +17,7 @@ from hlhbayes.cli.options import (
 )
 
 
-@click.command()
+@click.command(short_help="Write the HTML and Markdown report of a fit.")
 @click.argument("run", required=False, type=click.Path(path_type=Path))
 @click.option("--name", help="Report folder name (default: the run folder's name).")
 @click.option(
@@ -57,7 +57,9 @@ def report(
     allow_stale: bool,
     quiet: bool,
 ) -> None:
-    """Write the report of a fit: RUN (default runs/etiology-line-response) to OUT_DIR/NAME/.
+    """Write the HTML and Markdown report of a fit.
+
+    RUN (default runs/etiology-line-response) is written to OUT_DIR/NAME/.
 
     The question and filters, the evidence table with links to every source, the model with its
     priors and sampler settings, convergence diagnostics (with a NOT CONVERGED banner when the
