@@ -12,10 +12,12 @@ from hlhbayes.cli.common import (
     command_line,
     emit_frame,
     emit_json,
+    emit_payload,
     logger,
     not_converged_line,
     show_progress,
 )
+from hlhbayes.cli.dry_run import dry_run_payload
 from hlhbayes.cli.options import (
     cell_options,
     data_option,
@@ -189,7 +191,10 @@ def fit(
     header = _header(prepared)
     if dry_run:
         plan_output(out, default, force=True)  # only whether the folder could be written
-        _print_dry_run(prepared, header)
+        if fmt == "table":
+            _print_dry_run(prepared, header)
+        else:
+            emit_payload(dry_run_payload(prepared, header), fmt)
         return
     # the folder is checked and written by this command alone: a second fit into it waits,
     # then keeps (or refuses) this one's run before it samples anything

@@ -15,6 +15,7 @@ from hlhbayes.cli.common import (
     emit_json,
     emit_payload,
     logger,
+    not_converged_line,
     show_progress,
 )
 from hlhbayes.cli.options import (
@@ -175,6 +176,9 @@ def _print_update(u) -> None:
         )
     click.echo(f"new run:  {u.run_dir} (data {plan.prepared.data_hash[:12]})")
     click.echo(f"new studies: {', '.join(plan.new_studies) or 'none'}")
+    for fit in (u.baseline, u.result):
+        if fit is not None and not fit.diagnostics.converged:
+            click.echo(not_converged_line(fit.diagnostics))
     notes = list(plan.notes) + (u.comparison.notes if u.comparison else [])
     for note in notes:
         click.echo(f"note: {note}")
