@@ -73,6 +73,23 @@ def about(seconds: float) -> str:
     return f"about {round(seconds / 60):.0f} min left"
 
 
+def _time_left_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class TimeLeft(ProgressColumn):
+        """``about 40 s left``, counted down from the expected end (``task.fields["end"]``)."""
+
+        def render(self, task: Any) -> Text:
+            end = task.fields.get("end")
+            if end is None:
+                return Text("")
+            left = end - time.perf_counter()
+            return Text(about(left) if left > 0 else "finishing")
+
+    return TimeLeft()
+
+
 class Feedback:
     """The ``log`` of a command: see the module docstring for the three modes."""
 
@@ -85,6 +102,7 @@ class Feedback:
         self._phase_started = 0.0
         self._steps: Any = None
         self._steps_started = 0.0
+        self._started = time.perf_counter()  # the command's start: the first step's too
 
     # -- the log callable ------------------------------------------------------------------
     def __call__(self, message: str) -> None:
@@ -111,10 +129,10 @@ class Feedback:
         self._progress = Progress(
             SpinnerColumn(finished_text="-"),
             TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
+            BarColumn(bar_width=16),
             TextColumn("{task.fields[count]}"),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[left]}"),
+            _time_left_column(),
             console=console,
             redirect_stdout=False,  # results go to stdout untouched (they may be piped)
             redirect_stderr=False,
@@ -144,42 +162,50 @@ class Feedback:
             progress.remove_task(self._phase)
         self._phase_text = message
         self._phase_started = time.perf_counter()
-        self._phase = progress.add_task(_plain(message), total=None, left="", count="")
+        self._phase = progress.add_task(self._label(message), total=None, end=None, count="")
 
     def _share(self, percent: int) -> None:
         """A sampler's "sampling: 50% of N iterations": the current phase's bar moves."""
-        left = time_left(percent, 100, time.perf_counter() - self._phase_started)
+        now = time.perf_counter()
+        left = time_left(percent, 100, now - self._phase_started)
         self._progress.update(
             self._phase,
             completed=percent,
             total=100,
             count=f"{percent}%",
-            left=about(left) if left is not None else "",
+            end=None if left is None else now + left,
         )
 
     def _step(self, k: int, n: int, message: str) -> None:
         progress = self._progress
+        now = time.perf_counter()
         if self._phase is not None:
             progress.console.print(f"  {self._phase_text}", highlight=False, markup=False)
             progress.remove_task(self._phase)
             self._phase = None
+        # a "[k/n]" message reports step k finished or starting: steps before k are done
+        done = k if _finished(message) else k - 1
         if self._steps is None or k == 1:
             if self._steps is not None:
                 progress.remove_task(self._steps)
-            self._steps = progress.add_task("", total=n, left="", count="")
-            self._steps_started = time.perf_counter()
-        # a "[k/n]" message reports step k finished or starting: steps before k are done
-        done = k if _finished(message) else k - 1
-        left = time_left(done, n, time.perf_counter() - self._steps_started)
+            self._steps = progress.add_task("", total=n, end=None, count="")
+            # a first step reported when it ends began with the command
+            self._steps_started = self._started if done == 1 else now
+        left = time_left(done, n, now - self._steps_started)
         progress.console.print(f"  {message}", highlight=False, markup=False)
         progress.update(
             self._steps,
             completed=done,
             total=n,
-            description=_plain(_short(message)),
+            description=self._label(f"{done} of {n} done" if done == k else message),
             count=f"[{done}/{n}]",
-            left=about(left) if left is not None else "",
+            end=None if left is None else now + left,
         )
+
+    def _label(self, message: str) -> str:
+        """``message`` cut to leave room for the bar, the count and the times on one line."""
+        room = max(20, self._progress.console.width - 50)
+        return _plain(_short(message, room))
 
     # -- the end ---------------------------------------------------------------------------
     def finish(self) -> None:
