@@ -16,7 +16,9 @@ command line, in one of three modes:
   estimated from the mean time of the steps finished so far.
 
 The compiled engine runs a fit as one call that reports nothing until it returns, so the live
-line of a fit shows its phases and their elapsed time, not iterations. Before a command writes
+line of such a fit shows its phases and their elapsed time, not iterations; PyMC's sampler
+reports each quarter of its iterations (``sampling: 50% of N iterations``), which moves the
+bar of the sampling phase with the time left. Before a command writes
 its results to stdout it calls :func:`finish` (the output helpers of :mod:`hlhbayes.cli.common`
 do), so a table never lands inside the live display; messages after that are plain lines.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 from typing import Any, Literal, TextIO
 
@@ -103,16 +106,18 @@ class Feedback:
         self._steps: Any = None
         self._steps_started = 0.0
         self._started = time.perf_counter()  # the command's start: the first step's too
+        self._lock = threading.RLock()
 
     # -- the log callable ------------------------------------------------------------------
     def __call__(self, message: str) -> None:
         """Show one progress message (see the module docstring)."""
         if self.mode == "quiet":
             return
-        if self.mode == "lines" or self._progress is False:
-            click.echo(message, err=True)
-            return
-        self._live(message)
+        with self._lock:  # heartbeats and timers log from their own threads
+            if self.mode == "lines" or self._progress is False:
+                click.echo(message, err=True)
+                return
+            self._live(message)
 
     # -- live mode -------------------------------------------------------------------------
     def _start(self) -> None:
@@ -210,6 +215,10 @@ class Feedback:
     # -- the end ---------------------------------------------------------------------------
     def finish(self) -> None:
         """Stop the live display (idempotent); later messages are plain lines on stderr."""
+        with self._lock:
+            self._finish()
+
+    def _finish(self) -> None:
         progress = self._progress
         if progress is None or progress is False:
             self._progress = False
