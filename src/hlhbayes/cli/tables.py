@@ -5,8 +5,9 @@ One rule for every command's ``--format table``:
 - text is left-aligned, numbers right-aligned;
 - a column of whole numbers prints as integers (``4``, not ``4.0``), other numbers with three
   decimals; missing values are blank;
-- in a terminal the table fits its width (rich wraps long cells); written to a file or a pipe
-  it is as wide as its content, each row on one line;
+- in a terminal the table fits its width: headers and text cells fold onto more lines (text
+  keeps :data:`TEXT_MIN` characters a line), numbers never fold; written to a file or a pipe
+  the table is as wide as its content, each row on one line;
 - long columns (a URL, a DOI link, or any text over :data:`LONG_TEXT` characters) are left out
   unless ``--wide`` asks for them, with a note on stderr naming them; ``--format csv`` and
   ``json`` always carry every column.
@@ -23,6 +24,12 @@ import pandas as pd
 
 LONG_TEXT = 60
 """A text column whose longest value is longer than this is shown only with ``--wide``."""
+
+TEXT_MIN = 10
+"""A text column squeezed to fit the terminal keeps at least this many characters."""
+
+COLUMN_GAP = 3
+"""Characters between two columns of the table (padding and the invisible rule)."""
 
 PIPE_WIDTH = 10_000
 """Width given to ``rich`` when stdout is not a terminal: rows are never wrapped there."""
@@ -72,6 +79,27 @@ def shown_columns(frame: pd.DataFrame, wide: bool) -> tuple[list[str], list[str]
     return [c for c in frame.columns if c not in left_out], left_out
 
 
+def column_widths(natural: list[int], least: list[int], room: int) -> list[int]:
+    """Widths that fit ``room`` characters of cells, none below its ``least``.
+
+    Every column starts at its least width; the room left is shared in proportion to what each
+    column would still need to reach its ``natural`` width. With no room at all, the least
+    widths (the table is then wider than ``room``, and nothing is lost).
+    """
+    widths = list(least)
+    spare = room - sum(least)
+    wanted = [n - m for n, m in zip(natural, least, strict=True)]
+    if spare <= 0 or not any(wanted):
+        return widths
+    total = sum(wanted)
+    for i, want in enumerate(wanted):
+        widths[i] += min(want, spare * want // total)
+    left = min(spare, total) - (sum(widths) - sum(least))  # what rounding down kept back
+    for i in sorted(range(len(widths)), key=lambda i: -wanted[i])[:left]:
+        widths[i] += 1
+    return widths
+
+
 def render(frame: pd.DataFrame, wide: bool = False, title: str | None = None) -> str:
     """``frame`` as the text of a terminal table (see the module docstring)."""
     from rich import box
@@ -79,20 +107,34 @@ def render(frame: pd.DataFrame, wide: bool = False, title: str | None = None) ->
     from rich.table import Table
 
     columns, _ = shown_columns(frame, wide)
+    cells, numeric, natural, least = {}, {}, [], []
+    for col in columns:
+        texts, is_number = cell_texts(frame[col])
+        cells[col], numeric[col] = texts, is_number
+        longest = max((len(t) for t in texts), default=0)
+        natural.append(max(longest, len(str(col))))
+        # a number never folds (its header may); text keeps TEXT_MIN characters a line
+        least.append(max(longest, 1) if is_number else max(1, min(natural[-1], TEXT_MIN)))
+    gaps = COLUMN_GAP * max(0, len(columns) - 1)
+    terminal = _isatty(sys.stdout)
+    room = shutil.get_terminal_size().columns - gaps if terminal else PIPE_WIDTH
+    widths = natural if sum(natural) <= room else column_widths(natural, least, room)
     table = Table(
         box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False
     )
-    cells = {}
-    for col in columns:
-        texts, numeric = cell_texts(frame[col])
-        cells[col] = texts
-        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
+    for col, width in zip(columns, widths, strict=True):
+        table.add_column(
+            str(col), justify="right" if numeric[col] else "left", overflow="fold", width=width
+        )
     for i in range(len(frame)):
         table.add_row(*(cells[c][i] for c in columns))
-    terminal = _isatty(sys.stdout)
-    width = shutil.get_terminal_size().columns if terminal else PIPE_WIDTH
+    # explicit widths: rich never drops a column; the console is as wide as the table
     console = Console(
-        width=width, force_terminal=False, no_color=True, highlight=False, soft_wrap=False
+        width=sum(widths) + gaps + 1,
+        force_terminal=False,
+        no_color=True,
+        highlight=False,
+        soft_wrap=False,
     )
     with console.capture() as captured:
         console.print(table)
