@@ -32,6 +32,7 @@ FLOORS = {
     "inputs": 1,
     "quoting": 1,
     "spreadsheet": 1,
+    "suggest": 1,
     "workspace": 1,
     "evidence": 2,
     "runs": 2,

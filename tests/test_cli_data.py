@@ -152,22 +152,27 @@ def test_list_as_a_table(shipped: EvidenceBase) -> None:
         "overlap_group",
         "patients",
         "strata",
-        "reference",
-    ]
-    assert len(lines) == len(shipped.studies) + 1
-    assert [line.split()[0] for line in lines[1:]] == sorted(shipped.studies)
+    ]  # the references (URLs) only with --wide
+    assert set(lines[1]) == {"─"}  # the rule under the header
+    assert len(lines) == len(shipped.studies) + 2
+    assert [line.split()[0] for line in lines[2:]] == sorted(shipped.studies)
     baverez = next(line.split() for line in lines if line.split()[0] == "Baverez2022")
-    assert baverez == [
-        "Baverez2022",
-        "2022",
-        "mixed",
-        "classic_shlh",
-        "primary",
-        "True",
-        "21",
-        "0",
-        "https://doi.org/10.3390/jcm11195799",
-    ]
+    assert baverez == ["Baverez2022", "2022", "mixed", "classic_shlh", "primary", "True", "21", "0"]
+    assert lines[0].index("patients") < lines[0].index("strata")
+    row = next(line for line in lines if line.startswith("Baverez2022"))
+    # text left-aligned under its header, counts right-aligned under theirs
+    assert row.index("mixed") == lines[0].index("population")
+    assert row.index("21") + 2 == lines[0].index("patients") + len("patients")
+
+
+def test_list_wide_shows_the_references() -> None:
+    result = ok("data", "list", "--wide")
+    assert result.stdout.splitlines()[0].split()[-1] == "reference"
+    assert "https://doi.org/10.3390/jcm11195799" in result.stdout
+    assert "not shown" not in result.stderr
+    assert ok("data", "list").stderr == (
+        "(not shown: reference; --wide or --format csv shows them)\n"
+    )
 
 
 def test_list_as_csv(shipped: EvidenceBase) -> None:
@@ -213,7 +218,7 @@ def test_list_of_a_broken_base_fails(data_copy: Path) -> None:
 def test_list_rejects_an_unknown_format() -> None:
     result = run("data", "list", "--format", "xml")
     assert result.exit_code == 2
-    assert "'xml' is not one of 'table', 'csv', 'json'" in result.stderr
+    assert "'xml' is not one of 'table', 'json', 'csv'" in result.stderr
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,36 +227,52 @@ def test_list_rejects_an_unknown_format() -> None:
 
 def test_show_a_study() -> None:
     lines = ok("data", "show", "Baverez2022").stdout.splitlines()
-    assert lines[0] == "id:                  Baverez2022"
-    assert "year:                2022" in lines
-    assert "doi:                 10.3390/jcm11195799" in lines
-    assert "pmid:                36233667" in lines
-    assert "population:          mixed" in lines
-    assert "condition:           classic_shlh" in lines
-    assert "pool:                True" in lines
-    assert "patients:            21" in lines
+    assert lines[0] == "id:                      Baverez2022"
+    assert "year:                    2022" in lines
+    assert "doi:                     10.3390/jcm11195799" in lines
+    assert "pmid:                    36233667" in lines
+    assert "population:              mixed" in lines
+    assert "condition:               classic_shlh" in lines
+    assert "pool:                    True" in lines
+    assert "patient_death_timeframe: last_follow_up" in lines
+    assert "patients:                21" in lines
     assert not any(line.startswith("exclusion_reason:") for line in lines)  # None is not shown
     assert "Reported aggregates" in lines
     assert "Strata" not in lines  # Baverez2022 has none
     header = lines[lines.index("Reported aggregates") + 1]
+    assert header.split() == ["key", "value", "derived"]  # the locations only with --wide
+    first = lines[lines.index("Reported aggregates") + 3].split()
+    assert first[:2] == ["n", "21"]  # a stated integer stays an integer
+    wide = ok("data", "show", "Baverez2022", "--wide").stdout.splitlines()
+    header = wide[wide.index("Reported aggregates") + 1]
     assert header.split() == ["key", "value", "location", "derived"]
-    first = lines[lines.index("Reported aggregates") + 2].split()
-    assert first[:3] == ["n", "21", "abstract"]  # a stated integer stays an integer
 
 
 def test_show_a_study_with_strata() -> None:
     lines = ok("data", "show", "Imperial2020").stdout.splitlines()
-    assert "patients:            0" in lines
+    assert ["patients:", "0"] in [line.split() for line in lines]
     strata = lines[lines.index("Strata") + 1 :]
     assert strata[0].split()[:5] == ["stratum", "outcome", "events", "total", "definition"]
-    assert [line.split()[0] for line in strata[1:]] == [
+    assert [line.split()[0] for line in strata[2:]] == [
         "deaths-malignancy",
         "deaths-infection",
         "deaths-other",
         "deaths-unknown",
         "response-overall",
     ]
+    assert strata[2].split()[2:4] == ["4", "6"]  # counts as integers, not 4.0
     assert "n_rheumatic" in strata[0] and "n_first" not in strata[0]  # no line mix known
+
+
+def test_show_as_csv(shipped: EvidenceBase) -> None:
+    rows = list(
+        csv.DictReader(io.StringIO(ok("data", "show", "Baverez2022", "--format", "csv").stdout))
+    )
+    by_field = {r["field"]: r["value"] for r in rows}
+    assert by_field["study.id"] == "Baverez2022"
+    assert by_field["reported.0.key"] == "n"
+    assert by_field["reported.0.value"] == "21"
+    assert len([f for f in by_field if f.endswith(".key") and f.startswith("reported.")]) == 202
 
 
 def test_show_as_json(shipped: EvidenceBase) -> None:
@@ -404,9 +425,9 @@ def test_patients_as_a_table() -> None:
         "other",
         "unknown",
     ]
-    assert len(lines) == 22
+    assert len(lines) == 23
     assert "<NA>" not in "\n".join(lines)  # missing values are empty cells
-    assert lines[7].split() == (
+    assert lines[8].split() == (
         ["7", "20", "M", "210", "2", "with_corticosteroids", "1", "0", "0", "0", "1", "0", "0", "0"]
     )  # durations missing: empty cells
 

@@ -121,7 +121,7 @@ def test_map_robust_with_fixed_components_saves_the_robust_prior(el_run: Path, t
         "1",
         "--robust",
         "0.2",
-        "--out",
+        "--output",
         out,
         "--no-plot",
     )
@@ -192,7 +192,11 @@ def test_map_errors(el_run: Path, re_run: Path, tmp_path: Path):
         fails("map", re_run, "--robust-mean", "0.3")
         == "error: --robust-mean needs --robust WEIGHT\n"
     )
-    assert "between 0 and 1" in fails("map", re_run, "--robust", "1.5")
+    refused = run("map", re_run, "--robust", "1.5")
+    assert refused.exit_code == 2  # a usage error: the option's value, before anything is read
+    assert "Invalid value for '--robust': 1.5 is not between 0 and 1." in refused.stderr
+    percent = run("map", re_run, "--robust", "20")
+    assert "20 is not between 0 and 1; a percentage? did you mean 0.20?" in percent.stderr
 
 
 # ---------------------------------------------------------------------- ess / robustify
@@ -256,7 +260,7 @@ def test_a_negative_elir_never_goes_without_a_note(tmp_path: Path):
     assert payload["notes"][0].startswith("ELIR is negative (-3.30), which no sample size can be")
     for command in (
         ["ess", "--prior", prior],
-        ["robustify", "--prior", prior, "--weight", "0.1", "--out", tmp_path / "r.json"],
+        ["robustify", "--prior", prior, "--weight", "0.1", "--output", tmp_path / "r.json"],
         ["oc", "--prior", prior, "--n", "10", "--p0", "0.5", "--prob", "0.9", "--rates", "0.5"],
         ["posterior", "--prior", prior, "--responders", "3", "--n", "10"],
     ):
@@ -267,7 +271,7 @@ def test_a_negative_elir_never_goes_without_a_note(tmp_path: Path):
 def test_robustify_writes_the_rbest_robust_prior(as_prior: Path, tmp_path: Path):
     out = tmp_path / "robust.json"
     result = ok(
-        "robustify", "--prior", as_prior, "--weight", "0.2", "--out", out, "--format", "json"
+        "robustify", "--prior", as_prior, "--weight", "0.2", "--output", out, "--format", "json"
     )
     payload = json.loads(result.stdout)
     assert [round(c["w"], 6) for c in payload["mixture"]] == [0.493397, 0.306603, 0.2]
@@ -312,7 +316,7 @@ def test_bad_prior_file_is_a_one_line_error(tmp_path: Path, content: str, detail
 # ---------------------------------------------------------------------- decide
 def test_decide_reproduces_the_vignette_probability(as_prior: Path, tmp_path: Path):
     robust = tmp_path / "robust.json"
-    ok("robustify", "--prior", as_prior, "--weight", "0.2", "--out", robust)
+    ok("robustify", "--prior", as_prior, "--weight", "0.2", "--output", robust)
     result = ok(
         "decide",
         "--prior-treat",
@@ -726,7 +730,7 @@ def test_posterior_json_and_prior_file(tmp_path: Path):
         "4",
         "--n",
         "6",
-        "--out",
+        "--output",
         out,
         "--format",
         "json",
@@ -754,10 +758,10 @@ def test_posterior_files_reproduce_the_vignette_analysis(as_prior: Path, tmp_pat
     """The AS vignette's trial analysis, through the command line: postmix of the robust MAP
     with 1/6 and of Beta(0.5, 1) with 14/24, then P(p_t - p_c > 0) = 0.9913233 (printed)."""
     robust = tmp_path / "robust.json"
-    ok("robustify", "--prior", as_prior, "--weight", "0.2", "--out", robust)
+    ok("robustify", "--prior", as_prior, "--weight", "0.2", "--output", robust)
     placebo, treat = tmp_path / "placebo.json", tmp_path / "treat.json"
-    ok("posterior", "--prior", robust, "--responders", "1", "--n", "6", "--out", placebo)
-    ok("posterior", "--prior", "beta:0.5,1", "--responders", "14", "--n", "24", "--out", treat)
+    ok("posterior", "--prior", robust, "--responders", "1", "--n", "6", "--output", placebo)
+    ok("posterior", "--prior", "beta:0.5,1", "--responders", "14", "--n", "24", "--output", treat)
     p = prob_difference(read_prior_file(treat), read_prior_file(placebo), 0.0)
     assert p == pytest.approx(0.9913233, abs=1e-6)
 
@@ -806,7 +810,7 @@ def test_predictive_json_csv_and_plot(as_prior: Path, tmp_path: Path):
 
 def test_predictive_chains_with_posterior(as_prior: Path, tmp_path: Path):
     post = tmp_path / "post.json"
-    ok("posterior", "--prior", as_prior, "--responders", "12", "--n", "30", "--out", post)
+    ok("posterior", "--prior", as_prior, "--responders", "12", "--n", "30", "--output", post)
     mean = json.loads(ok("predictive", "--prior", post, "--n", "10", "--format", "json").stdout)[
         "summary"
     ]["mean"]

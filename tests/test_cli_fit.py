@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -163,7 +165,7 @@ def test_bad_table_is_one_line_per_problem_and_writes_nothing(tmp_path):
             "prior 'tau' (command line) must use a positive (half-) family",
         ),
         (["--prior-tau", "halfnormal:-1"], "sigma must be > 0"),
-        (["--threshold", "1.5"], "--threshold must lie strictly between 0 and 1"),
+        (["--threshold", "1"], "--threshold must lie strictly between 0 and 1"),
         (
             ["--exclude-study", "Nobody2020"],
             "--exclude-study 'Nobody2020' is not in the evidence base",
@@ -231,6 +233,9 @@ def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     assert result.exit_code == 3
     assert "WARNING: the fit did NOT converge" in result.stderr
     assert "run more --draws" in result.stderr
+    # the table on stdout says so itself, not only stderr
+    assert result.stdout.splitlines()[-1].startswith("NOT CONVERGED (max R-hat ")
+    assert result.stdout.splitlines()[-1].endswith("do not use these estimates")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["diagnostics"]["converged"] is False
     assert set(summary["diagnostics"]) == DIAGNOSTIC_KEYS
@@ -252,8 +257,10 @@ def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     assert observed_log_likelihood(log_likelihood, "y_patient").shape == (2, 30, 21)
     # same inputs and seed: identical numbers
     again = tmp_path / "again"
-    run(*args, "--out", str(again))
+    as_csv = run(*args, "--out", str(again), "--format", "csv")
     assert (again / "summary.json").read_text() == (out / "summary.json").read_text()
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))  # so does every CSV row
+    assert rows and {r["converged"] for r in rows} == {"False"}
 
 
 @pytest.mark.slow

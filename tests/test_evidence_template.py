@@ -20,7 +20,7 @@ def invoke(*args: str):
 
 
 def test_template_lists_every_schema_field(tmp_path):
-    result = invoke("data", "template", "New2026", "--patients", "--dir", str(tmp_path))
+    result = invoke("data", "template", "New2026", "--patients", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     doc = yaml.safe_load((tmp_path / "New2026.yaml").read_text())
     assert list(doc["study"]) == list(Study.model_fields)
@@ -36,7 +36,7 @@ def test_blank_template_is_refused_naming_each_field_then_accepted_when_filled(t
     base = tmp_path / "base"
     shutil.copytree(default_data_dir(), base)
     before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
-    assert invoke("data", "template", "New2026", "--dir", str(tmp_path)).exit_code == 0
+    assert invoke("data", "template", "New2026", "--out", str(tmp_path)).exit_code == 0
     path = tmp_path / "New2026.yaml"
 
     blank = invoke("data", "add", str(path), "--data", str(base))
@@ -66,22 +66,22 @@ def test_blank_template_is_refused_naming_each_field_then_accepted_when_filled(t
 
 
 def test_template_refuses_a_bad_id_and_existing_files(tmp_path):
-    bad = invoke("data", "template", "2026-study", "--dir", str(tmp_path))
+    bad = invoke("data", "template", "2026-study", "--out", str(tmp_path))
     assert bad.exit_code == 1 and "letters, digits and underscores" in bad.stderr
     assert not list(tmp_path.iterdir())
-    assert invoke("data", "template", "New2026", "--dir", str(tmp_path)).exit_code == 0
+    assert invoke("data", "template", "New2026", "--out", str(tmp_path)).exit_code == 0
     path: Path = tmp_path / "New2026.yaml"
     path.write_text("# my edits\n")
-    again = invoke("data", "template", "New2026", "--dir", str(tmp_path))
+    again = invoke("data", "template", "New2026", "--out", str(tmp_path))
     assert again.exit_code == 1 and "use --force" in again.stderr
     assert path.read_text() == "# my edits\n"
-    assert invoke("data", "template", "New2026", "--dir", str(tmp_path), "--force").exit_code == 0
+    assert invoke("data", "template", "New2026", "--out", str(tmp_path), "--force").exit_code == 0
     assert "citation: null" in path.read_text()
 
 
 def test_template_refuses_an_id_with_a_trailing_newline(tmp_path):
     for bad in ("x\n", "New2026\n", "New 2026", "New2026\r"):
-        result = invoke("data", "template", bad, "--dir", str(tmp_path))
+        result = invoke("data", "template", bad, "--out", str(tmp_path))
         assert result.exit_code == 1, bad
         assert "letters, digits and underscores" in result.stderr
         assert len(result.stderr.splitlines()) == 1
@@ -94,16 +94,16 @@ def test_template_refuses_a_folder_inside_the_evidence_base(tmp_path, monkeypatc
     before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
     monkeypatch.setenv("HLHBAYES_DATA", str(base))
     for folder in (base, base / "studies", base / "patients", base / "studies" / "new"):
-        result = invoke("data", "template", "New2026", "--patients", "--dir", str(folder))
+        result = invoke("data", "template", "New2026", "--patients", "--out", str(folder))
         assert result.exit_code == 1, folder
         assert result.stderr == (
-            f"error: --dir {folder}: inside an evidence base; write the template elsewhere, "
+            f"error: --out {folder}: inside an evidence base; write the template elsewhere, "
             "fill it in, then add it with hlhbayes data add\n"
         )
     # the studies/ folder of another evidence base is refused too
     other = tmp_path / "other"
     shutil.copytree(default_data_dir(), other)
-    result = invoke("data", "template", "New2026", "--dir", str(other / "studies"))
+    result = invoke("data", "template", "New2026", "--out", str(other / "studies"))
     assert result.exit_code == 1
     assert {p: p.read_bytes() for p in base.rglob("*") if p.is_file()} == before
     assert not (other / "studies" / "New2026.yaml").exists()

@@ -48,7 +48,7 @@ def _records(folder: Path) -> dict[str, dict]:
 def test_table_has_before_after_shift_and_width(runs, tmp_path):
     a, b = runs
     figure = tmp_path / "fig.png"
-    result = run("compare", a, b, "--figure", figure)
+    result = run("compare", a, b, "--plot", figure)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "random-effects, outcome response"
@@ -77,7 +77,7 @@ def test_table_has_before_after_shift_and_width(runs, tmp_path):
 
 def test_json_and_csv_carry_the_same_numbers(runs, tmp_path):
     a, b = runs
-    js = run("compare", a, b, "--format", "json", "--no-figure")
+    js = run("compare", a, b, "--format", "json", "--no-plot")
     assert js.exit_code == 0
     payload = json.loads(js.stdout)
     assert set(payload) == {"run_a", "run_b", "records", "notes", "figure"}
@@ -91,11 +91,11 @@ def test_json_and_csv_carry_the_same_numbers(runs, tmp_path):
         (rb["q97.5"] - rb["q2.5"]) / (ra["q97.5"] - ra["q2.5"]) - 1
     )
     assert records["tau"]["etiology"] is None
-    csv = run("compare", a, b, "--format", "csv", "--no-figure")
+    csv = run("compare", a, b, "--format", "csv", "--no-plot")
     frame = pd.read_csv(pd.io.common.StringIO(csv.stdout))
     assert list(frame.columns) == COLUMNS
     assert frame["shift_sd"].tolist() == pytest.approx([r["shift_sd"] for r in payload["records"]])
-    assert not list(tmp_path.iterdir())  # --no-figure: nothing written
+    assert not list(tmp_path.iterdir())  # --no-plot: nothing written
 
 
 def test_default_figure_goes_beside_run_b(runs):
@@ -109,7 +109,7 @@ def test_default_figure_goes_beside_run_b(runs):
 
 def test_same_base_is_noted(runs):
     a, _ = runs
-    result = run("compare", a, a, "--no-figure")
+    result = run("compare", a, a, "--no-plot")
     assert "note: both runs used the same evidence base (same data hash)" in result.stdout
     assert " +0.00 " in result.stdout
 

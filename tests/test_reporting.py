@@ -322,7 +322,7 @@ def test_bad_name_and_threshold_are_refused(run_dir, tmp_path):
     result = cli("report", run_dir, "--out-dir", tmp_path, "--name", "../x")
     assert result.exit_code == 1
     assert "--name '../x'" in result.stderr
-    result = cli("report", run_dir, "--out-dir", tmp_path, "--threshold", "1.5")
+    result = cli("report", run_dir, "--out-dir", tmp_path, "--threshold", "1")
     assert result.exit_code == 1
     assert "--threshold must lie strictly between 0 and 1" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -75,7 +75,7 @@ class Workspace:
                 "-q",
             ]
         if case.command == "template":
-            return ["data", "template", *case.args, "--dir", "templates"]
+            return ["data", "template", *case.args, "--out", "templates"]
         return list(case.args)
 
 

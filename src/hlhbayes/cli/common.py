@@ -10,6 +10,8 @@ import click
 import pandas as pd
 
 from hlhbayes.atomic import json_text
+from hlhbayes.cli.progress_display import feedback, finish
+from hlhbayes.cli.tables import print_table
 from hlhbayes.spreadsheet import inert_frame
 
 EXIT_NOT_CONVERGED = 3
@@ -19,13 +21,19 @@ Log = Callable[[str], None]
 
 
 def logger(quiet: bool) -> Log:
-    """Progress messages to stderr, or nowhere with ``--quiet``."""
-    return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
+    """Progress messages on stderr: a live display in a terminal, lines elsewhere, none if quiet.
+
+    See :mod:`hlhbayes.cli.progress_display`.
+    """
+    return feedback(quiet)
 
 
 def show_progress(quiet: bool) -> bool:
-    """Whether a progress bar may be drawn (not quiet, and stderr is a terminal)."""
-    return not quiet and sys.stderr.isatty()
+    """Whether PyMC may draw its own progress bar: never, the command's display shows progress.
+
+    Two live displays on one terminal overwrite each other; :func:`logger` draws the one.
+    """
+    return False
 
 
 def command_line() -> list[str]:
@@ -33,23 +41,67 @@ def command_line() -> list[str]:
     return ["hlhbayes", *sys.argv[1:]]
 
 
-def emit_frame(frame: pd.DataFrame, fmt: str) -> None:
-    """Write a frame to stdout as an aligned table, CSV or JSON records (missing as empty/null)."""
+def emit_frame(frame: pd.DataFrame, fmt: str, wide: bool = False) -> None:
+    """Write a frame to stdout as a table, CSV or JSON records (missing as empty/null).
+
+    The table is :func:`hlhbayes.cli.tables.print_table`'s (long columns only with ``wide``);
+    CSV and JSON carry every column.
+    """
+    finish()
     if fmt == "csv":  # text that a spreadsheet would run as a formula is made inert
         click.echo(inert_frame(frame).to_csv(index=False, lineterminator="\n"), nl=False)
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", indent=2, force_ascii=False))
     else:
-        # na_rep does not reach pandas' nullable columns (Int64, Float64): blank them here
-        shown = frame.copy()
-        for col in shown.columns:
-            values = shown[col]
-            nullable = pd.api.types.is_extension_array_dtype(values.dtype)
-            if nullable and pd.api.types.is_numeric_dtype(values.dtype) and values.isna().any():
-                shown[col] = values.astype(object).where(values.notna(), "")
-        click.echo(shown.to_string(index=False, na_rep=""))
+        print_table(frame, wide)
 
 
 def emit_json(payload: Any) -> None:
     """Write JSON to stdout (the project's one JSON form: :func:`hlhbayes.atomic.json_text`)."""
+    finish()
     click.echo(json_text(payload), nl=False)
+
+
+def not_converged_line(diagnostics: Any) -> str:
+    """The line a results table ends with when its fit failed the convergence gate.
+
+    ``diagnostics``: a :class:`hlhbayes.summary.Diagnostics` (max R-hat, min bulk ESS,
+    divergences); the remedies follow on stderr.
+    """
+    d = diagnostics
+    return (
+        f"NOT CONVERGED (max R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
+        f"divergences {d.divergences}): do not use these estimates"
+    )
+
+
+def flat_rows(payload: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """A JSON payload as ``field, value`` rows: nested keys joined by ``.``, list items by index.
+
+    ``{"a": {"b": 1}, "c": [2, 3]}`` gives ``a.b,1``, ``c.0,2``, ``c.1,3``: the CSV of a command
+    whose result is a record rather than one table.
+    """
+    if isinstance(payload, dict):
+        items = [(f"{prefix}{key}", value) for key, value in payload.items()]
+    elif isinstance(payload, list | tuple):
+        items = [(f"{prefix}{i}", value) for i, value in enumerate(payload)]
+    else:
+        return [{"field": prefix.rstrip("."), "value": payload}]
+    rows: list[dict[str, Any]] = []
+    for key, value in items:
+        if isinstance(value, dict | list | tuple) and value:
+            rows += flat_rows(value, f"{key}.")
+        else:
+            rows.append({"field": key, "value": None if value in ({}, [], ()) else value})
+    return rows
+
+
+def emit_payload(payload: Any, fmt: str) -> None:
+    """A command's result for scripts: JSON as it is, or CSV as :func:`flat_rows`."""
+    if fmt == "csv":
+        import json
+
+        plain = json.loads(json_text(payload))  # the JSON form's values (paths, numpy numbers)
+        emit_frame(pd.DataFrame(flat_rows(plain), columns=["field", "value"]), "csv")
+    else:
+        emit_json(payload)

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from hlhbayes.cli.common import emit_frame, emit_json
-from hlhbayes.cli.options import data_option, format_option, wait_options
+from hlhbayes.cli.common import emit_frame, emit_payload
+from hlhbayes.cli.options import data_option, table_format_option, wait_options, wide_option
+from hlhbayes.cli.tables import print_record, print_table
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import default_data_dir, load_evidence
 from hlhbayes.evidence.reconcile import reconcile
@@ -48,12 +49,14 @@ def data() -> None:
     """Inspect, validate and extend the evidence base."""
 
 
-@data.command()
+@data.command(short_help="Validate every file of the evidence base.")
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
 @data_option()
 @wait_options
 def validate(path: Path | None, data_path: Path | None) -> None:
-    """Validate every study, stratum and patient file under PATH (or --data; default: the base).
+    """Validate every file of the evidence base.
+
+    Every study, stratum and patient file under PATH (or --data; default: the base).
 
     Lists every problem with its file, row and field, and exits 1 if there is any.
     Disagreements between a paper's text and its patient table are reported as notes, and
@@ -92,49 +95,55 @@ def validate(path: Path | None, data_path: Path | None) -> None:
         )
 
 
-@data.command(name="list")
+@data.command(name="list", short_help="List the studies with their record counts.")
 @data_option()
-@format_option("table", "csv", "json")
-def list_studies(data_path: Path | None, fmt: str) -> None:
-    """List the studies with population, condition, pooling status and record counts."""
-    emit_frame(load_evidence(data_path).studies_frame(), fmt)
+@table_format_option()
+@wide_option
+def list_studies(data_path: Path | None, fmt: str, wide: bool) -> None:
+    """List the studies with their record counts.
+
+    Each with its population, condition, pooling status and counts of patients and strata.
+    """
+    emit_frame(load_evidence(data_path).studies_frame(), fmt, wide)
 
 
-@data.command()
+@data.command(short_help="Show one study: record, reported aggregates, strata.")
 @click.argument("study")
 @data_option()
-@format_option("table", "json")
-def show(study: str, data_path: Path | None, fmt: str) -> None:
-    """Show one study: its record, the aggregates it reports, and its strata."""
+@table_format_option()
+@wide_option
+def show(study: str, data_path: Path | None, fmt: str, wide: bool) -> None:
+    """Show one study: record, reported aggregates, strata."""
     base = load_evidence(data_path)
     record = base.study(study)
-    if fmt == "json":
-        emit_json(record.model_dump(mode="json"))
+    if fmt != "table":
+        emit_payload(record.model_dump(mode="json"), fmt)
         return
-    for name, value in record.study.model_dump().items():
-        if value is not None:
-            click.echo(f"{name + ':':<21}{value}")
-    click.echo(f"{'patients:':<21}{len(base.patients_of(study))}")
+    fields = [(k, v) for k, v in record.study.model_dump().items() if v is not None]
+    print_record([*fields, ("patients", len(base.patients_of(study)))], wide)
     if record.reported:
-        click.echo("\nReported aggregates")
         rows = pd.DataFrame([r.model_dump(exclude={"note"}) for r in record.reported])
         # each value as stated (21, not 21.000 from a column of ints and floats)
         rows["value"] = pd.Series([str(r.value) for r in record.reported], dtype=object)
-        click.echo(rows.to_string(index=False))
+        click.echo()
+        print_table(rows, wide, title="Reported aggregates")
     strata = base.strata_frame()
     if not strata.empty and (strata["study"] == study).any():
-        click.echo("\nStrata")
         mine = strata[strata["study"] == study].drop(columns=["study", "location"])
-        mine = mine.dropna(axis=1, how="all")
-        click.echo(mine.to_string(index=False, na_rep=""))
+        click.echo()
+        print_table(mine.dropna(axis=1, how="all"), wide, title="Strata")
 
 
-@data.command()
+@data.command(short_help="Export the patient rows of a study.")
 @click.argument("study")
 @data_option()
-@format_option("table", "csv", "json")
-def patients(study: str, data_path: Path | None, fmt: str) -> None:
-    """Export the patient rows of STUDY (flags, response and death as 0/1; missing as empty)."""
+@table_format_option()
+@wide_option
+def patients(study: str, data_path: Path | None, fmt: str, wide: bool) -> None:
+    """Export the patient rows of a study.
+
+    Flags, response and death as 0/1; missing values as empty cells.
+    """
     base = load_evidence(data_path)
     frame = base.patients_frame(study)
     if frame.empty:
@@ -143,10 +152,10 @@ def patients(study: str, data_path: Path | None, fmt: str) -> None:
     if (ages == ages.round()).all():
         frame["age"] = frame["age"].round().astype("Int64")
     columns = PATIENT_TABLE_COLUMNS if fmt == "table" else PATIENT_EXPORT_COLUMNS
-    emit_frame(frame[columns], fmt)
+    emit_frame(frame[columns], fmt, wide)
 
 
-@data.command()
+@data.command(short_help="Add a study (YAML) to the evidence base.")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option(
     "--patients",
@@ -171,9 +180,9 @@ def add(
     allow_overlap: bool,
     data_path: Path | None,
 ) -> None:
-    """Add the study in FILE (YAML; see data/FORMAT.md) to the evidence base.
+    """Add a study (YAML) to the evidence base.
 
-    The new study is validated together with the whole base; files are written only if
+    FILE is the study in YAML (see data/FORMAT.md). The new study is validated together with the whole base; files are written only if
     everything passes, and atomically: the study file and its patient table both, or neither,
     also if the command is killed. Refuses a duplicate id or DOI, and an overlap with a pooled
     study, unless told otherwise. While another hlhbayes command uses the base, waits for it.
@@ -202,22 +211,23 @@ def add(
     click.echo(f"content hash: {plan.content_hash}")
 
 
-@data.command()
+@data.command(short_help="Write blank study files to fill in.")
 @click.argument("study")
 @click.option("--patients", is_flag=True, help="Also write STUDY.csv: the patients CSV header.")
 @click.option(
-    "--dir",
+    "--out",
     "folder",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("."),
     show_default=True,
+    metavar="DIR",
     help="Folder to write the template(s) in.",
 )
 @click.option("--force", is_flag=True, help="Replace existing template files.")
 def template(study: str, patients: bool, folder: Path, force: bool) -> None:
-    """Write STUDY.yaml (and with --patients STUDY.csv): blank study files to fill in.
+    """Write blank study files to fill in.
 
-    Every field is there with its allowed values in a comment; the ones to take from the paper
+    STUDY.yaml, and with --patients STUDY.csv. Every field is there with its allowed values in a comment; the ones to take from the paper
     are null, and `data add` names each until it is filled in. Then:
     `hlhbayes data add STUDY.yaml [--patients STUDY.csv]` and `hlhbayes update`.
     """

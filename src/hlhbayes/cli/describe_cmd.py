@@ -6,26 +6,26 @@ from pathlib import Path
 
 import click
 
-from hlhbayes.cli.common import emit_json
-from hlhbayes.cli.options import data_option, format_option
+from hlhbayes.cli.common import emit_payload
+from hlhbayes.cli.options import data_option, table_format_option
 from hlhbayes.evidence import load_evidence
 from hlhbayes.evidence.describe import describe as describe_study
 
 
-@click.command()
+@click.command(short_help="Recompute a study's descriptive statistics.")
 @click.argument("study")
 @data_option()
-@format_option("table", "json")
+@table_format_option()
 def describe(study: str, data_path: Path | None, fmt: str) -> None:
-    """Recompute STUDY's descriptive statistics from its patient rows.
+    """Recompute a study's descriptive statistics.
 
-    Counts and percentages, medians with IQR, counts by anakinra line and regimen, responders
+    From STUDY's patient rows: counts and percentages, medians with IQR, counts by anakinra line and regimen, responders
     and deaths, the anakinra-duration comparison by etiology, and every place where the paper's
     stated figures disagree with its patient table.
     """
     result = describe_study(load_evidence(data_path), study)
-    if fmt == "json":
-        emit_json(result)
+    if fmt != "table":
+        emit_payload(result, fmt)
         return
     _print_table(result)
 

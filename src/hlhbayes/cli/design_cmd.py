@@ -14,8 +14,15 @@ from typing import Any
 import click
 import numpy as np
 
-from hlhbayes.cli.common import emit_json
-from hlhbayes.cli.options import format_option, quiet_option
+from hlhbayes.cli.common import emit_json, emit_payload
+from hlhbayes.cli.options import (
+    PROBABILITY,
+    cell_option,
+    output_file_option,
+    plot_options,
+    quiet_option,
+    table_format_option,
+)
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.quoting import quoted
 
@@ -107,10 +114,6 @@ def _say(message: str, quiet: bool = False) -> None:
         click.echo(message, err=True)
 
 
-def _plot_option(help_text: str) -> Any:
-    return click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), help=help_text)
-
-
 def _rule_options(func: Any) -> Any:
     func = click.option(
         "--lower-tail",
@@ -119,16 +122,22 @@ def _rule_options(func: Any) -> Any:
     )(func)
     return click.option(
         "--prob",
-        type=float,
+        type=PROBABILITY,
         required=True,
         help="Posterior probability C that success requires (strictly exceeded).",
     )(func)
 
 
 # ---------------------------------------------------------------------- group
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    short_help="Trial design: MAP priors, ESS, decisions, OC, sample size.",
+)
 def design() -> None:
-    """Trial design from the evidence: MAP priors, ESS, posteriors, predictions, decisions, OC.
+    """Trial design: MAP priors, ESS, decisions, OC, sample size.
+
+    From the evidence: MAP priors, effective sample sizes, posteriors, predictions, decisions,
+    operating characteristics.
 
     Priors are JSON files ([{"w": ..., "a": ..., "b": ...}, ...], as written by map and
     robustify), beta:A,B or mix:W,A,B+W,A,B+... Everything is exact (conjugate updates,
@@ -139,8 +148,7 @@ def design() -> None:
 # ---------------------------------------------------------------------- map
 @design.command("map")
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--etiology", help="Etiology cell (etiology-line runs).")
-@click.option("--line", help="Line cell: first or later (etiology-line runs).")
+@cell_option("Etiology cell (etiology-line runs).", "Line cell (etiology-line runs).")
 @click.option(
     "--components",
     type=click.IntRange(1, 4),
@@ -149,28 +157,23 @@ def design() -> None:
 @click.option(
     "--robust",
     "robust_weight",
-    type=float,
+    type=PROBABILITY,
     help="Robustify: add a vague Beta component with this weight (e.g. 0.2).",
 )
 @click.option(
     "--robust-mean",
-    type=float,
+    type=PROBABILITY,
     help="Mean of the vague component (default 0.5, i.e. Beta(1,1)); needs --robust.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Prior file to write (default RUN/map-<etiology>-<line>.json).",
-)
+@output_file_option("Prior file to write (default RUN/map-<etiology>-<line>.json).")
 @click.option(
     "--unconstrained",
     is_flag=True,
     help="Let the shapes a, b go below 1 (RBesT's constrain_gt1 = FALSE); the ELIR is then "
     "undefined where one does, the ELIR on the logit scale is not.",
 )
-@_plot_option("Figure of draws vs mixture (default: the prior file with .png).")
-@click.option("--no-plot", is_flag=True, help="Do not draw the figure.")
-@format_option("table", "json")
+@plot_options("Figure of draws vs mixture (default: the prior file with .png).")
+@table_format_option()
 @quiet_option
 def map_cmd(
     run: Path,
@@ -180,7 +183,7 @@ def map_cmd(
     robust_weight: float | None,
     robust_mean: float | None,
     unconstrained: bool,
-    out: Path | None,
+    output: Path | None,
     plot: Path | None,
     no_plot: bool,
     fmt: str,
@@ -213,9 +216,9 @@ def map_cmd(
             f"warning: {run} did not pass its convergence checks; the MAP prior inherits that",
             err=True,
         )
-    out = out or (Path(run) / f"map-{src.cell}.json")
+    out = output or (Path(run) / f"map-{src.cell}.json")
     if out.exists() and out.is_dir():
-        raise HlhBayesError(f"--out {out}: is a folder")
+        raise HlhBayesError(f"--output {out}: is a folder")
     what = f"{components}" if components else "1-4"
     _say(f"fitting {what}-component beta mixtures to {src.draws.size} draws of {src.label}", quiet)
     result = map_prior(
@@ -234,7 +237,7 @@ def map_cmd(
     else:
         plot = None
     _say(f"wrote prior {out}" + (f" and figure {plot}" if plot else ""), quiet)
-    if fmt == "json":
+    if fmt != "table":
         payload = {
             "run": str(run),
             "quantity": src.label,
@@ -246,7 +249,7 @@ def map_cmd(
             "plot": None if plot is None else str(plot),
             "support": src.support,
         }
-        emit_json(payload)
+        emit_payload(payload, fmt)
         return
     lines = [f"MAP prior {src.label} from {run}: {src.draws.size} draws"]
     if src.support is not None:
@@ -287,7 +290,7 @@ def map_cmd(
 # ---------------------------------------------------------------------- ess / robustify
 @design.command("ess", short_help="Effective sample size of a prior.")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
-@format_option("table", "json")
+@table_format_option()
 def ess_cmd(prior_text: str, fmt: str) -> None:
     """Effective sample size of a prior (ELIR, moment, Morita, logit ELIR).
 
@@ -306,8 +309,8 @@ def ess_cmd(prior_text: str, fmt: str) -> None:
     mix = _prior(prior_text, "--prior")
     values = ess(mix)
     notes = text.ess_notes(mix, values)
-    if fmt == "json":
-        emit_json({**values, "notes": notes})
+    if fmt != "table":
+        emit_payload({**values, "notes": notes}, fmt)
         return
     click.echo(f"prior: {text.describe_prior(mix)}")
     rows = [{"method": text.ESS_NAMES[k], "ess": values[k]} for k in values]
@@ -318,7 +321,9 @@ def ess_cmd(prior_text: str, fmt: str) -> None:
 
 @design.command("robustify")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
-@click.option("--weight", type=float, required=True, help="Weight of the vague component (0-1).")
+@click.option(
+    "--weight", type=PROBABILITY, required=True, help="Weight of the vague component (0-1)."
+)
 @click.option("--mean", type=float, default=0.5, show_default=True, help="Its mean.")
 @click.option(
     "--n",
@@ -328,15 +333,10 @@ def ess_cmd(prior_text: str, fmt: str) -> None:
     show_default=True,
     help="Its size: Beta(mean*(n+1), (1-mean)*(n+1)) as RBesT (n=1, mean 0.5: Beta(1,1)).",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="Prior file to write.",
-)
-@format_option("table", "json")
+@output_file_option("Prior file to write.", required=True)
+@table_format_option()
 def robustify_cmd(
-    prior_text: str, weight: float, mean: float, n_obs: float, out: Path, fmt: str
+    prior_text: str, weight: float, mean: float, n_obs: float, output: Path, fmt: str
 ) -> None:
     """Add a vague component to a prior.
 
@@ -349,17 +349,18 @@ def robustify_cmd(
     from hlhbayes.design.ess import ess
 
     mix = _prior(prior_text, "--prior").robustify(weight, mean, n_obs)
-    mix.save(out)
-    click.echo(f"wrote prior {out}", err=True)
-    if fmt == "json":
+    mix.save(output)
+    click.echo(f"wrote prior {output}", err=True)
+    if fmt != "table":
         values = ess(mix)
-        emit_json(
+        emit_payload(
             {
                 "mixture": mix.components(),
                 "ess": values,
                 "ess_notes": text.ess_notes(mix, values),
-                "prior_file": str(out),
-            }
+                "prior_file": str(output),
+            },
+            fmt,
         )
         return
     click.echo(f"robust prior: {text.describe_prior(mix)}")
@@ -372,13 +373,9 @@ def robustify_cmd(
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
 @click.option("--responders", type=click.IntRange(0), required=True, help="Responders observed.")
 @click.option("--n", "n", type=click.IntRange(1), required=True, help="Patients observed.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Save the posterior as a prior file (for design predictive, decide, oc, ...).",
-)
-@format_option("table", "json")
-def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fmt: str) -> None:
+@output_file_option("Save the posterior as a prior file (for design predictive, decide, oc, ...).")
+@table_format_option()
+def posterior_cmd(prior_text: str, responders: int, n: int, output: Path | None, fmt: str) -> None:
     """The posterior mixture after observed data (RBesT postmix).
 
     Exact and conjugate: each component Beta(a, b) becomes Beta(a + r, b + n - r), and its
@@ -388,7 +385,7 @@ def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fm
     effective sample sizes.
 
     \b
-    Example: hlhbayes design posterior --prior map.json --responders 12 --n 20 --out post.json
+    Example: hlhbayes design posterior --prior map.json --responders 12 --n 20 --output post.json
     """  # noqa: D301 - \b is click's no-rewrap marker
     from hlhbayes.design import text
 
@@ -396,32 +393,36 @@ def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fm
     if responders > n:
         raise HlhBayesError(f"--responders {responders}: more than --n {n}")
     post = prior.posterior(responders, n)
-    if out is not None:
-        post.save(out)
-        click.echo(f"wrote prior {out}", err=True)
-    if fmt == "json":
-        emit_json({**text.posterior_payload(prior, post, responders, n), "prior_file": out})
+    if output is not None:
+        post.save(output)
+        click.echo(f"wrote prior {output}", err=True)
+    if fmt != "table":
+        emit_payload(
+            {**text.posterior_payload(prior, post, responders, n), "prior_file": output}, fmt
+        )
         return
     click.echo(text.posterior_report(prior, post, responders, n))
 
 
-@design.command("predictive", short_help="Predictive distribution of future responders (RBesT preddist).")
+@design.command(
+    "predictive", short_help="Predictive distribution of future responders (RBesT preddist)."
+)
 @click.option(
     "--prior",
     "prior_text",
     required=True,
     metavar="PRIOR",
     help="The response rate's distribution: a prior, or a posterior saved by design posterior "
-    "--out. " + PRIOR_HELP,
+    "--output. " + PRIOR_HELP,
 )
 @click.option("--n", "n", type=click.IntRange(1), required=True, help="Future patients.")
-@_plot_option("Figure: P(Y = y) as bars, P(Y <= y) as a step line.")
-@format_option("table", "json", "csv")
-def predictive_cmd(prior_text: str, n: int, plot: Path | None, fmt: str) -> None:
+@plot_options("Figure: P(Y = y) as bars, P(Y <= y) as a step line.")
+@table_format_option()
+def predictive_cmd(prior_text: str, n: int, plot: Path | None, no_plot: bool, fmt: str) -> None:
     """Predictive distribution of future responders (RBesT preddist).
 
     The number of responders Y among N future patients whose response rate follows PRIOR (a
-    prior, or a posterior from design posterior --out): a mixture of beta-binomials, exact.
+    prior, or a posterior from design posterior --output): a mixture of beta-binomials, exact.
     Prints P(Y = y) and the cumulative P(Y <= y) for y = 0..N, with the mean, sd and 2.5, 50 and
     97.5% quantiles of Y.
 
@@ -434,7 +435,7 @@ def predictive_cmd(prior_text: str, n: int, plot: Path | None, fmt: str) -> None
 
     mix = _prior(prior_text, "--prior")
     pred = predictive(mix, n)
-    if plot:
+    if plot and not no_plot:
         plot_predictive(pred, plot, f"responders among {n} future patients")
     if fmt == "json":
         emit_json({"n": n, "summary": pred.summary(), "distribution": pred.records()})
@@ -454,7 +455,7 @@ def predictive_cmd(prior_text: str, n: int, plot: Path | None, fmt: str) -> None
 @click.option("--prior", "prior", metavar="PRIOR", help="Single arm: the prior. " + PRIOR_HELP)
 @click.option("--responders", type=click.IntRange(0), help="Single arm: responders observed.")
 @click.option("--n", "n", type=click.IntRange(1), help="Single arm: patients.")
-@click.option("--p0", type=float, help="Single arm: threshold rate p0.")
+@click.option("--p0", type=PROBABILITY, help="Single arm: threshold rate p0.")
 @click.option("--prior-treat", metavar="PRIOR", help="Two arms: treatment prior.")
 @click.option("--prior-control", metavar="PRIOR", help="Two arms: control prior (e.g. the MAP).")
 @click.option("--responders-treat", type=click.IntRange(0), help="Two arms: treatment responders.")
@@ -463,8 +464,8 @@ def predictive_cmd(prior_text: str, n: int, plot: Path | None, fmt: str) -> None
 @click.option("--n-control", type=click.IntRange(1), help="Two arms: control patients.")
 @click.option("--delta", type=float, help="Two arms: margin delta (default 0).")
 @_rule_options
-@_plot_option("Figure of the prior(s) and posterior(s).")
-@format_option("table", "json")
+@plot_options("Figure of the prior(s) and posterior(s).")
+@table_format_option()
 def decide_cmd(
     prior: str | None,
     responders: int | None,
@@ -480,6 +481,7 @@ def decide_cmd(
     prob: float,
     lower_tail: bool,
     plot: Path | None,
+    no_plot: bool,
     fmt: str,
 ) -> None:
     """The decision for observed data (one or two arms).
@@ -527,9 +529,9 @@ def decide_cmd(
         posts = {"posterior": post}
         curves = [("prior", analysis), ("posterior", post)]
     success = probability > rule.prob
-    if plot:
+    if plot and not no_plot:
         plot_priors(curves, plot, rule.describe())
-    if fmt == "json":
+    if fmt != "table":
         payload: dict[str, Any] = {
             "rule": rule.describe(),
             "probability": probability,
@@ -539,7 +541,7 @@ def decide_cmd(
             key = "posterior" if name == "posterior" else f"posterior_{name}"
             payload[key] = mix.components()
             payload[f"{key}_summary"] = mix.summary()
-        emit_json(payload)
+        emit_payload(payload, fmt)
         return
     for name, mix in posts.items():
         label = "posterior" if name == "posterior" else f"{name} posterior"
@@ -554,16 +556,18 @@ def decide_cmd(
 @design.command("oc")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
 @click.option("--n", "n", type=click.IntRange(1), help="Patients (or search it: --target-power).")
-@click.option("--p0", type=float, required=True, help="Threshold rate p0 of the rule.")
+@click.option("--p0", type=PROBABILITY, required=True, help="Threshold rate p0 of the rule.")
 @_rule_options
 @click.option("--rates", help="True rates: R1,R2,... or START:STOP:STEP (default 0:1:0.01).")
-@click.option("--target-power", type=float, help="Search the smallest n reaching this power ...")
-@click.option("--rate", "power_rate", type=float, help="... at this true rate.")
+@click.option(
+    "--target-power", type=PROBABILITY, help="Search the smallest n reaching this power ..."
+)
+@click.option("--rate", "power_rate", type=PROBABILITY, help="... at this true rate.")
 @click.option(
     "--n-max", type=click.IntRange(1), default=500, show_default=True, help="Search limit."
 )
-@_plot_option("Figure: OC curve, decision boundary, prior vs posteriors.")
-@format_option("table", "json", "csv")
+@plot_options("Figure: OC curve, decision boundary, prior vs posteriors.")
+@table_format_option()
 def oc_cmd(
     prior_text: str,
     n: int | None,
@@ -575,6 +579,7 @@ def oc_cmd(
     power_rate: float | None,
     n_max: int,
     plot: Path | None,
+    no_plot: bool,
     fmt: str,
 ) -> None:
     """Exact operating characteristics, single arm.
@@ -609,7 +614,7 @@ def oc_cmd(
     elif n is None:
         raise HlhBayesError("give --n, or --target-power with --rate to search it")
     oc = oc_1s(prior, n, rule, _grid(rates, "--rates"))
-    if plot:
+    if plot and not no_plot:
         plot_oc_1s(oc, plot)
     if fmt == "json":
         payload: dict[str, Any] = {
@@ -645,19 +650,19 @@ def oc_cmd(
 # ---------------------------------------------------------------------- sample size
 @design.command("sample-size")
 @click.option("--prior", metavar="PRIOR", help="Single arm: the prior. " + PRIOR_HELP)
-@click.option("--p0", type=float, help="Single arm: threshold rate p0.")
-@click.option("--rate", type=float, help="Single arm: true rate at which power is required.")
+@click.option("--p0", type=PROBABILITY, help="Single arm: threshold rate p0.")
+@click.option("--rate", type=PROBABILITY, help="Single arm: true rate at which power is required.")
 @click.option("--prior-treat", metavar="PRIOR", help="Two arms: treatment prior.")
 @click.option("--prior-control", metavar="PRIOR", help="Two arms: control prior (e.g. the MAP).")
-@click.option("--rate-treat", type=float, help="Two arms: true treatment rate.")
-@click.option("--rate-control", type=float, help="Two arms: true control rate.")
+@click.option("--rate-treat", type=PROBABILITY, help="Two arms: true treatment rate.")
+@click.option("--rate-control", type=PROBABILITY, help="Two arms: true control rate.")
 @click.option("--delta", type=float, help="Two arms: margin of the rule (default 0).")
 @click.option("--ratio", type=float, help="Two arms: n_treat / n_control (default 1).")
 @click.option(
     "--n-control", type=click.IntRange(1), help="Two arms: fix the control arm, search n_treat."
 )
 @_rule_options
-@click.option("--target-power", type=float, required=True, help="Power to reach (e.g. 0.8).")
+@click.option("--target-power", type=PROBABILITY, required=True, help="Power to reach (e.g. 0.8).")
 @click.option("--n-min", type=click.IntRange(1), default=1, show_default=True, help="Search from.")
 @click.option("--n-max", type=click.IntRange(1), help="Search limit (default 500; two arms 300).")
 @click.option(
@@ -666,7 +671,7 @@ def oc_cmd(
     help="Two arms: evaluate every size up to --n-max (slower) to find where the power stays "
     "above the target (single arm always does).",
 )
-@format_option("table", "json")
+@table_format_option()
 def sample_size_cmd(
     prior: str | None,
     p0: float | None,
@@ -760,8 +765,8 @@ def sample_size_cmd(
         sentence = text.size_sentence(size, rates, searched)
         if size.n is not None:
             sentence += f": n_treat = {payload['n_treatment']}, n_control = {payload['n_control']}"
-    if fmt == "json":
-        emit_json(payload)
+    if fmt != "table":
+        emit_payload(payload, fmt)
         return
     click.echo(f"rule: success if {rule.describe()}")
     click.echo(sentence)
@@ -793,11 +798,11 @@ def sample_size_cmd(
 )
 @click.option(
     "--target-power",
-    type=float,
+    type=PROBABILITY,
     help="Also find, per design and control rate, the true difference with this power.",
 )
-@_plot_option("Figure: OC curves against the difference, decision boundaries.")
-@format_option("table", "json", "csv")
+@plot_options("Figure: OC curves against the difference, decision boundaries.")
+@table_format_option()
 def oc2_cmd(
     prior_treat: str,
     prior_control: str,
@@ -811,6 +816,7 @@ def oc2_cmd(
     differences: str | None,
     target_power: float | None,
     plot: Path | None,
+    no_plot: bool,
     fmt: str,
 ) -> None:
     """Exact operating characteristics, two arms.
@@ -846,7 +852,7 @@ def oc2_cmd(
         _grid(differences, "--differences"),
         target_power,
     )
-    if plot:
+    if plot and not no_plot:
         plot_oc_2s(designs, table.curves, plot)
     if fmt == "json":
         emit_json({"rule": rule.describe(), "designs": table.designs})
@@ -866,7 +872,7 @@ def oc2_cmd(
 @design.command("pos")
 @click.option("--prior", metavar="PRIOR", help="Single arm: analysis prior. " + PRIOR_HELP)
 @click.option("--n", "n", type=click.IntRange(1), help="Single arm: patients.")
-@click.option("--p0", type=float, help="Single arm: threshold rate p0.")
+@click.option("--p0", type=PROBABILITY, help="Single arm: threshold rate p0.")
 @click.option(
     "--design-prior",
     metavar="PRIOR|RATE",
@@ -888,7 +894,7 @@ def oc2_cmd(
     help="Two arms: true control rate's distribution, e.g. the MAP (default: its prior).",
 )
 @_rule_options
-@format_option("table", "json")
+@table_format_option()
 def pos_cmd(
     prior: str | None,
     n: int | None,
@@ -962,8 +968,8 @@ def pos_cmd(
             "probability_of_success": value,
         }
         what = f"single arm, n = {d1.n}"
-    if fmt == "json":
-        emit_json(payload)
+    if fmt != "table":
+        emit_payload(payload, fmt)
         return
     click.echo(f"{what}: success if {rule.describe()}")
     click.echo(f"probability of success: {text.probability(value)}")

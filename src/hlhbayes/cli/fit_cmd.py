@@ -12,9 +12,12 @@ from hlhbayes.cli.common import (
     command_line,
     emit_frame,
     emit_json,
+    emit_payload,
     logger,
+    not_converged_line,
     show_progress,
 )
+from hlhbayes.cli.dry_run import dry_run_payload
 from hlhbayes.cli.options import (
     cell_options,
     data_option,
@@ -28,10 +31,11 @@ from hlhbayes.cli.options import (
     threshold_option,
     wait_options,
 )
+from hlhbayes.cli.progress_display import finish
 from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 
 
-@click.command()
+@click.command(short_help="Fit a model and print the headline estimates.")
 @model_option()
 @cell_options(
     etiology_help="Etiology cell(s) to print (repeatable; default all). Medication counts as other.",
@@ -42,7 +46,11 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 @click.option("--study-col", help="random-effects table: the study column.")
 @click.option("--events-col", help="random-effects table: the events column.")
 @click.option("--total-col", help="random-effects table: the total column.")
-@click.option("--population", type=click.Choice(["adult", "pediatric", "all"]))
+@click.option(
+    "--population",
+    type=click.Choice(["adult", "pediatric", "all"], case_sensitive=False),
+    help="Studies of adults, of children, or all (default: the spec's).",
+)
 @click.option(
     "--condition",
     "conditions",
@@ -139,7 +147,7 @@ def fit(
     dry_run: bool,
     quiet: bool,
 ) -> None:
-    """Fit a model to the evidence base and print the headline estimates.
+    """Fit a model and print the headline estimates.
 
     For each requested etiology x line: rate_typical (a typical study) and rate_new (a new
     study: the MAP prior) with mean, median, 95% interval and P(rate > threshold); then what
@@ -188,7 +196,10 @@ def fit(
     header = _header(prepared)
     if dry_run:
         plan_output(out, default, force=True)  # only whether the folder could be written
-        _print_dry_run(prepared, header)
+        if fmt == "table":
+            _print_dry_run(prepared, header)
+        else:
+            emit_payload(dry_run_payload(prepared, header), fmt)
         return
     # the folder is checked and written by this command alone: a second fit into it waits,
     # then keeps (or refuses) this one's run before it samples anything
@@ -200,6 +211,8 @@ def fit(
     if keep_previous is not None:
         log(f"the earlier run in {target} is kept in {keep_previous}")
     records = pipeline.records_of_cells(result, etiologies, lines)
+    d = result.diagnostics
+    finish()  # the live progress display ends before the results
     if fmt == "json":
         payload = result.summary_json()
         payload["probabilities"] = result.probabilities
@@ -212,11 +225,13 @@ def fit(
         from hlhbayes.support import SUPPORT_COLUMNS, with_support
 
         rows = with_support(records, result.support)
-        emit_frame(pd.DataFrame(rows, columns=SUMMARY_COLUMNS + SUPPORT_COLUMNS), "csv")
+        frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + SUPPORT_COLUMNS)
+        emit_frame(frame.assign(converged=d.converged), "csv")
     else:
         _print_table(result, records, request.thresholds)
+        if not d.converged:
+            click.echo(not_converged_line(d))
         _print_support(result, etiologies, lines)
-    d = result.diagnostics
     if method == "exact":
         log(f"exact posterior by quadrature (no MCMC); run folder: {target}")
     else:

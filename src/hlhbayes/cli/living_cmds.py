@@ -13,19 +13,22 @@ from hlhbayes.cli.common import (
     command_line,
     emit_frame,
     emit_json,
+    emit_payload,
     logger,
+    not_converged_line,
     show_progress,
 )
 from hlhbayes.cli.options import (
     cell_options,
     data_option,
-    format_option,
     model_option,
     outcome_option,
     output_options,
+    plot_options,
     quiet_option,
     sampler_options,
     sampler_overrides,
+    table_format_option,
     wait_options,
 )
 from hlhbayes.models.units import MODEL_ETIOLOGIES
@@ -50,7 +53,7 @@ def _patterns(text: str | None) -> tuple[str, ...]:
 # update
 
 
-@click.command()
+@click.command(short_help="Re-run the saved analyses and show what changed.")
 @model_option(multiple=True)
 @click.option(
     "--new",
@@ -77,7 +80,7 @@ def _patterns(text: str | None) -> tuple[str, ...]:
 )
 @sampler_options()
 @quiet_option
-@format_option("table", "json")
+@table_format_option()
 @click.option("--dry-run", is_flag=True, help="Show what would be fitted and compared; no MCMC.")
 @click.option("--force", is_flag=True, help="Replace a history folder of the same name.")
 @wait_options
@@ -97,7 +100,7 @@ def update(
     dry_run: bool,
     force: bool,
 ) -> None:
-    """Re-run the saved analyses on the current evidence base and show what changed.
+    """Re-run the saved analyses and show what changed.
 
     The saved analyses are the model specs in models/*.yaml, each for response and for death
     (--outcome: one of them). For each, the previous run is the latest of
@@ -139,13 +142,12 @@ def update(
         plans = up.plan_update(specs, runs_dir, data_path, new, seed)
         updates = up.run_update(plans, runs_dir, logger(quiet))
         up.write_update(updates, force=force)
-    if fmt == "json":
-        emit_json(
-            {
-                "analyses": [up.update_payload(u) for u in updates],
-                "nothing_to_update": up.nothing_to_update(updates),
-            }
-        )
+    if fmt != "table":
+        payload = {
+            "analyses": [up.update_payload(u) for u in updates],
+            "nothing_to_update": up.nothing_to_update(updates),
+        }
+        emit_payload(payload, fmt)
     else:
         for u in updates:
             _print_update(u)
@@ -198,6 +200,9 @@ def _print_update(u) -> None:
         click.echo(f"changed studies: {', '.join(plan.changed_studies)}")
     if plan.removed_studies:
         click.echo(f"studies no longer in this analysis: {', '.join(plan.removed_studies)}")
+    for fit in (u.baseline, u.result):
+        if fit is not None and not fit.diagnostics.converged:
+            click.echo(not_converged_line(fit.diagnostics))
     notes = list(plan.notes) + (u.comparison.notes if u.comparison else [])
     for note in notes:
         click.echo(f"note: {note}")
@@ -240,20 +245,18 @@ def _print_update(u) -> None:
 # compare
 
 
-@click.command()
+@click.command(short_help="Compare two runs of the same model and outcome.")
 @click.argument("run_a", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.argument("run_b", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@format_option("table", "json", "csv")
-@click.option(
-    "--figure",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="PNG of the intervals side by side (default: compare-<A>-vs-<B>.png beside RUN_B).",
+@table_format_option()
+@plot_options(
+    "PNG of the intervals side by side (default: compare-<A>-vs-<B>.png beside RUN_B).",
+    dest="figure",
 )
-@click.option("--no-figure", is_flag=True, help="Do not draw the figure.")
 def compare(run_a: Path, run_b: Path, fmt: str, figure: Path | None, no_figure: bool) -> None:
-    """Compare two runs of the same model and outcome: RUN_A (before) and RUN_B (after).
+    """Compare two runs of the same model and outcome.
 
-    For every reported quantity: mean and 95% interval in each run, the shift in posterior SDs
+    RUN_A is before, RUN_B after. For every reported quantity: mean and 95% interval in each run, the shift in posterior SDs
     ((mean_B - mean_A) / sd_A) and the change of the interval's width (absolute and relative).
     Runs of different models or outcomes are refused.
     """
@@ -319,7 +322,7 @@ def _cell_options(etiology_default: str, line_default: str):
     )
 
 
-@click.command()
+@click.command(short_help="Cumulative meta-analysis, one study at a time.")
 @model_option()
 @outcome_option
 @_output_options("cumulative")
@@ -331,7 +334,7 @@ def _cell_options(etiology_default: str, line_default: str):
 @data_option(tables=True)
 @sampler_options()
 @quiet_option
-@format_option("table", "json", "csv")
+@table_format_option()
 @wait_options
 def cumulative(
     model: str,
@@ -350,9 +353,9 @@ def cumulative(
     quiet: bool,
     fmt: str,
 ) -> None:
-    """Cumulative meta-analysis: the estimates after each study, in order of publication.
+    """Cumulative meta-analysis, one study at a time.
 
-    Step k fits the first k studies (by year, ties by id; --order puts studies first). The model
+    The estimates after each study, in order of publication. Step k fits the first k studies (by year, ties by id; --order puts studies first). The model
     is built and compiled once, with likelihood inclusion weights; each step only changes the
     weights and samples, so a step costs its sampling time (shown on stderr). Writes
     cumulative.csv, cumulative.json, cumulative.png and provenance.json to the output folder,
@@ -441,7 +444,7 @@ def _print_cumulative(rates, shown) -> None:
         )
 
 
-@click.command()
+@click.command(short_help="Headline estimates under alternative choices.")
 @model_option()
 @outcome_option
 @_output_options("sensitivity")
@@ -454,7 +457,7 @@ def _print_cumulative(rates, shown) -> None:
 @data_option()
 @sampler_options()
 @quiet_option
-@format_option("table", "json", "csv")
+@table_format_option()
 @wait_options
 def sensitivity(
     model: str,
@@ -474,9 +477,9 @@ def sensitivity(
     quiet: bool,
     fmt: str,
 ) -> None:
-    """The headline estimates under alternative choices, in one table and one figure.
+    """Headline estimates under alternative choices.
 
-    Scenarios: baseline; heterogeneity priors tau ~ HalfNormal(0.5 / 1 / 2), HalfCauchy(1);
+    In one table and one figure. Scenarios: baseline; heterogeneity priors tau ~ HalfNormal(0.5 / 1 / 2), HalfCauchy(1);
     leave one study out (loo-STUDY); no-derived (derived counts out); classic-shlh-only;
     all-conditions (with sepsis with MAS features and COVID-19); adults-only; children-only;
     definition-CODE (each response definition alone). Default cell: infection, first line.

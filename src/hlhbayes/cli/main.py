@@ -21,6 +21,7 @@ import click
 from hlhbayes import interrupts, locking
 from hlhbayes.cli.workspace_cmds import show_version
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.suggest import did_you_mean
 
 EXIT_BAD_INPUT = 1
 EXIT_INTERRUPTED = 130
@@ -98,6 +99,18 @@ class LazyGroup(click.Group):
             module_name, attribute = self.lazy_commands[cmd_name].split(":")
             return getattr(importlib.import_module(module_name), attribute)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """The subcommand named first in ``args``; an unknown name gets "did you mean ...?"."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            hint = did_you_mean(args[0], self.list_commands(ctx)) if args else ""
+            if hint and "did you mean" not in exc.message.lower():
+                exc.message = f"{exc.message} {hint[0].upper()}{hint[1:]}"
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; a domain or file-system error becomes ``error: ...``, exit 1.

@@ -13,6 +13,9 @@ from typing import Any
 
 import click
 
+from hlhbayes.cli.vocabulary import TABLE_FORMATS
+from hlhbayes.suggest import did_you_mean
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -27,11 +30,57 @@ def _all(*decorators: Decorator) -> Decorator:
     return apply
 
 
-class ModelChoice(click.Choice):
+class Choice(click.Choice):
+    """A ``click.Choice`` that ignores case and, for a near miss, asks "did you mean ...?"."""
+
+    def __init__(self, choices: Any, case_sensitive: bool = False) -> None:
+        super().__init__(choices, case_sensitive=case_sensitive)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The matching choice (in its own case); a usage error with a suggestion otherwise."""
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            hint = did_you_mean(str(value), [str(c) for c in self.choices])
+            if hint:
+                exc.message = f"{exc.message} {hint[0].upper()}{hint[1:]}"
+            raise
+
+
+class Probability(click.ParamType):
+    """A probability in [0, 1]; a percentage (``70``) is refused with "did you mean 0.70?"."""
+
+    name = "probability"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """``value`` as a float in [0, 1]."""
+        if isinstance(value, float):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number between 0 and 1.", param, ctx)
+        if 2 <= number <= 100:  # 70 for 70%; 1.5 is no percentage anyone means
+            self.fail(
+                f"{number:g} is not between 0 and 1; a percentage? did you mean "
+                f"{number / 100:.2f}?",
+                param,
+                ctx,
+            )
+        if not 0 <= number <= 1:
+            self.fail(f"{number:g} is not between 0 and 1.", param, ctx)
+        return number
+
+
+PROBABILITY = Probability()
+
+
+class ModelChoice(Choice):
     """One of the registered models, looked up when the command runs (not when it is defined)."""
 
     def __init__(self) -> None:
-        super().__init__(())
+        super().__init__((), case_sensitive=False)
 
     @property
     def choices(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -70,7 +119,9 @@ def model_option(multiple: bool = False) -> Decorator:
 def outcome_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--outcome``: response or death (default: the spec's, response)."""
     return click.option(
-        "--outcome", type=click.Choice(["response", "death"]), help="Default: response."
+        "--outcome",
+        type=Choice(["response", "death"]),
+        help="response or death (default: the spec's, response).",
     )(func)
 
 
@@ -97,12 +148,20 @@ def cell_options(etiology_help: str, line_help: str) -> Decorator:
             "--etiology",
             "etiologies",
             multiple=True,
-            type=click.Choice(MODEL_ETIOLOGIES),
+            type=Choice(MODEL_ETIOLOGIES),
             help=etiology_help,
         ),
-        click.option(
-            "--line", "lines", multiple=True, type=click.Choice(MODEL_LINES), help=line_help
-        ),
+        click.option("--line", "lines", multiple=True, type=Choice(MODEL_LINES), help=line_help),
+    )
+
+
+def cell_option(etiology_help: str, line_help: str) -> Decorator:
+    """``--etiology`` and ``--line`` (one each): the one cell a command works on, same choices."""
+    from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES
+
+    return _all(
+        click.option("--etiology", type=Choice(MODEL_ETIOLOGIES), help=etiology_help),
+        click.option("--line", type=Choice(MODEL_LINES), help=line_help),
     )
 
 
@@ -123,11 +182,17 @@ def sampler_options(nuts: bool = False) -> Decorator:
     ]
     if nuts:
         options.append(
-            click.option(
-                "--sampler", type=click.Choice(["pymc", "nutpie"]), help="NUTS implementation."
-            )
+            click.option("--sampler", type=Choice(["pymc", "nutpie"]), help="NUTS implementation.")
         )
-    options.append(click.option("--seed", type=int, default=1, show_default=True))
+    options.append(
+        click.option(
+            "--seed",
+            type=int,
+            default=1,
+            show_default=True,
+            help="Random seed (same seed, same numbers).",
+        )
+    )
     return _all(*options)
 
 
@@ -149,9 +214,11 @@ def sampler_overrides(
 
 
 def output_options(help_text: str, force_help: str) -> Decorator:
-    """``--out DIR`` (where a command writes its folder) and ``--force``."""
+    """``--out DIR`` (the folder a command writes) and ``--force``."""
     return _all(
-        click.option("--out", type=click.Path(path_type=Path), help=help_text),
+        click.option(
+            "--out", type=click.Path(path_type=Path, file_okay=False), metavar="DIR", help=help_text
+        ),
         click.option("--force", is_flag=True, help=force_help),
     )
 
@@ -168,7 +235,7 @@ def format_option(
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(list(choices)),
+        type=Choice(list(choices)),
         default=default,
         show_default=True,
         help=help_text,
@@ -177,7 +244,53 @@ def format_option(
 
 def threshold_option(help_text: str) -> Decorator:
     """``--threshold T`` (repeatable): report P(rate > T)."""
-    return click.option("--threshold", "thresholds", multiple=True, type=float, help=help_text)
+    return click.option(
+        "--threshold", "thresholds", multiple=True, type=PROBABILITY, help=help_text
+    )
+
+
+def table_format_option(
+    default: str = "table", help_text: str = "table (for people), json or csv (for scripts)."
+) -> Decorator:
+    """``--format table|json|csv``: every command that prints a table takes all three."""
+    return format_option(*TABLE_FORMATS, default=default, help_text=help_text)
+
+
+def wide_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--wide``: terminal tables keep their long columns (URLs, long text)."""
+    return click.option(
+        "--wide", is_flag=True, help="Show long columns (URLs, long text) in the table too."
+    )(func)
+
+
+def output_file_option(help_text: str, required: bool = False) -> Decorator:
+    """``-o/--output FILE``: the one file a command writes (``--out`` is always a folder)."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        required=required,
+        help=help_text,
+    )
+
+
+def plot_options(help_text: str, dest: str = "plot") -> Decorator:
+    """``--plot FILE`` / ``--no-plot``: the figure a command draws, or none.
+
+    The command receives them as ``dest`` and ``no_<dest>``.
+    """
+    return _all(
+        click.option(
+            "--plot",
+            dest,
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="FILE",
+            help=help_text,
+        ),
+        click.option("--no-plot", f"no_{dest}", is_flag=True, help="Draw no figure."),
+    )
 
 
 def _set_wait(ctx: click.Context, _param: click.Parameter, value: float | None) -> None:

@@ -17,7 +17,7 @@ from hlhbayes.cli.options import (
 )
 
 
-@click.command()
+@click.command(short_help="Write the report of a fit.")
 @click.argument("run", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--name",
@@ -63,7 +63,10 @@ def report(
     allow_stale: bool,
     quiet: bool,
 ) -> None:
-    """Write the report of a fit: RUN (default runs/etiology-line-response) to RUN/report/.
+    """Write the report of a fit.
+
+    RUN (default runs/etiology-line-response) is written to RUN/report/ (with --out-dir, to
+    OUT_DIR/NAME/).
 
     The question and filters, the evidence table with links to every source, the model with its
     priors and sampler settings, convergence diagnostics (with a NOT CONVERGED banner when the

@@ -13,6 +13,7 @@ import pandas as pd
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import ETIOLOGIES, PATIENT_COLUMNS, Patient, StudyFile
 from hlhbayes.quoting import quoted
+from hlhbayes.suggest import did_you_mean
 
 
 class UnknownStudyError(HlhBayesError, KeyError):
@@ -42,7 +43,11 @@ class EvidenceBase:
             return self.studies[study_id]
         except KeyError:
             known = ", ".join(sorted(self.studies))
-            raise UnknownStudyError(f"unknown study {quoted(study_id)}; known: {known}") from None
+            hint = did_you_mean(study_id, self.studies)
+            hint = f" ({hint})" if hint else ""
+            raise UnknownStudyError(
+                f"unknown study {quoted(study_id)}{hint}; known: {known}"
+            ) from None
 
     def patients_of(self, study_id: str) -> list[Patient]:
         """Patient rows of one study, in the order of the paper's table."""

@@ -141,6 +141,6 @@ def _check_folder(folder: Path, evidence_base: Path | None) -> None:
     )
     if inside or record_folder:
         raise HlhBayesError(
-            f"--dir {folder}: inside an evidence base; write the template elsewhere, fill it "
+            f"--out {folder}: inside an evidence base; write the template elsewhere, fill it "
             "in, then add it with hlhbayes data add"
         )
