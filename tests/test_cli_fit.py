@@ -304,5 +304,5 @@ def test_exact_never_prints_a_moment_it_cannot_compute(tmp_path):
     assert summary["notes"] == payload["notes"]
     csv_out = run(*args, "--out", str(tmp_path / "c"), "--format", "csv").stdout
     assert csv_out.splitlines()[2].startswith("tau,,,,,")  # empty mean and sd
-    compared = run("compare", str(tmp_path / "t"), str(tmp_path / "j"), "--no-figure")
+    compared = run("compare", str(tmp_path / "t"), str(tmp_path / "j"), "--no-plot")
     assert compared.exit_code == 0, compared.output

@@ -19,6 +19,7 @@ from hlhbayes.cli.common import (
 )
 from hlhbayes.cli.dry_run import dry_run_payload
 from hlhbayes.cli.options import (
+    Choice,
     cell_options,
     data_option,
     format_option,
@@ -48,14 +49,14 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 @click.option("--total-col", help="random-effects table: the total column.")
 @click.option(
     "--population",
-    type=click.Choice(["adult", "pediatric", "all"], case_sensitive=False),
+    type=Choice(["adult", "pediatric", "all"]),
     help="Studies of adults, of children, or all (default: the spec's).",
 )
 @click.option(
     "--condition",
     "conditions",
     multiple=True,
-    type=click.Choice(CONDITIONS),
+    type=Choice(CONDITIONS),
     help="Conditions to include (repeatable; default classic_shlh and mas).",
 )
 @click.option("--exclude-study", "exclude_studies", multiple=True, help="Study id to leave out.")
@@ -64,7 +65,7 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
     "--death-timeframe",
     "death_timeframes",
     multiple=True,
-    type=click.Choice(TIMEFRAMES),
+    type=Choice(TIMEFRAMES),
     help="--outcome death: deaths counted in this timeframe enter (repeatable; default "
     "last_follow_up and not_stated).",
 )
@@ -96,7 +97,7 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 )
 @click.option(
     "--method",
-    type=click.Choice(["mcmc", "exact"]),
+    type=Choice(["mcmc", "exact"]),
     default="mcmc",
     show_default=True,
     help="exact: quadrature instead of MCMC (random-effects only; instant).",
@@ -229,9 +230,9 @@ def fit(
         emit_frame(frame.assign(converged=d.converged), "csv")
     else:
         _print_table(result, records, request.thresholds)
-        if not d.converged:
-            click.echo(not_converged_line(d))
         _print_support(result, etiologies, lines)
+        if not d.converged:  # the last line of the table says so itself
+            click.echo(not_converged_line(d))
     if method == "exact":
         log(f"exact posterior by quadrature (no MCMC); run folder: {target}")
     else:

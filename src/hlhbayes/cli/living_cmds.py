@@ -19,6 +19,7 @@ from hlhbayes.cli.common import (
     show_progress,
 )
 from hlhbayes.cli.options import (
+    Choice,
     cell_options,
     data_option,
     model_option,
@@ -67,7 +68,7 @@ def _patterns(text: str | None) -> tuple[str, ...]:
     "--outcome",
     "outcomes",
     multiple=True,
-    type=click.Choice(["response", "death"]),
+    type=Choice(["response", "death"]),
     help="Only the analyses of this outcome (repeatable; default both).",
 )
 @data_option()

@@ -105,7 +105,7 @@ VOCABULARY: dict[str, str] = {
 TABLE_FORMATS = ("table", "json", "csv")
 """The ``--format`` choices of a command that prints a table."""
 
-OTHER_FORMATS = {("report",): ("html", "md", "both")}
+OTHER_FORMATS = {("report",): ("html", "md", "both", "pdf", "all")}
 """Commands whose ``--format`` is not a table's: what they write instead."""
 
 
