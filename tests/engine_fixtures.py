@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hlhbayes.engine import ModelDefinition, SamplerSettings, source_fingerprint
+from hlhbayes.engine import CompiledModel, SamplerSettings, source_fingerprint
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES, Units
 
 SOURCE = source_fingerprint([Path(__file__)])
@@ -60,9 +60,9 @@ def hierarchical_pymc(data: dict[str, Any]):
     return model
 
 
-def hierarchical(n_studies: int = len(HIER_N)) -> ModelDefinition:
+def hierarchical(n_studies: int = len(HIER_N)) -> CompiledModel:
     shapes = hierarchical_data(HIER_N[:n_studies], HIER_R[:n_studies])
-    return ModelDefinition(
+    return CompiledModel(
         "test-hierarchical",
         lambda: hierarchical_pymc(shapes),
         {"studies": n_studies},
@@ -74,7 +74,7 @@ def double_well_data(y: float, sigma: float, k: int = 8) -> dict[str, Any]:
     return {"y": np.full(k, float(y)), "sigma": np.float64(sigma)}
 
 
-def double_well(k: int = 8) -> ModelDefinition:
+def double_well(k: int = 8) -> CompiledModel:
     def build():
         import pymc as pm
 
@@ -86,7 +86,7 @@ def double_well(k: int = 8) -> ModelDefinition:
             pm.Normal("obs", theta**2, sigma, observed=y, dims="k")
         return model
 
-    return ModelDefinition("test-double-well", build, {"k": k}, SOURCE)
+    return CompiledModel("test-double-well", build, {"k": k}, SOURCE)
 
 
 def random_effects_data(
@@ -103,7 +103,7 @@ def random_effects_data(
     }
 
 
-def random_effects(n_studies: int) -> ModelDefinition:
+def random_effects(n_studies: int) -> CompiledModel:
     r"""Copy of ``random-effects`` (one stratum per study), normal / half-normal priors.
 
     .. math:: r_i \sim \text{Binomial}(n_i, \operatorname{logit}^{-1}(\mu + \tau z_i))
@@ -127,7 +127,7 @@ def random_effects(n_studies: int) -> ModelDefinition:
             pm.Potential("excluded", -pt.sum((1.0 - include) * pm.logp(y, events)))
         return model
 
-    return ModelDefinition("test-random-effects", build, {"studies": n_studies}, SOURCE)
+    return CompiledModel("test-random-effects", build, {"studies": n_studies}, SOURCE)
 
 
 def etiology_line_structure(units: Units) -> dict[str, Any]:
@@ -261,9 +261,9 @@ _ETIOLOGY_DIMS = {
 }
 
 
-def etiology_line(units: Units) -> ModelDefinition:
+def etiology_line(units: Units) -> CompiledModel:
     data = etiology_line_data(units)
-    return ModelDefinition(
+    return CompiledModel(
         "test-etiology-line",
         lambda: etiology_line_pymc(units, data),
         etiology_line_structure(units),

@@ -200,7 +200,7 @@ def test_prior_families_of_the_spec_files_equal_pymc(cache):
             pm.Deterministic("share_of_first", weights[0] / weights.sum())
         return model
 
-    definition = engine.ModelDefinition("test-prior-families", build, {}, fx.SOURCE)
+    definition = engine.CompiledModel("test-prior-families", build, {}, fx.SOURCE)
     data = {
         "scale": np.float64(1.5),
         "loc": np.float64(0.3),

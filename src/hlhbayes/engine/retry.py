@@ -17,7 +17,7 @@ from typing import Any
 
 from hlhbayes.engine.buckets import SCENARIO_BUCKETS, scenario_bucket
 from hlhbayes.engine.cache import CompiledFitCache
-from hlhbayes.engine.model import ModelDefinition, SamplerSettings
+from hlhbayes.engine.model import CompiledModel, SamplerSettings
 from hlhbayes.engine.programs import Log, silent
 from hlhbayes.engine.results import BatchFit, Gate
 from hlhbayes.engine.sampler import DEFAULT_GATE, DEFAULT_SETTINGS, Coords, sample_batch
@@ -42,7 +42,7 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 def sample_batch_with_retry(
-    model: ModelDefinition,
+    model: CompiledModel,
     scenarios: Sequence[Mapping[str, Any]],
     *,
     settings: SamplerSettings = DEFAULT_SETTINGS,
