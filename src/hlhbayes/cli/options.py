@@ -124,7 +124,10 @@ def sampler_options(nuts: bool = False) -> Decorator:
     if nuts:
         options.append(
             click.option(
-                "--sampler", type=click.Choice(["pymc", "nutpie"]), help="NUTS implementation."
+                "--sampler",
+                type=click.Choice(["compiled", "pymc", "nutpie"]),
+                help="NUTS implementation (spec: compiled, the compiled engine; pymc: PyMC's "
+                "own NUTS, the cross-check; nutpie when installed).",
             )
         )
     options.append(click.option("--seed", type=int, default=1, show_default=True))
