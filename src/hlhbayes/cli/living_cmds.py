@@ -470,10 +470,10 @@ def sensitivity(
         sens.build_scenarios(spec, data_path, prepared.units, prepared.base), _patterns(scenarios)
     )
     if list_only:
-        _list_scenarios(sens.plan_scenarios(spec.model, chosen, cells, prepared))
+        _list_scenarios(sens.plan_scenarios(chosen, cells, prepared))
         return
     folder = output_dir("sensitivity", spec.model, spec.filters.outcome, out, force)
-    result = sens.run_sensitivity(prepared, chosen, cells, overrides, logger(quiet))
+    result = sens.run_sensitivity(prepared, chosen, cells, logger(quiet))
     sens.write_sensitivity(result, folder, force)
     logger(quiet)(f"output folder: {folder}")
     frame = result.frame()

@@ -42,6 +42,7 @@ their convergence gate are listed as ``not converged``, with their numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.schema import CONDITIONS
 from hlhbayes.living.output import write_output
-from hlhbayes.models.spec import Spec, load_spec
+from hlhbayes.models.spec import Spec
 from hlhbayes.models.units import MODEL_ETIOLOGIES, Units
 from hlhbayes.priors import Prior
 from hlhbayes.summary import diagnose, summarise
@@ -350,41 +351,43 @@ class ScenarioPlan:
     missing: set = field(default_factory=set)  # requested cells without direct data
 
 
+def scenario_spec(spec: Spec, sc: Scenario) -> Spec:
+    """The baseline ``spec`` with the scenario's priors and filters."""
+    filters = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in sc.filters.items()}
+    return dataclasses.replace(
+        spec,
+        priors={**spec.priors, **sc.priors},
+        filters=dataclasses.replace(spec.filters, **filters),
+    )
+
+
 def prepare_scenario(
-    model: str,
     sc: Scenario,
     cells: list[tuple[str | None, str | None]],
-    data: Path | None = None,
-    seed: int = 1,
-    outcome: str | None = None,
-    sampler_overrides: dict[str, Any] | None = None,
-    baseline: Units | None = None,
-    base: EvidenceBase | None = None,
+    baseline: pipeline.Prepared,
 ) -> ScenarioPlan:
     """Build the scenario's spec and units and decide whether it can be fitted (no sampling).
 
-    A data scenario whose units are exactly the ``baseline`` units is not run (it would repeat
-    the baseline). ``base``: the evidence base of ``data`` when already loaded.
+    The scenario is the ``baseline`` fit (as prepared: its spec, data, seed and evidence base)
+    with the scenario's changes. A data scenario whose units are exactly the baseline's is not
+    run (it would repeat the baseline).
     """
     if sc.skip:
         return ScenarioPlan(sc, None, "not run", sc.skip)
+    request = baseline.request
     try:
-        spec = load_spec(
-            model,
-            prior_overrides=sc.priors,
-            filter_overrides={"outcome": outcome, **sc.filters},
-            sampler_overrides=sampler_overrides,
+        spec = scenario_spec(request.spec, sc)
+        prepared = pipeline.prepare(
+            dataclasses.replace(request, spec=spec, command=None), baseline.base
         )
-        prepared = pipeline.prepare(pipeline.FitRequest(spec=spec, data=data, seed=seed), base)
     except HlhBayesError as exc:
         return ScenarioPlan(sc, None, "not estimable", str(exc))
     u = prepared.units
     if (
-        baseline is not None
-        and sc.name != "baseline"
+        sc.name != "baseline"
         and not sc.priors
         and not sc.study_weights
-        and _same_units(u, baseline)
+        and _same_units(u, baseline.units)
     ):
         return ScenarioPlan(sc, prepared, "not run", "the same evidence units as the baseline")
     missing = {c for c in cells if c[0] is not None and not cell_has_data(u, *c)}
@@ -396,41 +399,24 @@ def prepare_scenario(
 
 
 def plan_scenarios(
-    model: str,
     scenarios: list[Scenario],
     cells: list[tuple[str | None, str | None]],
     baseline: pipeline.Prepared,
-    sampler_overrides: dict[str, Any] | None = None,
 ) -> list[ScenarioPlan]:
     """Check every scenario against the ``baseline`` fit (as prepared): what will be fitted."""
-    request = baseline.request
-    return [
-        prepare_scenario(
-            model,
-            sc,
-            cells,
-            request.data,
-            request.seed,
-            request.spec.filters.outcome,
-            sampler_overrides,
-            baseline.units,
-            baseline.base,
-        )
-        for sc in scenarios
-    ]
+    return [prepare_scenario(sc, cells, baseline) for sc in scenarios]
 
 
 def run_sensitivity(
     baseline: pipeline.Prepared,
     scenarios: list[Scenario],
     cells: list[tuple[str | None, str | None]],
-    sampler_overrides: dict[str, Any] | None = None,
     log: Log = _silent,
 ) -> SensitivityResult:
     """Fit every scenario that can be fitted, in one batch, and collect the headline rows.
 
-    ``baseline``: the saved spec prepared on the evidence base (its seed, data and command are
-    those of every scenario); ``sampler_overrides``: the sampler settings of the command line.
+    ``baseline``: the fit every scenario changes, as prepared (its spec, sampler settings,
+    seed, data and command are those of every scenario).
     """
     from hlhbayes.inference import Scenario as Variant
     from hlhbayes.inference import sample_scenarios
@@ -438,7 +424,7 @@ def run_sensitivity(
 
     baseline_spec = baseline.request.spec
     model, data, seed = baseline_spec.model, baseline.request.data, baseline.request.seed
-    checked = plan_scenarios(model, scenarios, cells, baseline, sampler_overrides)
+    checked = plan_scenarios(scenarios, cells, baseline)
     rows: dict[int, list[dict[str, Any]]] = {}
     blank = {"converged": None, "max_r_hat": None, "min_ess_bulk": None, "divergences": None}
     fitted = []
