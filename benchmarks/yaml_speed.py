@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import yaml
 
 from hlhbayes.evidence import load_evidence, yaml_input
+from hlhbayes.workspace import shipped_data_dir
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = shipped_data_dir()
 
 
 def best(repeat: int, run: Callable[[], object]) -> float:

@@ -13,7 +13,9 @@ import pytest
 from hlhbayes.evidence import EvidenceBase, load_evidence
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data"
+SHIPPED = REPO / "src" / "hlhbayes" / "shipped"  # the checkout's workspace (hlhbayes.toml)
+DATA = SHIPPED / "data"
+MODELS = SHIPPED / "models"
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,9 @@ ARCHITECTURE = (REPO / "ARCHITECTURE.md").read_text(encoding="utf-8")
 FLOORS = {
     "errors": 1,
     "atomic": 1,
+    "journal": 1,
+    "locking": 1,
+    "interrupts": 1,
     "priors": 1,
     "progress": 1,
     "provenance": 1,
@@ -28,6 +31,7 @@ FLOORS = {
     "inputs": 1,
     "quoting": 1,
     "spreadsheet": 1,
+    "workspace": 1,
     "evidence": 2,
     "runs": 2,
     "models": 3,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import snapshot
-from hlhbayes import atomic
+from hlhbayes import atomic, journal
 from hlhbayes.errors import HlhBayesError
 
 
@@ -47,7 +47,7 @@ def test_write_atomically_keeps_nothing_after_an_interrupt(
             raise KeyboardInterrupt
         return real(src, dst)
 
-    monkeypatch.setattr(atomic.os, "replace", interrupted)
+    monkeypatch.setattr(journal.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         atomic.write_atomically({existing: b"replaced", tmp_path / "new.txt": b"created"})
     assert existing.read_bytes() == b"old"
@@ -122,7 +122,7 @@ def test_a_failure_leaves_the_old_folder_and_nothing_else(
     real = Path.rename
 
     def rename(self: Path, dest):  # the final rename of the finished folder fails
-        if Path(dest) == target and self.name == "run" and ".staging." in self.parent.name:
+        if Path(dest) == target and self.name == "run" and ".staging-" in self.parent.name:
             raise OSError("rename refused")
         return real(self, dest)
 
@@ -143,10 +143,14 @@ def test_commit_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         atomic.stage(tmp_path / "deep" / "two", _fill("a")),
     ]
 
-    def boom(_writes):
-        raise OSError("disk full")
+    real = os.replace
 
-    monkeypatch.setattr(atomic, "write_atomically", boom)
+    def boom(src, dst):  # the pointer, written after both folders are in place
+        if Path(dst).name == "POINTER":
+            raise OSError("disk full")
+        return real(src, dst)
+
+    monkeypatch.setattr(journal.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         atomic.commit(staged, {tmp_path / "POINTER": b"x"})
     assert snapshot(tmp_path) == before

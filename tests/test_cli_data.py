@@ -16,13 +16,11 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from conftest import file_counts
+from conftest import DATA, file_counts
 from hlhbayes import __version__
 from hlhbayes.cli import main
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.describe import describe
-
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -521,9 +519,17 @@ def test_every_command_has_help(path: tuple[str, ...], flag: str) -> None:
     assert "-h, --help" in result.stdout
 
 
-def test_version() -> None:
+def test_version_names_the_evidence_base_and_its_hash(shipped, monkeypatch) -> None:
+    monkeypatch.delenv("HLHBAYES_DATA", raising=False)
+    monkeypatch.delenv("HLHBAYES_MODELS", raising=False)
+    monkeypatch.chdir(DATA.parents[3])  # the checkout, a workspace over the shipped folders
     result = ok("--version")
-    assert result.stdout == f"hlhbayes, version {__version__}\n"
+    assert result.stdout.splitlines() == [
+        f"hlhbayes {__version__}",
+        f"evidence base: {DATA} (the workspace at {DATA.parents[3]})",
+        f"content hash: {shipped.content_hash}",
+        f"model specs: {DATA.parent / 'models'} (the workspace at {DATA.parents[3]})",
+    ]
     assert __version__ == "0.1.0"
 
 

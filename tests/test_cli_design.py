@@ -15,6 +15,7 @@ import xarray as xr
 from click.testing import CliRunner, Result
 
 from hlhbayes.cli import main
+from hlhbayes.design.decision import prob_difference
 from hlhbayes.design.mixture import BetaMixture, read_prior_file
 
 AS_JSON = [
@@ -96,7 +97,9 @@ def test_map_writes_prior_and_figure_with_json_summary(el_run: Path):
     assert payload["plot"] == str(el_run / "map-infection-first.png")
     assert (el_run / "map-infection-first.png").stat().st_size > 1000
     assert payload["quantity"] == "rate_new[infection, first]" and payload["draws"] == 1000
-    assert set(payload["ess"]) == {"elir", "moment", "morita"}
+    assert set(payload["ess"]) == {"elir", "moment", "morita", "elir_logit"}
+    assert payload["ess_notes"] == [] and payload["at_bounds"] == [] and payload["fit_notes"] == []
+    assert payload["constrained"] is True
     assert payload["robust"] is None and payload["saved"] == "map"
     saved = read_prior_file(prior_file)
     assert saved.components() == payload["mixture"]
@@ -163,19 +166,70 @@ def test_map_errors(el_run: Path, re_run: Path, tmp_path: Path):
 # ---------------------------------------------------------------------- ess / robustify
 def test_ess_json_contract_and_table(as_prior: Path):
     payload = json.loads(ok("ess", "--prior", as_prior, "--format", "json").stdout)
-    assert list(payload) == ["elir", "moment", "morita"]
-    assert [round(payload[k]) for k in payload] == [37, 26, 63]
+    assert list(payload) == ["elir", "moment", "morita", "elir_logit", "notes"]
+    assert [round(payload[k]) for k in ("elir", "moment", "morita")] == [37, 26, 63]
+    assert payload["elir_logit"] == payload["elir"] and payload["notes"] == []
     table = ok("ess", "--prior", as_prior).stdout
     assert table == (
-        "prior: 2-component beta mixture, mean 0.2586, sd 0.0842\n"
-        "elir    36.82\nmoment  26.02\nmorita  62.67\n"
+        "prior: 2-component beta mixture, mean 0.259, sd 0.0842\n"
+        "method         ESS\n"
+        "ELIR          36.8\n"
+        "moment        26.0\n"
+        "Morita        62.7\n"
+        "ELIR (logit)  36.8\n"
     )
 
 
 def test_ess_of_an_inline_prior_with_undefined_methods():
     result = ok("ess", "--prior", "beta:0.5,1", "--format", "json")
-    assert json.loads(result.stdout) == {"elir": None, "moment": pytest.approx(1.5), "morita": None}
-    assert "note: ELIR ESS is undefined" in result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["elir"] is None and payload["morita"] is None
+    assert payload["moment"] == pytest.approx(1.5) and payload["elir_logit"] == pytest.approx(1.5)
+    assert [n[:24] for n in payload["notes"]] == [
+        "ELIR is undefined here: ",
+        "Morita's ESS is undefine",
+    ]
+    assert result.stderr == ""
+
+
+def test_ess_at_a_shape_of_one_prints_the_reason():
+    assert ok("ess", "--prior", "beta:12,1").stdout == (
+        "prior: Beta(12, 1), mean 0.923, sd 0.0712\n"
+        "method         ESS\n"
+        "ELIR          1.00\n"
+        "moment        13.0\n"
+        "Morita           -\n"
+        "ELIR (logit)  13.0\n"
+        "note: ELIR is degenerate here: it averages the curvature of the prior's log density over "
+        "the prior,\n"
+        "      in units of the information one patient's outcome carries, and a beta with a shape "
+        "equal to 1\n"
+        "      has no curvature on that side, so ELIR credits component 1 (Beta(12, 1)) with 1 "
+        "patient\n"
+        "      instead of a + b = 13, jumping at 1 (a shape just above 1 counts in full). Quote "
+        "the ELIR on\n"
+        "      the logit scale, 13.0, which counts every Beta(a, b) as a + b and equals the ELIR "
+        "when all\n"
+        "      shapes exceed 1 (or the moment ESS, 13.0, conservative).\n"
+        "note: Morita's ESS is undefined: the prior's density is highest at p = 1, and Morita's "
+        "method takes\n"
+        "      the prior's curvature at its highest point, which is not finite at an edge.\n"
+    )
+
+
+def test_a_negative_elir_never_goes_without_a_note(tmp_path: Path):
+    prior = "mix:0.2,45.5,1+0.8,1,1"
+    payload = json.loads(ok("ess", "--prior", prior, "--format", "json").stdout)
+    assert payload["elir"] < 0 < payload["elir_logit"]
+    assert payload["notes"][0].startswith("ELIR is negative (-3.30), which no sample size can be")
+    for command in (
+        ["ess", "--prior", prior],
+        ["robustify", "--prior", prior, "--weight", "0.1", "--out", tmp_path / "r.json"],
+        ["oc", "--prior", prior, "--n", "10", "--p0", "0.5", "--prob", "0.9", "--rates", "0.5"],
+        ["posterior", "--prior", prior, "--responders", "3", "--n", "10"],
+    ):
+        out = ok(*command).stdout
+        assert "note: ELIR is negative" in out, command
 
 
 def test_robustify_writes_the_rbest_robust_prior(as_prior: Path, tmp_path: Path):
@@ -244,7 +298,7 @@ def test_decide_reproduces_the_vignette_probability(as_prior: Path, tmp_path: Pa
         "--prob",
         "0.95",
     )
-    assert result.stdout.splitlines()[-1] == "P(p_t - p_c > 0 | data) = 0.9913233 > 0.95: success"
+    assert result.stdout.splitlines()[-1] == "P(p_t - p_c > 0 | data) = 0.991 > 0.95: success"
     single = ok(
         "decide",
         "--prior",
@@ -330,24 +384,18 @@ def test_oc_table_csv_plot_and_target_power(as_prior: Path, tmp_path: Path):
         fig,
     ).stdout
     assert "boundary: 9; success with at least 9 responders of 30\n" in table
-    assert table.endswith(" 0.200  0.1287\n 0.300  0.5685\n 0.400  0.9060\n")
+    assert "type I error (P(success) at p = 0.2): 0.129\n" in table
+    assert table.endswith(
+        " rate  P(success)\n0.200       0.129\n0.300       0.568\n0.400       0.906\n"
+    )
     assert fig.stat().st_size > 1000
-    csv = ok(
-        "oc",
-        "--prior",
-        as_prior,
-        "--n",
-        "30",
-        "--p0",
-        "0.2",
-        "--prob",
-        "0.9",
-        "--rates",
-        "0.3",
-        "--format",
-        "csv",
-    ).stdout
+    at_03 = ["oc", "--prior", as_prior, "--n", "30", "--p0", "0.2", "--prob", "0.9", "--rates"]
+    csv = ok(*at_03, "0.3", "--format", "csv").stdout
     assert csv.splitlines()[0] == "rate,probability_success"
+    as_json = json.loads(ok(*at_03, "0.3", "--format", "json").stdout)
+    rate, value = csv.splitlines()[1].split(",")
+    assert float(rate) == 0.3
+    assert float(value) == as_json["oc"][0]["probability_success"]  # full precision in CSV
     searched = json.loads(
         ok(
             "oc",
@@ -484,7 +532,11 @@ def test_oc2_reproduces_the_vignette_differences(as_prior: Path, tmp_path: Path)
         "0,0.3",
     ).stdout
     assert "  b:    10  11  12  13  15  17  19\n" in table
-    assert table.endswith("  0.259   0.259     0.000  0.0239\n  0.559   0.259     0.300  0.8056\n")
+    assert table.endswith(
+        "  p_t    p_c  p_t - p_c  P(success)\n"
+        "0.259  0.259      0.000       0.024\n"
+        "0.559  0.259      0.300       0.806\n"
+    )
     csv = ok(
         "oc2",
         "--prior-treat",
@@ -575,3 +627,161 @@ def test_pos_single_and_two_arms(as_prior: Path):
         "--design-prior",
         "2",
     )
+
+
+# ---------------------------------------------------------------------- shapes at the bound
+@pytest.fixture
+def edge_run(tmp_path: Path) -> Path:
+    """A run whose draws pile up at 1 (Beta(9, 0.7)): the constrained fit holds b at 1."""
+    rng = np.random.default_rng(11)
+    da = xr.DataArray(rng.beta(9.0, 0.7, size=(2, 1000)), dims=("chain", "draw"))
+    return _write_run(tmp_path / "run_edge", da, "random-effects")
+
+
+def test_map_says_when_a_shape_sits_at_the_bound(edge_run: Path):
+    table = ok("map", edge_run, "--components", "1", "--no-plot").stdout
+    assert "\nnote: component 1 has b = 1: the lower bound of the fit, which keeps every shape" in (
+        table
+    )
+    assert "note: ELIR is degenerate here" in table
+    payload = json.loads(
+        ok("map", edge_run, "--components", "1", "--no-plot", "--format", "json").stdout
+    )
+    assert payload["at_bounds"] == [
+        {"component": 1, "parameter": "b", "value": 1.0, "bound": "lower"}
+    ]
+    assert payload["fit_notes"][0].startswith("component 1 has b = 1: the lower bound")
+    assert payload["mixture"][0]["b"] == 1.0
+    free = json.loads(
+        ok(
+            "map", edge_run, "--components", "1", "--unconstrained", "--no-plot", "--format", "json"
+        ).stdout
+    )
+    assert free["constrained"] is False and free["at_bounds"] == []
+    assert free["mixture"][0]["b"] < 1 and free["ess"]["elir"] is None
+    assert free["ess"]["elir_logit"] == pytest.approx(
+        free["mixture"][0]["a"] + free["mixture"][0]["b"]
+    )
+    assert free["ess_notes"][0].startswith("ELIR is undefined here")
+
+
+# ---------------------------------------------------------------------- posterior
+def test_posterior_table(as_prior: Path):
+    assert ok("posterior", "--prior", as_prior, "--responders", "12", "--n", "30").stdout == (
+        "prior: 2-component beta mixture, mean 0.259, sd 0.0842\n"
+        "data: 12 responders of 30\n"
+        "\n"
+        "posterior mixture (2 components):\n"
+        "comp  prior w      w     a     b   mean\n"
+        "   1    0.617  0.532  31.2  75.8  0.292\n"
+        "   2    0.383  0.468  15.5  27.4  0.362\n"
+        "\n"
+        "            mean      sd   2.5%    50%  97.5%\n"
+        "prior      0.259  0.0842  0.108  0.250  0.470\n"
+        "posterior  0.324  0.0686  0.215  0.315  0.482\n"
+        "prior ESS: ELIR 36.8, moment 26.0, Morita 62.7\n"
+        "posterior ESS: ELIR 56.1, moment 45.5, Morita 75.1\n"
+    )
+
+
+def test_posterior_json_and_prior_file(tmp_path: Path):
+    out = tmp_path / "post.json"
+    result = ok(
+        "posterior",
+        "--prior",
+        "beta:1,1",
+        "--responders",
+        "4",
+        "--n",
+        "6",
+        "--out",
+        out,
+        "--format",
+        "json",
+    )
+    payload = json.loads(result.stdout)
+    assert list(payload) == [
+        "prior",
+        "responders",
+        "n",
+        "posterior",
+        "summary",
+        "ess",
+        "ess_notes",
+        "prior_file",
+    ]
+    # RBesT's postmix example: the uniform prior and 4 responders of 6 give Beta(5, 3)
+    assert payload["posterior"] == [{"w": 1.0, "a": 5.0, "b": 3.0}]
+    assert payload["summary"]["posterior"]["mean"] == 0.625
+    assert payload["ess"]["posterior"]["elir"] == pytest.approx(8.0)
+    assert payload["prior_file"] == str(out) and read_prior_file(out) == BetaMixture.beta(5, 3)
+    assert result.stderr == f"wrote prior {out}\n"
+
+
+def test_posterior_files_reproduce_the_vignette_analysis(as_prior: Path, tmp_path: Path):
+    """The AS vignette's trial analysis, through the command line: postmix of the robust MAP
+    with 1/6 and of Beta(0.5, 1) with 14/24, then P(p_t - p_c > 0) = 0.9913233 (printed)."""
+    robust = tmp_path / "robust.json"
+    ok("robustify", "--prior", as_prior, "--weight", "0.2", "--out", robust)
+    placebo, treat = tmp_path / "placebo.json", tmp_path / "treat.json"
+    ok("posterior", "--prior", robust, "--responders", "1", "--n", "6", "--out", placebo)
+    ok("posterior", "--prior", "beta:0.5,1", "--responders", "14", "--n", "24", "--out", treat)
+    p = prob_difference(read_prior_file(treat), read_prior_file(placebo), 0.0)
+    assert p == pytest.approx(0.9913233, abs=1e-6)
+
+
+def test_posterior_errors(as_prior: Path):
+    assert fails("posterior", "--prior", as_prior, "--responders", "7", "--n", "5") == (
+        "error: --responders 7: more than --n 5\n"
+    )
+    assert run("posterior", "--prior", as_prior, "--n", "5").exit_code == 2  # click: missing
+
+
+# ---------------------------------------------------------------------- predictive
+def test_predictive_table_is_rbest_example_1():
+    """R/preddist.R example 1: under the uniform prior each of 0..10 responders has 1/11."""
+    lines = ok("predictive", "--prior", "beta:1,1", "--n", "10").stdout.splitlines()
+    assert lines[:3] == [
+        "prior: Beta(1, 1), mean 0.500, sd 0.289",
+        "responders among 10 future patients: mean 5.00, sd 3.16; 2.5% 0, 50% 5, 97.5% 10",
+        " y  P(Y = y)  P(Y <= y)",
+    ]
+    assert lines[3] == " 0     0.091      0.091" and lines[-1] == "10     0.091      1.000"
+    assert len(lines) == 14
+
+
+def test_predictive_json_csv_and_plot(as_prior: Path, tmp_path: Path):
+    fig = tmp_path / "pred.png"
+    payload = json.loads(
+        ok("predictive", "--prior", as_prior, "--n", "20", "--plot", fig, "--format", "json").stdout
+    )
+    assert list(payload) == ["n", "summary", "distribution"] and payload["n"] == 20
+    rows = payload["distribution"]
+    assert [r["responders"] for r in rows] == list(range(21))
+    assert sum(r["probability"] for r in rows) == pytest.approx(1.0, abs=1e-12)
+    assert payload["summary"]["mean"] == pytest.approx(20 * 0.25857963, abs=1e-5)
+    assert fig.stat().st_size > 1000
+    csv = ok("predictive", "--prior", as_prior, "--n", "20", "--format", "csv").stdout.splitlines()
+    assert csv[0] == "responders,probability,cumulative" and len(csv) == 22
+    for line, row in zip(csv[1:], rows, strict=True):
+        y, prob, cum = line.split(",")
+        assert (int(y), float(prob), float(cum)) == (
+            row["responders"],
+            row["probability"],
+            row["cumulative"],
+        )
+
+
+def test_predictive_chains_with_posterior(as_prior: Path, tmp_path: Path):
+    post = tmp_path / "post.json"
+    ok("posterior", "--prior", as_prior, "--responders", "12", "--n", "30", "--out", post)
+    mean = json.loads(ok("predictive", "--prior", post, "--n", "10", "--format", "json").stdout)[
+        "summary"
+    ]["mean"]
+    assert mean == pytest.approx(
+        10
+        * BetaMixture.from_components([(c["w"], c["a"], c["b"]) for c in AS_JSON])
+        .posterior(12, 30)
+        .mean()
+    )
+    assert run("predictive", "--prior", as_prior, "--n", "0").exit_code == 2

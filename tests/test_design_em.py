@@ -80,3 +80,41 @@ def test_edges_and_errors():
         fit_beta_mixture([0.5] * 5, 1)
     with pytest.raises(HlhBayesError, match="probabilities"):
         fit_beta_mixture([1.5] * 20, 1)
+
+
+# ---------------------------------------------------------------------- shapes at the bound
+def test_a_shape_held_at_one_is_reported():
+    """Draws whose best single beta has a < 1: the constrained fit holds a at exactly 1."""
+    x = BetaMixture.beta(0.6, 4.0).sample(3000, rng=7)
+    fit = fit_beta_mixture(x, 1)
+    assert fit.mixture.a[0] == 1.0 and fit.mixture.b[0] > 1.0
+    assert fit.at_bounds() == [{"component": 1, "parameter": "a", "value": 1.0, "bound": "lower"}]
+
+    # it is the constrained maximum: moving a off the bound (b at its best for each a) loses
+    # likelihood, and the unconstrained fit goes below 1
+    def best_loglik(a: float) -> float:
+        res = optimize.minimize_scalar(
+            lambda b: -BetaMixture.beta(a, b).logpdf(x).sum(), bounds=(1.0, 50.0), method="bounded"
+        )
+        return -res.fun
+
+    assert best_loglik(1.0) > best_loglik(1.01) > best_loglik(1.1)
+    free = fit_beta_mixture(x, 1, constrain_gt1=False)
+    assert free.mixture.a[0] < 1.0 and free.at_bounds() == [] and free.lower == 0.0
+    assert free.loglik > fit.loglik
+
+
+def test_no_bound_reported_for_an_interior_fit():
+    x = BetaMixture.from_components([(0.3, 5.0, 45.0), (0.7, 40.0, 20.0)]).sample(4000, rng=8)
+    fit = auto_fit(x)
+    assert fit.best.at_bounds() == [] and fit.best.lower == 1.0
+    assert all(f.lower == 1.0 for f in fit.fits)
+
+
+def test_auto_fit_keeps_the_bound_through_polishing():
+    x = BetaMixture.beta(9.0, 0.7).sample(4000, rng=9)  # draws piled up at 1: b wants < 1
+    fit = auto_fit(x, components=(1, 2))
+    held = fit.best.at_bounds()
+    assert held and all(h["parameter"] == "b" and h["value"] == 1.0 for h in held)
+    unconstrained = auto_fit(x, components=(1, 2), constrain_gt1=False)
+    assert unconstrained.best.lower == 0.0 and np.min(unconstrained.best.mixture.b) < 1.0

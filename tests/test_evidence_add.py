@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import file_counts, snapshot
-from hlhbayes import atomic
+from hlhbayes import journal
 from hlhbayes.cli import main
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.add import apply_addition, plan_addition
@@ -283,17 +283,23 @@ def test_a_missing_file_is_a_usage_error(data_copy: Path, tmp_path: Path) -> Non
 
 
 def failing_on(monkeypatch: pytest.MonkeyPatch, name: str, call: int) -> list[int]:
-    """Make ``os.<name>`` (as hlhbayes.atomic sees it) raise on its ``call``-th call."""
-    real = getattr(atomic.os, name)
+    """Make ``os.<name>`` (as hlhbayes.journal sees it) raise on its ``call``-th call.
+
+    ``replace``: the calls that move a file to a study or patient file are counted (not those
+    of the journal, a hidden file); ``fsync``: every call (the new files are flushed first).
+    """
+    real = getattr(journal.os, name)
     calls: list[int] = []
 
     def fake(*args, **kwargs):
+        if name == "replace" and Path(args[1]).name.startswith("."):
+            return real(*args, **kwargs)
         calls.append(1)
         if len(calls) == call:
             raise OSError(f"simulated failure of {name}")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(atomic.os, name, fake)
+    monkeypatch.setattr(journal.os, name, fake)
     return calls
 
 
@@ -378,13 +384,13 @@ def test_readme_example_is_the_tested_example() -> None:
 
 
 def test_readme_example_output(data_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the README shows the output for the shipped base of a checkout at /path/to/hlhbayes
+    # the README shows the output in a workspace at /path/to/my-review
     monkeypatch.chdir(FIXTURES)
     args = ["data", "add", "example_study.yaml", "--patients", "example_patients.csv"]
     section = readme_section()
     result = run(*args, "--data", data_copy)
     assert result.exit_code == 0, result.output
-    added, hash_line = result.stdout.replace(str(data_copy), "/path/to/hlhbayes/data").splitlines()
+    added, hash_line = result.stdout.replace(str(data_copy), "/path/to/my-review/data").splitlines()
     assert f"\n{added}\n" in section
     assert hash_line.startswith("content hash: ")
     assert "\ncontent hash: <SHA-256 of the evidence base with the new study>\n" in section

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from conftest import DATA
 from hlhbayes.cli import main
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase, load_evidence
@@ -32,7 +33,7 @@ from hlhbayes.models.units import (
     build_units,
 )
 
-FORMAT_MD = Path(__file__).resolve().parents[1] / "data" / "FORMAT.md"
+FORMAT_MD = DATA / "FORMAT.md"
 
 
 def stratum(base: EvidenceBase, study: str, stratum_id: str) -> Stratum:

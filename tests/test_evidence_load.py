@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA, file_counts
+from conftest import DATA, REPO, file_counts
 from hlhbayes.evidence import EvidenceBase, EvidenceError, Issue, load_evidence
 from hlhbayes.evidence.load import default_data_dir
 
@@ -80,7 +80,8 @@ def test_the_default_folder_is_the_checkout_or_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("HLHBAYES_DATA", raising=False)
-    assert default_data_dir() == Path(__file__).resolve().parents[1] / "data"
+    monkeypatch.chdir(REPO / "tests")  # inside the checkout's workspace
+    assert default_data_dir() == DATA
     monkeypatch.setenv("HLHBAYES_DATA", str(tmp_path))
     assert default_data_dir() == tmp_path
 

@@ -10,7 +10,6 @@ import copy
 import csv
 import io
 import string
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from conftest import DATA
 from hlhbayes.evidence import EvidenceError, Issue
 from hlhbayes.evidence.issues import issues_from_pydantic
 from hlhbayes.evidence.load import parse_patients_text, parse_study_text
@@ -34,7 +34,6 @@ from hlhbayes.evidence.schema import (
     StudyFile,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 PATIENTS_CSV = (DATA / "patients" / "Baverez2022.csv").read_text(encoding="utf-8")
 
 FAST = settings(

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import snapshot, within
-from hlhbayes import atomic
+from hlhbayes import journal
 from hlhbayes.cli import main
 from hlhbayes.inputs import MAX_INPUT_BYTES, InputFileError, read_text_input
 
@@ -177,7 +177,7 @@ def test_a_full_disk_names_the_file_being_written(
     def full(_fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(atomic.os, "fsync", full)
+    monkeypatch.setattr(journal.os, "fsync", full)
     result = run("data", "add", STUDY, "--patients", PATIENTS, "--data", data_copy)
     assert result.exit_code == 1
     target = data_copy / "studies" / "Example2024.yaml"

@@ -16,6 +16,7 @@ import xarray as xr
 from scipy import stats
 from scipy.special import expit
 
+from conftest import DATA
 from hlhbayes.evidence import load_evidence
 from hlhbayes.evidence.add import apply_addition, plan_addition
 from hlhbayes.living.conflict import (
@@ -52,7 +53,7 @@ def with_example(tmp_path_factory) -> Path:
     import shutil
 
     root = tmp_path_factory.mktemp("base") / "data"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "data", root)
+    shutil.copytree(DATA, root)
     apply_addition(
         plan_addition(root, FIXTURES / "example_study.yaml", FIXTURES / "example_patients.csv")
     )

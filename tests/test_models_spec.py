@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MODELS, REPO
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.models.spec import (
     SAMPLER_DEFAULTS,
@@ -14,8 +15,6 @@ from hlhbayes.models.spec import (
     load_spec,
 )
 from hlhbayes.priors import Prior
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -26,9 +25,10 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def test_the_shipped_specs_are_read_from_models(monkeypatch):
     monkeypatch.delenv("HLHBAYES_MODELS", raising=False)
-    assert default_spec_dir() == REPO / "models"
+    monkeypatch.chdir(REPO)
+    assert default_spec_dir() == MODELS
     spec = load_spec("etiology-line")
-    assert spec.source == str(REPO / "models" / "etiology-line.yaml")
+    assert spec.source == str(MODELS / "etiology-line.yaml")
     assert spec.priors["alpha"] == Prior("normal", {"mu": 0.0, "sigma": 1.5})
     assert spec.options == {"composition_concentration": 5}
     assert spec.filters.conditions == ("classic_shlh", "mas")

@@ -21,13 +21,13 @@ import matplotlib.image
 import pytest
 from click.testing import CliRunner
 
+from conftest import DATA
 from hlhbayes.cli import main
 from hlhbayes.evidence import load_evidence
 from hlhbayes.models.units import DATA_TO_MODEL_ETIOLOGY, Filters, build_units
 
 pytestmark = pytest.mark.sampling
 
-REPO = Path(__file__).resolve().parents[1]
 FIGURES = ("forest", "densities", "prior_posterior", "trace", "rank", "ppc")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SHORT = ("--draws", "100", "--tune", "100", "--chains", "2", "-q")
@@ -141,7 +141,7 @@ def check_png(data: bytes) -> tuple[int, int]:
 def expected_rows() -> tuple[int, int, int]:
     """Studies in the default fit, Baverez patient groups and observations, counted here
     directly from the evidence base (not with the report's own code)."""
-    base = load_evidence(REPO / "data")
+    base = load_evidence(DATA)
     units = build_units(base, Filters())
     groups = set()
     for p in base.patients_of("Baverez2022"):
@@ -201,7 +201,7 @@ def test_every_table_has_the_expected_rows(html, markdown):
     }
     rows = parse(html).rows
     excluded = rows.pop("excluded")
-    assert excluded == len(load_evidence(REPO / "data").studies) - studies
+    assert excluded == len(load_evidence(DATA).studies) - studies
     assert rows == expected
     titles = {
         "evidence": "Evidence table",
@@ -215,7 +215,7 @@ def test_every_table_has_the_expected_rows(html, markdown):
 
 
 def test_evidence_table_links_every_source(html):
-    base = load_evidence(REPO / "data")
+    base = load_evidence(DATA)
     for sid in build_units(base, Filters()).studies:  # every study of the default fit
         s = base.studies[sid].study
         if s.doi:
@@ -289,7 +289,7 @@ def test_stale_run_is_refused_unless_allowed(run_dir, tmp_path):
     assert refused.exit_code == 1
     assert refused.stderr.splitlines() == [
         f"error: {stale}: stale run: its data hash 000000000000 does not match "
-        f"{REPO / 'data'} ({load_evidence(REPO / 'data').content_hash[:12]}); refit, or pass "
+        f"{DATA} ({load_evidence(DATA).content_hash[:12]}); refit, or pass "
         "--allow-stale"
     ]
     assert refused.stdout == ""

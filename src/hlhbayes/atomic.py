@@ -12,17 +12,20 @@ Folders:
 
 - :func:`stage` builds a folder in a hidden staging place beside its target; nothing is visible
   at the target yet.
-- :func:`commit` moves staged folders into place together (and then writes small pointer files);
-  after a failure part-way every folder already moved is moved back, and nothing else is left.
+- :func:`commit` moves staged folders into place together (with small pointer files); after a
+  failure part-way every folder already moved is moved back, and nothing else is left.
 - :func:`write_folder` is both, for a single folder that replaces what is there (kept
   elsewhere when asked, restored on failure).
+
+Given a ``journal`` (the journal of the place's lock, :class:`hlhbayes.locking.Guard`), each of
+these is also undone after a kill part-way, by the next command that takes the lock: see
+:mod:`hlhbayes.journal`, which makes the moves.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -31,51 +34,23 @@ from pathlib import Path
 from typing import Any
 
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.journal import SUFFIX, Change, UnfinishedChange, apply, checkpoint, own_prefix
 
 # --------------------------------------------------------------------------------------------
 # files
 
 
-def write_atomically(writes: Mapping[Path, bytes]) -> None:
+def write_atomically(writes: Mapping[Path, bytes], journal: Path | None = None) -> None:
     """Replace several files so that a failure part-way leaves every one of them as it was.
 
     Each new content goes to a temporary file in the target's folder first; existing targets
-    are kept as backups until every replacement has succeeded.
+    are kept as backups until every replacement has succeeded. With ``journal``, a kill
+    part-way is undone too (by the next command that takes the lock the journal belongs to).
     """
-    staged: dict[Path, Path] = {}
-    backups: dict[Path, Path] = {}
-    done: list[Path] = []
-    target = None
-    try:
-        for target, content in writes.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            staged[target] = Path(tmp)  # registered first: a failed write is cleaned up too
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for target, tmp in staged.items():
-            if target.exists():
-                backup = target.with_name(f".{target.name}.bak")
-                shutil.copy2(target, backup)
-                backups[target] = backup
-            os.replace(tmp, target)
-            done.append(target)
-    except BaseException as exc:
-        if isinstance(exc, OSError) and exc.strerror and not exc.filename and target:
-            exc.filename = str(target)  # a full disk fails a write(): name the file it was for
-        for target in done:
-            if target in backups:
-                os.replace(backups.pop(target), target)
-            else:
-                target.unlink(missing_ok=True)
-        raise
-    finally:
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
-        for backup in backups.values():
-            backup.unlink(missing_ok=True)
+    change = Change(journal)
+    for target, content in writes.items():
+        change.write(Path(target), content)
+    change.apply()
 
 
 def json_text(payload: Any) -> str:
@@ -140,13 +115,16 @@ def stage(target: Path, fill: Callable[[Path], None], keep_previous: Path | None
     created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging.", dir=target.parent))
+        root = tempfile.mkdtemp(
+            prefix=own_prefix(target.name, "staging"), suffix=SUFFIX, dir=target.parent
+        )
     except OSError as exc:
         raise HlhBayesError(f"cannot write under {target.parent}: {exc.strerror or exc}") from None
-    staged = Staged(target, root, keep_previous, created)
+    staged = Staged(target, Path(root), keep_previous, created)
     try:
         staged.folder.mkdir()
         fill(staged.folder)
+        checkpoint("staged")
     except BaseException:
         discard([staged], failed=True)
         raise
@@ -178,57 +156,55 @@ def refuse_existing(target: Path, force: bool) -> None:
 
 
 def commit(
-    staged: list[Staged], pointers: Mapping[Path, bytes] | None = None, force: bool = False
+    staged: list[Staged],
+    pointers: Mapping[Path, bytes] | None = None,
+    force: bool = False,
+    journal: Path | None = None,
+    journal_of: Callable[[Path], Path | None] | None = None,
 ) -> None:
-    """Move every staged folder into place, then write ``pointers`` (all or nothing).
+    """Move every staged folder into place and write ``pointers``, all or nothing.
 
     An existing target is replaced only with ``force`` or when its staged folder says where to
     keep it (checked here, since time has passed since any earlier check). After a failure
     part-way, the folders already moved are moved back and the pointers are left as they were.
+    ``journal``: the journal of the change (see :func:`write_atomically`); ``journal_of``, for a
+    change spread over several places: the journal of the place of each target.
     """
-    moved: list[tuple[Staged, Path]] = []
+    changes: dict[Path | None, Change] = {}
+
+    def change_of(target: Path) -> Change:
+        where = journal_of(target) if journal_of is not None else journal
+        return changes.setdefault(where, Change(where))
+
     try:
         for s in staged:
             refuse_existing(s.target, force or s.keep_previous is not None)
         for s in staged:
             aside = s.keep_previous or s.staging_root / f"{s.target.name}.old"
-            _swap(s.folder, s.target, aside)
-            moved.append((s, aside))
-        if pointers:
-            write_atomically(pointers)
+            change_of(s.target).put_folder(s.folder, s.target, aside, s.keep_previous is not None)
+        for target, content in (pointers or {}).items():
+            change_of(Path(target)).write(Path(target), content)
+        apply(list(changes.values()))
+    except UnfinishedChange:
+        raise  # the staging folders hold what the undoing needs: they stay
     except BaseException:
-        for s, aside in reversed(moved):
-            shutil.rmtree(s.target, ignore_errors=True)
-            if aside.exists():
-                aside.rename(s.target)
         discard(staged, failed=True)
         raise
     discard(staged)
 
 
 def write_folder(
-    target: Path, fill: Callable[[Path], None], keep_previous: Path | None = None
+    target: Path,
+    fill: Callable[[Path], None],
+    keep_previous: Path | None = None,
+    journal: Path | None = None,
 ) -> Path:
     """Build ``target`` beside it with ``fill(folder)``, then swap it into place.
 
     What was at ``target`` is replaced: moved to ``keep_previous`` when given (where it stays),
     otherwise deleted once the new folder is in place. On any failure nothing new is left
-    behind and the old folder is where it was.
+    behind and the old folder is where it was. ``journal``: see :func:`write_atomically`.
     """
     target = Path(target)
-    commit([stage(target, fill, keep_previous)], force=True)
+    commit([stage(target, fill, keep_previous)], force=True, journal=journal)
     return target
-
-
-def _swap(folder: Path, target: Path, aside: Path) -> None:
-    """``target`` (if any) to ``aside``, then ``folder`` to ``target``; undone on failure."""
-    if not target.exists():
-        folder.rename(target)
-        return
-    aside.parent.mkdir(parents=True, exist_ok=True)
-    target.rename(aside)
-    try:
-        folder.rename(target)
-    except BaseException:
-        aside.rename(target)
-        raise

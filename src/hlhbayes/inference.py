@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hlhbayes import interrupts
 from hlhbayes.models.base import ModelDefinition, supports_compiled
 from hlhbayes.models.spec import Spec
 from hlhbayes.models.units import Units
@@ -195,6 +196,7 @@ def _pymc_prior(pymc_model: Any, seed: int) -> xr.Dataset:
         prior = pm.sample_prior_predictive(
             draws=PRIOR_DRAWS, random_seed=seed, compile_kwargs={"mode": "FAST_COMPILE"}
         )
+    interrupts.check()  # PyMC returns what it has on Ctrl-C: stop instead
     return prior["prior"].to_dataset()
 
 
@@ -237,6 +239,7 @@ def _pymc_fit(
             quiet=True,
             compute_convergence_checks=False,
         )
+    interrupts.check()  # PyMC returns the draws it has on Ctrl-C: stop instead
     prior = _pymc_prior(pymc_model, seed)
     return idata["posterior"].to_dataset(), idata["sample_stats"].to_dataset(), prior
 

@@ -6,7 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-SHIPPED = Path(__file__).resolve().parents[2] / "data"
+SHIPPED = Path(__file__).resolve().parents[2] / "src" / "hlhbayes" / "shipped" / "data"
 # A small base is enough (and fast): the study whose DOI and PMID the duplicate cases reuse,
 # with its patient table, and two aggregate-only studies.
 BASE_STUDIES = ("Baverez2022", "Kumar2017", "Imperial2020")

@@ -8,12 +8,12 @@ import click
 import pandas as pd
 
 from hlhbayes.cli.common import emit_frame, emit_json
-from hlhbayes.cli.options import data_option, format_option
+from hlhbayes.cli.options import data_option, format_option, wait_options
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import default_data_dir, load_evidence
-from hlhbayes.evidence.add import apply_addition, plan_addition
 from hlhbayes.evidence.reconcile import reconcile
 from hlhbayes.quoting import quoted
+from hlhbayes.workspace import writable_evidence
 
 PATIENT_EXPORT_COLUMNS = [
     "patient",
@@ -51,13 +51,17 @@ def data() -> None:
 @data.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
 @data_option()
+@wait_options
 def validate(path: Path | None, data_path: Path | None) -> None:
     """Validate every study, stratum and patient file under PATH (or --data; default: the base).
 
     Lists every problem with its file, row and field, and exits 1 if there is any.
     Disagreements between a paper's text and its patient table are reported as notes, and
-    implausible figures kept as printed (an H score above 337, say) as warnings.
+    implausible figures kept as printed (an H score above 337, say) as warnings. A change that
+    an interrupted command left half done is undone first (a note says so), and temporary
+    files it left are listed as warnings (the next `data add` removes them).
     """
+    from hlhbayes.evidence.load import base_leftovers
     from hlhbayes.evidence.plausibility import plausibility_warnings
 
     if path is not None and data_path is not None and path != data_path:
@@ -80,6 +84,12 @@ def validate(path: Path | None, data_path: Path | None) -> None:
             )
     for warning in plausibility_warnings(base):
         click.echo(f"warning: {warning}", err=True)
+    for leftover in base_leftovers(base.root):
+        click.echo(
+            f"warning: {leftover}: left by an interrupted hlhbayes command (the next data add "
+            "removes it)",
+            err=True,
+        )
 
 
 @data.command(name="list")
@@ -152,6 +162,7 @@ def patients(study: str, data_path: Path | None, fmt: str) -> None:
     help="Add a study whose overlap group is already pooled, with pool: false.",
 )
 @data_option()
+@wait_options
 def add(
     file: Path,
     patients_file: Path | None,
@@ -163,11 +174,21 @@ def add(
     """Add the study in FILE (YAML; see data/FORMAT.md) to the evidence base.
 
     The new study is validated together with the whole base; files are written only if
-    everything passes, and atomically. Refuses a duplicate id or DOI, and an overlap with a
-    pooled study, unless told otherwise.
+    everything passes, and atomically: the study file and its patient table both, or neither,
+    also if the command is killed. Refuses a duplicate id or DOI, and an overlap with a pooled
+    study, unless told otherwise. While another hlhbayes command uses the base, waits for it.
     """
-    root = data_path or default_data_dir()
-    plan = plan_addition(root, file, patients_file, replace=replace, allow_overlap=allow_overlap)
+    from hlhbayes.evidence.add import add_study
+
+    root = writable_evidence(data_path)
+    plan = add_study(
+        root,
+        file,
+        patients_file,
+        replace=replace,
+        allow_overlap=allow_overlap,
+        dry_run=dry_run,
+    )
     for notice in plan.notices:
         click.echo(f"note: {notice}", err=True)
     for warning in plan.warnings:
@@ -177,7 +198,6 @@ def add(
         click.echo(f"dry run: {plan.study_id} is valid; would write {targets}")
         click.echo(f"content hash after: {plan.content_hash}")
         return
-    apply_addition(plan)
     click.echo(f"added {plan.study_id}: wrote {targets}")
     click.echo(f"content hash: {plan.content_hash}")
 

@@ -107,13 +107,6 @@ def _say(message: str, quiet: bool = False) -> None:
         click.echo(message, err=True)
 
 
-def _echo_ess_notes(mix: Any) -> None:
-    from hlhbayes.design.ess import ess_notes
-
-    for note in ess_notes(mix):
-        click.echo(f"note: {note}", err=True)
-
-
 def _plot_option(help_text: str) -> Any:
     return click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), help=help_text)
 
@@ -135,7 +128,7 @@ def _rule_options(func: Any) -> Any:
 # ---------------------------------------------------------------------- group
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def design() -> None:
-    """Trial design from the evidence: MAP priors, ESS, decisions, operating characteristics.
+    """Trial design from the evidence: MAP priors, ESS, posteriors, predictions, decisions, OC.
 
     Priors are JSON files ([{"w": ..., "a": ..., "b": ...}, ...], as written by map and
     robustify), beta:A,B or mix:W,A,B+W,A,B+... Everything is exact (conjugate updates,
@@ -169,6 +162,12 @@ def design() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Prior file to write (default RUN/map-<etiology>-<line>.json).",
 )
+@click.option(
+    "--unconstrained",
+    is_flag=True,
+    help="Let the shapes a, b go below 1 (RBesT's constrain_gt1 = FALSE); the ELIR is then "
+    "undefined where one does, the ELIR on the logit scale is not.",
+)
 @_plot_option("Figure of draws vs mixture (default: the prior file with .png).")
 @click.option("--no-plot", is_flag=True, help="Do not draw the figure.")
 @format_option("table", "json")
@@ -180,6 +179,7 @@ def map_cmd(
     components: int | None,
     robust_weight: float | None,
     robust_mean: float | None,
+    unconstrained: bool,
     out: Path | None,
     plot: Path | None,
     no_plot: bool,
@@ -192,11 +192,11 @@ def map_cmd(
 
     The draws of rate_new[etiology, line] (the response rate of a new study) are fitted by a
     mixture of 1-4 beta distributions (EM; number of components by AIC with penalty 6 unless
-    --components). Prints the fit, the mixture against the draws and the effective sample
+    --components; shapes kept at or above 1 unless --unconstrained, with a note when one sits
+    at that bound). Prints the fit, the mixture against the draws and the effective sample
     size; writes the prior file (the robust mixture if --robust) and a figure.
     """
     from hlhbayes.design import text
-    from hlhbayes.design.ess import ess
     from hlhbayes.design.map_prior import load_map_draws, map_prior
     from hlhbayes.design.mixture import BetaMixture
     from hlhbayes.design.plots import plot_map_fit
@@ -218,7 +218,11 @@ def map_cmd(
     what = f"{components}" if components else "1-4"
     _say(f"fitting {what}-component beta mixtures to {src.draws.size} draws of {src.label}", quiet)
     result = map_prior(
-        src.draws, components=components, robust_weight=robust_weight, robust_mean=vague_mean
+        src.draws,
+        components=components,
+        robust_weight=robust_weight,
+        robust_mean=vague_mean,
+        constrain_gt1=not unconstrained,
     )
     result.final.save(out)
     if not no_plot:
@@ -256,49 +260,56 @@ def map_cmd(
         )
     lines += ["", f"beta mixture ({result.mixture.n_components} components):"]
     lines.append(text.mixture_table(result.mixture))
+    lines += [text.note_lines(note) for note in text.fit_notes(result.fit.best)]
     lines += [
         "",
         text.summary_table(
             [("draws", result.draws_summary()), ("mixture", result.mixture.summary())]
         ),
     ]
-    lines.append(text.ess_line(ess(result.mixture)))
+    lines += text.ess_lines(result.mixture)
     if result.robust is not None:
         rob = result.robust
+        vague = f"Beta({text.compact(rob.a[-1])}, {text.compact(rob.b[-1])})"
         lines += [
             "",
-            f"robust mixture (weight {robust_weight:g} on Beta({rob.a[-1]:g}, {rob.b[-1]:g})):",
+            f"robust mixture (weight {robust_weight:g} on {vague}):",
             text.mixture_table(rob),
-            text.ess_line(ess(rob)),
+            *text.ess_lines(rob),
         ]
     click.echo("\n".join(lines))
 
 
 # ---------------------------------------------------------------------- ess / robustify
-@design.command("ess")
+@design.command("ess", short_help="Effective sample size (ELIR, moment, Morita, logit ELIR).")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
 @format_option("table", "json")
 def ess_cmd(prior_text: str, fmt: str) -> None:
-    """Effective sample size of a prior (ELIR, moment, Morita).
+    """Effective sample size of a prior (ELIR, moment, Morita, logit ELIR).
 
-    ELIR (expected local-information ratio, Neuenschwander et al. 2020) is RBesT's default
-    and predictively consistent; moment matching is conservative, Morita (at the mode)
-    liberal for mixtures. A method undefined for the prior (ELIR with a or b < 1; Morita with
-    the mode at 0 or 1) gives null, with the reason on stderr.
+    How many patients the prior is worth. ELIR (expected local-information ratio,
+    Neuenschwander et al. 2020) is RBesT's default and predictively consistent; moment
+    matching is conservative, Morita (at the mode) liberal for mixtures. The ELIR on the logit
+    scale equals the ELIR when every shape exceeds 1 and stays meaningful where one is 1 or
+    less.
+
+    Where a method is undefined (null in JSON), degenerate (a shape equal to 1) or negative, a
+    note says why in plain words and which ESS to quote instead.
     """
     from hlhbayes.design import text
     from hlhbayes.design.ess import ess
 
     mix = _prior(prior_text, "--prior")
     values = ess(mix)
-    _echo_ess_notes(mix)
+    notes = text.ess_notes(mix, values)
     if fmt == "json":
-        emit_json(values)
+        emit_json({**values, "notes": notes})
         return
     click.echo(f"prior: {text.describe_prior(mix)}")
-    for k in ("elir", "moment", "morita"):
-        v = values[k]
-        click.echo(f"{k:<7} {'-' if v is None else f'{v:.2f}'}")
+    rows = [{"method": text.ESS_NAMES[k], "ess": values[k]} for k in values]
+    click.echo(text.records_table(rows, [("method", "method"), ("ess", "ESS")], left=1))
+    for note in notes:
+        click.echo(text.note_lines(note))
 
 
 @design.command("robustify")
@@ -337,11 +348,101 @@ def robustify_cmd(
     mix.save(out)
     click.echo(f"wrote prior {out}", err=True)
     if fmt == "json":
-        emit_json({"mixture": mix.components(), "ess": ess(mix), "prior_file": str(out)})
+        values = ess(mix)
+        emit_json(
+            {
+                "mixture": mix.components(),
+                "ess": values,
+                "ess_notes": text.ess_notes(mix, values),
+                "prior_file": str(out),
+            }
+        )
         return
     click.echo(f"robust prior: {text.describe_prior(mix)}")
     click.echo(text.mixture_table(mix))
-    click.echo(text.ess_line(ess(mix)))
+    click.echo("\n".join(text.ess_lines(mix)))
+
+
+# ---------------------------------------------------------------------- posterior / predictive
+@design.command("posterior")
+@click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
+@click.option("--responders", type=click.IntRange(0), required=True, help="Responders observed.")
+@click.option("--n", "n", type=click.IntRange(1), required=True, help="Patients observed.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Save the posterior as a prior file (for design predictive, decide, oc, ...).",
+)
+@format_option("table", "json")
+def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fmt: str) -> None:
+    """The posterior mixture after observed data (RBesT postmix).
+
+    Exact and conjugate: each component Beta(a, b) becomes Beta(a + r, b + n - r), and its
+    weight is multiplied by the probability of r responders out of n under that component (its
+    beta-binomial marginal likelihood), then rescaled so that the weights sum to 1. Prints the
+    posterior mixture beside the prior weights, its summary against the prior's and the
+    effective sample sizes.
+
+    \b
+    Example: hlhbayes design posterior --prior map.json --responders 12 --n 20 --out post.json
+    """  # noqa: D301 - \b is click's no-rewrap marker
+    from hlhbayes.design import text
+
+    prior = _prior(prior_text, "--prior")
+    if responders > n:
+        raise HlhBayesError(f"--responders {responders}: more than --n {n}")
+    post = prior.posterior(responders, n)
+    if out is not None:
+        post.save(out)
+        click.echo(f"wrote prior {out}", err=True)
+    if fmt == "json":
+        emit_json({**text.posterior_payload(prior, post, responders, n), "prior_file": out})
+        return
+    click.echo(text.posterior_report(prior, post, responders, n))
+
+
+@design.command("predictive", short_help="Predictive distribution of future responders (preddist).")
+@click.option(
+    "--prior",
+    "prior_text",
+    required=True,
+    metavar="PRIOR",
+    help="The response rate's distribution: a prior, or a posterior saved by design posterior "
+    "--out. " + PRIOR_HELP,
+)
+@click.option("--n", "n", type=click.IntRange(1), required=True, help="Future patients.")
+@_plot_option("Figure: P(Y = y) as bars, P(Y <= y) as a step line.")
+@format_option("table", "json", "csv")
+def predictive_cmd(prior_text: str, n: int, plot: Path | None, fmt: str) -> None:
+    """Predictive distribution of future responders (RBesT preddist).
+
+    The number of responders Y among N future patients whose response rate follows PRIOR (a
+    prior, or a posterior from design posterior --out): a mixture of beta-binomials, exact.
+    Prints P(Y = y) and the cumulative P(Y <= y) for y = 0..N, with the mean, sd and 2.5, 50 and
+    97.5% quantiles of Y.
+
+    \b
+    Example: hlhbayes design predictive --prior post.json --n 20 --plot predictive.png
+    """  # noqa: D301 - \b is click's no-rewrap marker
+    from hlhbayes.design import text
+    from hlhbayes.design.plots import plot_predictive
+    from hlhbayes.design.predictive import predictive
+
+    mix = _prior(prior_text, "--prior")
+    pred = predictive(mix, n)
+    if plot:
+        plot_predictive(pred, plot, f"responders among {n} future patients")
+    if fmt == "json":
+        emit_json({"n": n, "summary": pred.summary(), "distribution": pred.records()})
+        return
+    if fmt == "csv":
+        click.echo("responders,probability,cumulative")
+        for r in pred.records():
+            click.echo(
+                f"{r['responders']},{text.exact(r['probability'])},{text.exact(r['cumulative'])}"
+            )
+        return
+    click.echo(text.predictive_report(pred))
 
 
 # ---------------------------------------------------------------------- decide
@@ -441,7 +542,8 @@ def decide_cmd(
         click.echo(f"{label}: {text.describe_prior(mix)}")
     verdict = "success" if success else "no success"
     op = ">" if success else "<="
-    click.echo(f"{rule.quantity()} = {probability:.7f} {op} {rule.prob:g}: {verdict}")
+    shown = text.probability_against(probability, rule.prob)
+    click.echo(f"{rule.quantity()} = {shown} {op} {rule.prob:g}: {verdict}")
 
 
 # ---------------------------------------------------------------------- oc (single arm)
@@ -520,17 +622,20 @@ def oc_cmd(
     if fmt == "csv":
         click.echo("rate,probability_success")
         for r in oc.records():
-            click.echo(f"{r['rate']:.12g},{r['probability_success']:.12g}")
+            click.echo(f"{text.exact(r['rate'])},{text.exact(r['probability_success'])}")
         return
     if size is not None:
         click.echo(text.size_sentence(size, f"rate {power_rate:g}", "n"))
     click.echo(f"single arm, n = {n}: success if {rule.describe()}")
     click.echo(f"prior: {text.describe_with_ess(prior)}")
     click.echo(text.boundary_sentence(oc.design.boundary, n, rule.lower_tail))
-    click.echo(f"type I error (P(success) at p = {rule.p0:g}): {oc.type_i_error:.4f}")
-    click.echo(f"{'rate':>6}  P(success)")
-    for r in oc.records():
-        click.echo(f"{r['rate']:>6.3f}  {r['probability_success']:.4f}")
+    click.echo(f"type I error (P(success) at p = {rule.p0:g}): {text.probability(oc.type_i_error)}")
+    click.echo(
+        text.records_table(
+            oc.records(),
+            [("rate", "rate", text.rate), ("probability_success", "P(success)", text.probability)],
+        )
+    )
 
 
 # ---------------------------------------------------------------------- sample size
@@ -746,8 +851,8 @@ def oc2_cmd(
         click.echo("n_treatment,n_control,rate_treatment,rate_control,probability_success")
         for r in table.rows:
             click.echo(
-                f"{r['n_treatment']},{r['n_control']},{r['rate_treatment']:.12g},"
-                f"{r['rate_control']:.12g},{r['probability_success']:.12g}"
+                f"{r['n_treatment']},{r['n_control']},{text.exact(r['rate_treatment'])},"
+                f"{text.exact(r['rate_control'])},{text.exact(r['probability_success'])}"
             )
         return
     click.echo(text.oc2_report(rule, pt, pc, table.designs, lower_tail))
@@ -804,6 +909,7 @@ def pos_cmd(
     the natural choice. Exact: a sum of the design prior's beta-binomial predictive over the
     design's success region. A fixed rate (a number) instead of a prior gives the power.
     """
+    from hlhbayes.design import text
     from hlhbayes.design.decision import Rule1S, Rule2S
     from hlhbayes.design.oc import Design1S, Design2S
     from hlhbayes.design.pos import pos_1s, pos_2s
@@ -856,4 +962,4 @@ def pos_cmd(
         emit_json(payload)
         return
     click.echo(f"{what}: success if {rule.describe()}")
-    click.echo(f"probability of success: {value:.4f}")
+    click.echo(f"probability of success: {text.probability(value)}")

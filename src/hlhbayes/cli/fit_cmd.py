@@ -26,6 +26,7 @@ from hlhbayes.cli.options import (
     sampler_options,
     sampler_overrides,
     threshold_option,
+    wait_options,
 )
 from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 
@@ -101,6 +102,7 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
     "--dry-run", is_flag=True, help="Validate, print the model and prior predictive; no MCMC."
 )
 @quiet_option
+@wait_options
 def fit(
     model: str,
     etiologies: tuple[str, ...],
@@ -140,10 +142,11 @@ def fit(
     For each requested etiology x line: rate_typical (a typical study) and rate_new (a new
     study: the MAP prior) with mean, median, 95% interval and P(rate > threshold), then a
     diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
+    While another hlhbayes command writes the same run folder, waits for it before fitting.
     """
     from hlhbayes import pipeline
     from hlhbayes.models.spec import command_line_priors, load_spec
-    from hlhbayes.runs import default_run_dir, plan_output, write_run
+    from hlhbayes.runs import default_run_dir, plan_output, reserve, write_run
 
     log = logger(quiet)
     spec = load_spec(
@@ -176,16 +179,19 @@ def fit(
         lines=lines,
     )
     prepared = pipeline.prepare(request)
-    target, keep_previous = plan_output(
-        out, default_run_dir(spec.model, spec.filters.outcome), force or dry_run
-    )
+    default = default_run_dir(spec.model, spec.filters.outcome)
     header = _header(prepared)
     if dry_run:
+        plan_output(out, default, force=True)  # only whether the folder could be written
         _print_dry_run(prepared, header)
         return
-    log(header)
-    result = pipeline.run_fit(prepared, log)
-    write_run(result, target, keep_previous)
+    # the folder is checked and written by this command alone: a second fit into it waits,
+    # then keeps (or refuses) this one's run before it samples anything
+    with reserve(out or default):
+        target, keep_previous = plan_output(out, default, force)
+        log(header)
+        result = pipeline.run_fit(prepared, log)
+        write_run(result, target, keep_previous)
     if keep_previous is not None:
         log(f"the earlier run in {target} is kept in {keep_previous}")
     records = pipeline.records_of_cells(result, etiologies, lines)

@@ -26,6 +26,7 @@ from hlhbayes.cli.options import (
     quiet_option,
     sampler_options,
     sampler_overrides,
+    wait_options,
 )
 from hlhbayes.models.units import MODEL_ETIOLOGIES
 
@@ -64,20 +65,20 @@ def _patterns(text: str | None) -> tuple[str, ...]:
     "--runs",
     "runs_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("runs"),
-    show_default=True,
-    help="Runs folder: previous runs are read from it, new ones written under its history/.",
+    help="Runs folder: previous runs are read from it, new ones written under its history/ "
+    "(default: the workspace's runs/, else runs/ here).",
 )
 @sampler_options()
 @quiet_option
 @format_option("table", "json")
 @click.option("--dry-run", is_flag=True, help="Show what would be fitted and compared; no MCMC.")
 @click.option("--force", is_flag=True, help="Replace a history folder of the same name.")
+@wait_options
 def update(
     models: tuple[str, ...],
     new: tuple[str, ...],
     data_path: Path | None,
-    runs_dir: Path,
+    runs_dir: Path | None,
     chains: int | None,
     draws: int | None,
     tune: int | None,
@@ -107,16 +108,24 @@ def update(
 
     Everything is fitted before anything is written; a refused or failed update leaves data/
     and runs/ as they were. Exit 3 when a fit fails its convergence gate (results written).
+    While another hlhbayes command writes runs of the same analyses, waits for it first.
     """
+    from hlhbayes import runs
     from hlhbayes.living import update as up
+    from hlhbayes.runs import runs_folder
 
+    runs_dir = runs_dir if runs_dir is not None else runs_folder()
     specs = up.saved_specs(models, sampler_overrides(chains, draws, tune, target_accept))
-    plans = up.plan_update(specs, runs_dir, data_path, new, seed)
     if dry_run:
-        _print_plans(plans)
+        _print_plans(up.plan_update(specs, runs_dir, data_path, new, seed))
         return
-    updates = up.run_update(plans, runs_dir, logger(quiet))
-    up.write_update(updates, force=force)
+    analyses = [runs.default_run_dir(s.model, s.filters.outcome, runs_dir) for s in specs]
+    # from the choice of what to fit to the last write: a second update waits, then finds
+    # the analyses this one brought up to date
+    with runs.reserve(*analyses):
+        plans = up.plan_update(specs, runs_dir, data_path, new, seed)
+        updates = up.run_update(plans, runs_dir, logger(quiet))
+        up.write_update(updates, force=force)
     if fmt == "json":
         emit_json({"analyses": [up.update_payload(u) for u in updates]})
     else:
@@ -298,6 +307,7 @@ def _cell_options(etiology_default: str, line_default: str):
 @sampler_options()
 @quiet_option
 @format_option("table", "json", "csv")
+@wait_options
 def cumulative(
     model: str,
     outcome: str | None,
@@ -329,7 +339,7 @@ def cumulative(
     from hlhbayes.living.cumulative import run_cumulative, study_order, write_cumulative
     from hlhbayes.models import get_model, select_cells
     from hlhbayes.models.spec import load_spec
-    from hlhbayes.runs import output_dir
+    from hlhbayes.runs import output_dir, output_path, reserve
 
     log = logger(quiet)
     cells = select_cells(get_model(model), etiologies, lines)
@@ -340,11 +350,12 @@ def cumulative(
     )
     request = pipeline.FitRequest(spec=spec, data=data_path, seed=seed, command=command_line())
     prepared = pipeline.prepare(request)
-    folder = output_dir("cumulative", spec.model, spec.filters.outcome, out, force)
     steps = _patterns(order)
     study_order(prepared, steps)  # validate before compiling anything
-    result = run_cumulative(prepared, steps, log, progress=show_progress(quiet))
-    write_cumulative(result, folder, cells, force)
+    with reserve(output_path("cumulative", spec.model, spec.filters.outcome, out)):
+        folder = output_dir("cumulative", spec.model, spec.filters.outcome, out, force)
+        result = run_cumulative(prepared, steps, log, progress=show_progress(quiet))
+        write_cumulative(result, folder, cells, force)
     log(f"output folder: {folder}")
     frame = result.frame()
     shown = result.shown(cells)
@@ -420,6 +431,7 @@ def _print_cumulative(rates, shown) -> None:
 @sampler_options()
 @quiet_option
 @format_option("table", "json", "csv")
+@wait_options
 def sensitivity(
     model: str,
     outcome: str | None,
@@ -459,7 +471,7 @@ def sensitivity(
     from hlhbayes.living import sensitivity as sens
     from hlhbayes.models import get_model, select_cells
     from hlhbayes.models.spec import load_spec
-    from hlhbayes.runs import output_dir
+    from hlhbayes.runs import output_dir, output_path, reserve
 
     cells = select_cells(get_model(model), etiologies, lines, (("infection",), ("first",)))
     overrides = sampler_overrides(chains, draws, tune, target_accept)
@@ -472,9 +484,10 @@ def sensitivity(
     if list_only:
         _list_scenarios(sens.plan_scenarios(chosen, cells, prepared))
         return
-    folder = output_dir("sensitivity", spec.model, spec.filters.outcome, out, force)
-    result = sens.run_sensitivity(prepared, chosen, cells, logger(quiet))
-    sens.write_sensitivity(result, folder, force)
+    with reserve(output_path("sensitivity", spec.model, spec.filters.outcome, out)):
+        folder = output_dir("sensitivity", spec.model, spec.filters.outcome, out, force)
+        result = sens.run_sensitivity(prepared, chosen, cells, logger(quiet))
+        sens.write_sensitivity(result, folder, force)
     logger(quiet)(f"output folder: {folder}")
     frame = result.frame()
     if fmt == "json":

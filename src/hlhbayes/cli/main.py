@@ -4,23 +4,30 @@ Subcommands are imported only when invoked (or listed by ``--help``): ``hlhbayes
 not pay for the imports of ``describe``, ``design`` or the report renderer. An
 :class:`~hlhbayes.errors.HlhBayesError` raised by the library, or a file-system error (a disk
 full, a permission refused), ends any command with ``error: <message>`` on stderr and exit
-status 1; click's usage errors keep status 2.
+status 1; click's usage errors keep status 2. Ctrl-C ends it with one line and status 130 (the
+shell's 128 + SIGINT), after anything half-written has been removed (:mod:`hlhbayes.interrupts`).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from hlhbayes import __version__
+from hlhbayes import interrupts, locking
+from hlhbayes.cli.workspace_cmds import show_version
 from hlhbayes.errors import HlhBayesError
 
 EXIT_BAD_INPUT = 1
+EXIT_INTERRUPTED = 130
 
 #: command name -> "module:attribute" of its click command, in the order ``--help`` lists them.
 COMMANDS = {
+    "init": "hlhbayes.cli.workspace_cmds:init",
     "data": "hlhbayes.cli.data_cmds:data",
     "describe": "hlhbayes.cli.describe_cmd:describe",
     "design": "hlhbayes.cli.design_cmd:design",
@@ -42,6 +49,38 @@ class DomainError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C: one line, exit code 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__("nothing half-written is kept")
+
+    def show(self, file: Any = None) -> None:  # noqa: D102 - click API
+        click.echo(f"interrupted: {self.format_message()}", err=True)
+
+
+class _Stderr(logging.Handler):
+    """Messages of the library (waiting for a lock, a change undone) as lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage(), err=True)
+
+
+@contextmanager
+def _messages_on_stderr() -> Iterator[None]:
+    logger = logging.getLogger("hlhbayes")
+    handler = _Stderr()
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use, and whose errors are one line."""
 
@@ -61,9 +100,22 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the subcommand; a domain or file-system error becomes ``error: ...``, exit 1."""
+        """Run the subcommand; a domain or file-system error becomes ``error: ...``, exit 1.
+
+        Ctrl-C becomes ``interrupted: ...``, exit 130, also when a library caught it and went on.
+        """
+        locking.set_patience(locking.DEFAULT_PATIENCE)  # until a --wait or --no-wait says
         try:
-            return super().invoke(ctx)
+            with interrupts.watching(), _messages_on_stderr():
+                try:
+                    result = super().invoke(ctx)
+                except Exception:
+                    interrupts.check()  # an error that follows a caught Ctrl-C is the Ctrl-C
+                    raise
+                interrupts.check()
+                return result
+        except KeyboardInterrupt:
+            raise Interrupted() from None
         except HlhBayesError as exc:
             raise DomainError(exc.user_message()) from None
         except OSError as exc:  # a disk full, a permission refused: one line, no traceback
@@ -76,10 +128,19 @@ class LazyGroup(click.Group):
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.version_option(__version__, prog_name="hlhbayes")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=show_version,
+    help="Show the version, the evidence base commands here use and its content hash; exit.",
+)
 def main() -> None:
     """Bayesian evidence synthesis for anakinra in secondary HLH.
 
     Curated evidence (data), descriptive statistics of patient series (describe), and
     hierarchical models of response and death by trigger and line of therapy (fit).
+    Commands use the workspace they run in (hlhbayes init makes one), else the evidence base
+    shipped with the package, read-only.
     """

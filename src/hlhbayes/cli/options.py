@@ -76,7 +76,7 @@ def outcome_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def data_option(tables: bool = False) -> Decorator:
     """``--data PATH``: the evidence base folder (and, with ``tables``, a user's CSV table)."""
-    text = "Evidence base folder (default: $HLHBAYES_DATA or the shipped data/)"
+    text = "Evidence base folder (default: $HLHBAYES_DATA, else the workspace's data/, else the shipped one)"
     if tables:
         text += ", or (random-effects) a CSV of study, events, total"
     return click.option(
@@ -181,3 +181,43 @@ def format_option(
 def threshold_option(help_text: str) -> Decorator:
     """``--threshold T`` (repeatable): report P(rate > T)."""
     return click.option("--threshold", "thresholds", multiple=True, type=float, help=help_text)
+
+
+def _set_wait(ctx: click.Context, _param: click.Parameter, value: float | None) -> None:
+    from hlhbayes.locking import set_patience
+
+    if value is not None and not ctx.meta.get("hlhbayes.no_wait"):
+        set_patience(value)
+
+
+def _set_no_wait(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    from hlhbayes.locking import set_patience
+
+    if value:
+        ctx.meta["hlhbayes.no_wait"] = True
+        set_patience(0)
+
+
+def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--wait SECONDS`` and ``--no-wait``: what to do while another command uses the same place.
+
+    They set how long :func:`hlhbayes.locking.hold` waits (the command line resets it to the
+    default before every command); the command receives no parameter.
+    """
+    func = click.option(
+        "--no-wait",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_no_wait,
+        help="If another hlhbayes command is using the same evidence base or output folder, "
+        "refuse at once (one line, exit 1) instead of waiting for it.",
+    )(func)
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        expose_value=False,
+        callback=_set_wait,
+        help="Wait at most this long for another hlhbayes command using the same evidence base "
+        "or output folder (default 3600: an hour).",
+    )(func)

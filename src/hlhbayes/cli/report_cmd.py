@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from hlhbayes.cli.common import command_line
-from hlhbayes.cli.options import cell_options, format_option, quiet_option, threshold_option
+from hlhbayes.cli.options import (
+    cell_options,
+    format_option,
+    quiet_option,
+    threshold_option,
+    wait_options,
+)
 
 
 @click.command()
@@ -39,6 +45,7 @@ from hlhbayes.cli.options import cell_options, format_option, quiet_option, thre
     help="Report a run whose data hash no longer matches its data (a banner says so).",
 )
 @quiet_option
+@wait_options
 def report(
     run: Path | None,
     name: str | None,

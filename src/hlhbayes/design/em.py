@@ -25,6 +25,14 @@ whose stationary point solves :math:`\psi(a) - \psi(a + b) = \bar c_{1k}`,
 Newton steps with the trigamma Hessian, subject to :math:`a, b \ge 1` by default (RBesT's
 ``constrain_gt1``: unimodal components, and a finite ELIR effective sample size).
 
+**Shapes at the bound.** RBesT fits :math:`\log(a - 1)` and floors it at :math:`\log 10^{-8}`,
+so a constrained shape stops silently at :math:`1 + 10^{-8}`. Here the M-step is a projected
+Newton step that holds a shape at 1 exactly when its gradient points below 1 (the draws would
+take it lower: towards a density rising without limit at 0 or 1), and
+:meth:`MixtureFit.at_bounds` lists every shape so held, so that the output can say so. Exactly 1
+rather than :math:`1 + 10^{-8}` keeps the ELIR what RBesT's numerical integration gives
+(:mod:`hlhbayes.design.ess`); ``constrain_gt1=False`` fits without the bound.
+
 **Start.** One-dimensional k-means with centres at the quantiles :math:`(k - 1/2)/K`, then moment
 matching per cluster; as in RBesT the lightest cluster is also tried at the centre of the
 sample with the sample's variance. Both starts are run and the higher likelihood kept (the
@@ -47,6 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -76,13 +85,39 @@ _FLOOR = 1e-8  # smallest a - lower, b - lower in the log parameterisation (as R
 
 @dataclass(frozen=True)
 class MixtureFit:
-    """One EM fit: the mixture, its log-likelihood over the draws and how the EM ended."""
+    """One EM fit: the mixture, its log-likelihood over the draws and how the EM ended.
+
+    ``lower`` is the lower bound the shapes were held to (1 with ``constrain_gt1``, else 0).
+    """
 
     mixture: BetaMixture
     loglik: float
     n_draws: int
     iterations: int
     converged: bool
+    lower: float = 1.0
+
+    def at_bounds(self) -> list[dict[str, Any]]:
+        """The shapes the fit holds at a bound, one record each.
+
+        ``{"component": k (1-based), "parameter": "a" or "b", "value": ..., "bound": "lower" or
+        "upper"}``. With ``constrain_gt1`` the EM returns a shape whose constraint is active as
+        exactly 1 (the draws would take it lower); the upper bound is :data:`MAX_SHAPE`.
+        """
+        found = []
+        mix = self.mixture
+        for k in range(mix.n_components):
+            for name, value in (("a", float(mix.a[k])), ("b", float(mix.b[k]))):
+                bound = None
+                if self.lower > 0 and value <= self.lower:
+                    bound = "lower"
+                elif value >= MAX_SHAPE:
+                    bound = "upper"
+                if bound is not None and mix.weights[k] > 0:
+                    found.append(
+                        {"component": k + 1, "parameter": name, "value": value, "bound": bound}
+                    )
+        return found
 
     @property
     def n_parameters(self) -> int:
@@ -327,7 +362,7 @@ def _em(x: FloatArray, start: BetaMixture, lower: float, max_iter: int, tol: flo
     order = np.argsort(-w, kind="stable")
     mix = BetaMixture(w[order], a[order], b[order])
     loglik = float(mix.logpdf(x).sum())
-    return MixtureFit(mix, loglik, x.size, it, converged)
+    return MixtureFit(mix, loglik, x.size, it, converged, lower)
 
 
 def fit_beta_mixture(
@@ -413,6 +448,7 @@ def auto_fit(
             polished.n_draws,
             chosen.iterations + polished.iterations,
             polished.converged,
+            polished.lower,
         )
         fits[i] = polished
     return AutoFit(fits[i], tuple(fits), penalty)

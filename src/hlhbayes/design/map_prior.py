@@ -128,21 +128,30 @@ class MapPrior:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (``--format json`` of ``hlhbayes design map``)."""
+        from hlhbayes.design.text import ess_notes, fit_notes
+
+        values = ess(self.mixture)
         out: dict[str, Any] = {
             "draws": int(self.draws.size),
             "selection": {"penalty": self.fit.penalty, "fits": self.fit.table()},
+            "constrained": self.fit.best.lower > 0,
             "mixture": self.mixture.components(),
+            "at_bounds": self.fit.best.at_bounds(),
+            "fit_notes": fit_notes(self.fit.best),
             "summary": {"draws": self.draws_summary(), "mixture": self.mixture.summary()},
-            "ess": ess(self.mixture),
+            "ess": values,
+            "ess_notes": ess_notes(self.mixture, values),
             "robust": None,
         }
         if self.robust is not None:
+            robust_values = ess(self.robust)
             out["robust"] = {
                 "weight": self.robust_weight,
                 "mean": self.robust_mean,
                 "mixture": self.robust.components(),
                 "summary": self.robust.summary(),
-                "ess": ess(self.robust),
+                "ess": robust_values,
+                "ess_notes": ess_notes(self.robust, robust_values),
             }
         return out
 
@@ -154,6 +163,7 @@ def map_prior(
     robust_weight: float | None = None,
     robust_mean: float = 0.5,
     penalty: float = AIC_PENALTY,
+    constrain_gt1: bool = True,
 ) -> MapPrior:
     """Fit the MAP draws by a beta mixture and optionally robustify it.
 
@@ -167,11 +177,14 @@ def map_prior(
         Add ``Beta(2 m, 2 (1 - m))`` (``m`` = ``robust_mean``) with this weight.
     penalty
         AIC penalty per parameter for the automatic choice (RBesT: 6).
+    constrain_gt1
+        Keep every shape at or above 1 (RBesT's default;
+        :meth:`~hlhbayes.design.em.MixtureFit.at_bounds` lists the shapes held there).
     """
     if components is None:
-        fit = auto_fit(draws, penalty=penalty)
+        fit = auto_fit(draws, penalty=penalty, constrain_gt1=constrain_gt1)
     else:
-        single = fit_beta_mixture(draws, components)
+        single = fit_beta_mixture(draws, components, constrain_gt1=constrain_gt1)
         fit = AutoFit(single, (single,), penalty)
     robust = None
     if robust_weight is not None:

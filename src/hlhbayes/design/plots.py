@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from hlhbayes.design.mixture import BetaMixture, FloatArray
 from hlhbayes.design.oc import OC1S, Design2S
+from hlhbayes.design.predictive import Predictive
 
 _GRID = np.linspace(0.0005, 0.9995, 1000)
 
@@ -152,4 +153,23 @@ def plot_priors(priors: Sequence[tuple[str, BetaMixture]], path: str | Path, tit
     ax.set_ylabel("density")
     ax.set_title(title)
     ax.legend(fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def plot_predictive(pred: Predictive, path: str | Path, title: str) -> Path:
+    """Bars of P(Y = y), with the cumulative P(Y <= y) on a second axis."""
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    y = np.arange(pred.n + 1)
+    ax.bar(y, pred.pmf, color="0.6", width=0.8, label="P(Y = y)")
+    ax.set_xlabel(f"responders y of {pred.n}")
+    ax.set_ylabel("P(Y = y)")
+    ax.set_xlim(-0.6, pred.n + 0.6)
+    twin = ax.twinx()
+    twin.step(y, pred.cdf, where="mid", color="black", lw=1.5, marker="o", ms=3, label="P(Y <= y)")
+    twin.set_ylim(0, 1.02)
+    twin.set_ylabel("P(Y <= y)")
+    ax.set_title(title)
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left")
     return _save(fig, path)

@@ -1,86 +1,444 @@
-"""Plain-text renderings of priors, ESS and operating characteristics (the CLI's tables)."""
+"""Plain-text renderings of priors, ESS and operating characteristics (the CLI's tables).
+
+**The rounding rule.** Every number a design command prints passes through one of three
+helpers: :func:`number` (about three significant digits: shapes, effective sample sizes,
+standard deviations, log-likelihoods), :func:`rate` (three decimals: response rates, their
+means, quantiles and differences) and :func:`probability` (three decimals, with ``<0.001`` and
+``>0.999`` for values that are not exactly 0 or 1: weights, posterior probabilities, power).
+``--format json`` (and CSV, through :func:`exact`) carries full precision.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import math
+import re
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from hlhbayes.design.decision import Rule2S
+from hlhbayes.design.em import MixtureFit
 from hlhbayes.design.mixture import BetaMixture
 from hlhbayes.design.oc import SampleSize
+from hlhbayes.design.predictive import Predictive
+
+SIGNIFICANT = 3
+"""Significant digits of a printed number (:func:`number`)."""
+
+DECIMALS = 3
+"""Decimals of a printed rate or probability (:func:`rate`, :func:`probability`)."""
 
 SUMMARY_KEYS = ("mean", "sd", "q2.5", "q50", "q97.5")
 SUMMARY_HEADERS = ("mean", "sd", "2.5%", "50%", "97.5%")
 
+NOTE_WIDTH = 100
+"""Notes are wrapped to this width (``note: `` then an indent of six spaces)."""
 
-def _num(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def mixture_table(mix: BetaMixture) -> str:
-    """One row per component: weight, a, b and the component mean."""
-    lines = [f"{'comp':>4}  {'w':>9}  {'a':>11}  {'b':>11}  {'mean':>7}"]
-    for k in range(mix.n_components):
-        a, b = mix.a[k], mix.b[k]
-        lines.append(
-            f"{k + 1:>4}  {mix.weights[k]:>9.7f}  {a:>11.7f}  {b:>11.7f}  {a / (a + b):>7.4f}"
-        )
-    return "\n".join(lines)
+Formatter = Callable[[Any], str]
 
 
-def summary_table(rows: Iterable[tuple[str, Mapping[str, float]]]) -> str:
-    """Rows of mean, sd and 2.5/50/97.5% quantiles."""
-    rows = list(rows)
-    width = max([7, *(len(name) for name, _ in rows)])
-    lines = [f"{'':<{width}}" + "".join(f"{h:>9}" for h in SUMMARY_HEADERS)]
-    for name, values in rows:
-        lines.append(f"{name:<{width}}" + "".join(f"{values[k]:>9.4f}" for k in SUMMARY_KEYS))
-    return "\n".join(lines)
+# ---------------------------------------------------------------------- the rounding rule
+def number(value: float | None, digits: int = SIGNIFICANT) -> str:
+    """``value`` to ``digits`` significant digits; its whole part is never rounded away.
+
+    ``36.817`` -> ``36.8``, ``7.2`` -> ``7.20``, ``0.084233`` -> ``0.0842``, ``4250.8`` ->
+    ``4251``, ``0`` -> ``0``; below ``1e-4`` in size, scientific (``1.23e-05``); ``None`` ->
+    ``-``.
+    """
+    if value is None:
+        return "-"
+    x = float(value)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    rounded = float(f"{x:.{digits - 1}e}")  # the carry of 9.996 -> 10.0 moves the exponent
+    exponent = math.floor(math.log10(abs(rounded)))
+    if exponent < -4:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{max(0, digits - 1 - exponent)}f}"
 
 
-def ess_line(values: Mapping[str, float | None]) -> str:
-    """``ESS: ELIR 36.8, moment 26.0, Morita 62.7`` (``-`` where undefined)."""
-    names = {"elir": "ELIR", "moment": "moment", "morita": "Morita"}
-    parts = [f"{names[k]} {_num(values.get(k), 1)}" for k in ("elir", "moment", "morita")]
-    return "ESS: " + ", ".join(parts)
+def compact(value: float) -> str:
+    """:func:`number` without trailing zeros, for prose: ``Beta(1, 1)``, ``Beta(12.1, 1.48)``."""
+    text = number(value)
+    if "." in text and "e" not in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
-def describe_prior(mix: BetaMixture) -> str:
-    """``2-component beta mixture, mean 0.2586, sd 0.0842`` (or ``Beta(0.5, 1)``)."""
-    if mix.n_components == 1:
-        return f"Beta({mix.a[0]:g}, {mix.b[0]:g}), mean {mix.mean():.4f}, sd {mix.sd():.4f}"
-    return f"{mix.n_components}-component beta mixture, mean {mix.mean():.4f}, sd {mix.sd():.4f}"
+def rate(value: float | None, decimals: int = DECIMALS) -> str:
+    """A rate (or a difference of rates) to ``decimals`` decimals (``None`` -> ``-``)."""
+    if value is None:
+        return "-"
+    text = f"{float(value):.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def probability(value: float | None, decimals: int = DECIMALS) -> str:
+    """A probability to ``decimals`` decimals; ``<0.001`` / ``>0.999`` when not exactly 0 / 1."""
+    if value is None:
+        return "-"
+    x = float(value)
+    half = 0.5 * 10.0**-decimals
+    if 0.0 < x < half:
+        return f"<{10.0**-decimals:.{decimals}f}"
+    if 1.0 - half <= x < 1.0:
+        return f">{1.0 - 10.0**-decimals:.{decimals}f}"
+    return rate(x, decimals)
+
+
+def probability_against(value: float, cutoff: float, most: int = 7) -> str:
+    """A probability compared with ``cutoff``: more decimals only where three would tie.
+
+    ``0.9913`` against 0.95 -> ``0.991``; ``0.95004`` against 0.95 -> ``0.95004``.
+    """
+    text = probability(value)
+    decimals = DECIMALS
+    while decimals < most and float(text.lstrip("<>")) == round(cutoff, decimals):
+        decimals += 1
+        text = rate(value, decimals)
+    return text
+
+
+def exact(value: float) -> str:
+    """Full precision (the shortest text that reads back as the same float), for CSV."""
+    return repr(float(value))
+
+
+# ---------------------------------------------------------------------- tables
 def records_table(
-    records: Sequence[Mapping[str, object]], columns: Sequence[tuple[str, str]]
+    records: Sequence[Mapping[str, object]],
+    columns: Sequence[tuple[str, str] | tuple[str, str, Formatter]],
+    left: int = 0,
 ) -> str:
-    """An aligned table of ``records``; ``columns`` are ``(key, header)`` pairs."""
-    cells = [[_cell(r.get(key)) for key, _ in columns] for r in records]
+    """An aligned table of ``records``; ``columns`` are ``(key, header[, formatter])``.
+
+    Without a formatter a float is printed by :func:`number`, a flag as yes/no. The first
+    ``left`` columns are aligned left (row names), the others right.
+    """
+    formatters = [c[2] if len(c) == 3 else _cell for c in columns]  # type: ignore[misc]
+    cells = [[f(r.get(c[0])) for c, f in zip(columns, formatters, strict=True)] for r in records]
     widths = [
-        max(len(header), *(len(row[i]) for row in cells)) if cells else len(header)
-        for i, (_, header) in enumerate(columns)
+        max(len(c[1]), *(len(row[i]) for row in cells)) if cells else len(c[1])
+        for i, c in enumerate(columns)
     ]
-    lines = ["  ".join(f"{h:>{w}}" for (_, h), w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(f"{c:>{w}}" for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
+    align = ["<" if i < left else ">" for i in range(len(columns))]
+    rows = [[c[1] for c in columns], *cells]
+    return "\n".join(
+        "  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 def _cell(value: object) -> str:
     if value is None:
         return "-"
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4f}"
+    if isinstance(value, float | np.floating):
+        return number(float(value))
     return str(value)
 
 
-def describe_with_ess(mix: BetaMixture) -> str:
-    """:func:`describe_prior` followed by the ESS line."""
+def mixture_table(mix: BetaMixture, prior: BetaMixture | None = None) -> str:
+    """One row per component: weight, a, b and the component mean.
+
+    With ``prior`` (the mixture before the data), its weights too: the weights a posterior
+    moved away from, by each component's marginal likelihood.
+    """
+    rows: list[dict[str, object]] = []
+    for k in range(mix.n_components):
+        row: dict[str, object] = {"comp": k + 1}
+        if prior is not None:
+            row["prior_w"] = float(prior.weights[k])
+        row |= {
+            "w": float(mix.weights[k]),
+            "a": float(mix.a[k]),
+            "b": float(mix.b[k]),
+            "mean": float(mix.component_means[k]),
+        }
+        rows.append(row)
+    columns: list[tuple[str, str, Formatter]] = [("comp", "comp", str)]
+    if prior is not None:
+        columns.append(("prior_w", "prior w", probability))
+    columns += [
+        ("w", "w", probability),
+        ("a", "a", number),
+        ("b", "b", number),
+        ("mean", "mean", rate),
+    ]
+    return records_table(rows, columns)
+
+
+def summary_table(rows: Iterable[tuple[str, Mapping[str, float]]]) -> str:
+    """Rows of mean, sd and 2.5/50/97.5% quantiles (the sd by :func:`number`, the rest rates)."""
+    records = [{"name": name, **values} for name, values in rows]
+    columns: list[tuple[str, str, Formatter]] = [("name", "", str)]
+    for key, header in zip(SUMMARY_KEYS, SUMMARY_HEADERS, strict=True):
+        columns.append((key, header, number if key == "sd" else rate))
+    return records_table(records, columns, left=1)
+
+
+ESS_NAMES = {"elir": "ELIR", "moment": "moment", "morita": "Morita", "elir_logit": "ELIR (logit)"}
+
+
+def ess_line(values: Mapping[str, float | None]) -> str:
+    """``ESS: ELIR 36.8, moment 26.0, Morita 62.7`` (``-`` where undefined).
+
+    The ELIR on the logit scale is added where it differs from the ELIR (a shape at or below
+    1; :func:`ess_notes` says why).
+    """
+    keys = ["elir", "moment", "morita"]
+    logit = values.get("elir_logit")
+    if "elir_logit" in values and (values.get("elir") is None or logit != values.get("elir")):
+        keys.append("elir_logit")
+    return "ESS: " + ", ".join(f"{ESS_NAMES[k]} {number(values.get(k))}" for k in keys)
+
+
+def ess_lines(mix: BetaMixture) -> list[str]:
+    """The ESS line of ``mix`` followed by a note for every edge case (:func:`ess_notes`)."""
     from hlhbayes.design.ess import ess
 
-    return f"{describe_prior(mix)}; {ess_line(ess(mix))}"
+    values = ess(mix)
+    return [ess_line(values), *(note_lines(n) for n in ess_notes(mix, values))]
+
+
+_UNBROKEN = re.compile(r"Beta\([^)]*\)|a \+ b( = )?|[ap] = \S+")
+_NBSP = "\u00a0"
+
+
+def note_lines(note: str) -> str:
+    """``note: ...`` wrapped to :data:`NOTE_WIDTH`, never inside ``Beta(a, b)`` or ``p = 0``."""
+    kept = _UNBROKEN.sub(lambda m: m.group(0).replace(" ", _NBSP), note)
+    wrapped = textwrap.fill(
+        kept,
+        NOTE_WIDTH,
+        initial_indent="note: ",
+        subsequent_indent="      ",
+        break_on_hyphens=False,
+    )
+    return wrapped.replace(_NBSP, " ")
+
+
+# ---------------------------------------------------------------------- ESS in plain words
+ELIR_MEANING = (
+    "it averages the curvature of the prior's log density over the prior, in units of the "
+    "information one patient's outcome carries"
+)
+
+
+def _beta(mix: BetaMixture, k: int) -> str:
+    return f"Beta({compact(mix.a[k])}, {compact(mix.b[k])})"
+
+
+def _components(mix: BetaMixture, idx: Sequence[int]) -> str:
+    """``component 2 (Beta(2.46, 1))`` or ``components 2 and 3 (Beta(2.46, 1), Beta(1, 1))``."""
+    numbers = [str(k + 1) for k in idx]
+    if len(numbers) == 1:
+        label = f"component {numbers[0]}"
+    else:
+        label = f"components {', '.join(numbers[:-1])} and {numbers[-1]}"
+    return f"{label} ({', '.join(_beta(mix, k) for k in idx)})"
+
+
+def _sequence(values: Sequence[str]) -> str:
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
+
+
+def _instead(values: Mapping[str, float | None]) -> str:
+    """Which ESS to quote instead of an undefined or degenerate ELIR."""
+    moment = f"the moment ESS, {number(values['moment'])}, conservative"
+    logit = values.get("elir_logit")
+    if logit is None or logit < 0:
+        return f"Quote {moment}."
+    return (
+        f"Quote the ELIR on the logit scale, {number(logit)}, which counts every Beta(a, b) as "
+        f"a + b and equals the ELIR when all shapes exceed 1 (or {moment})."
+    )
+
+
+def _edges(zero: bool, one: bool) -> str:
+    """``p = 0``, ``p = 1`` or ``p = 0 and p = 1``."""
+    return " and ".join(e for e, hit in (("p = 0", zero), ("p = 1", one)) if hit)
+
+
+def ess_notes(mix: BetaMixture, values: Mapping[str, float | None] | None = None) -> list[str]:
+    """Plain-word notes on every ESS of ``mix`` that is undefined, degenerate or negative.
+
+    - a shape below 1: the ELIR is undefined (its integral diverges);
+    - a shape equal to 1: the ELIR credits that component with less than a + b and jumps
+      there (:func:`hlhbayes.design.ess.elir_credit`); it may even be negative;
+    - a negative ELIR for any other reason;
+    - the Morita ESS undefined (the prior's mode at 0 or 1).
+
+    Each note says what the ESS measures, why it fails here and which ESS to quote instead.
+    """
+    from hlhbayes.design.ess import elir_credit, ess, ess_elir_logit, ess_morita
+    from hlhbayes.errors import HlhBayesError
+
+    values = ess(mix) if values is None else values
+    used = mix.weights > 0
+    below = [int(k) for k in np.flatnonzero(used & ((mix.a < 1) | (mix.b < 1)))]
+    at_one = [int(k) for k in np.flatnonzero(used & ((mix.a == 1) | (mix.b == 1)))]
+    elir = values.get("elir")
+    notes = []
+    if below:
+        one = len(below) == 1
+        note = (
+            f"ELIR is undefined here: {ELIR_MEANING}, and {_components(mix, below)} "
+            f"{'has a shape' if one else 'have shapes'} below 1, so the density rises without "
+            f"limit at {_edges(any(mix.a[below] < 1), any(mix.b[below] < 1))}, its log density curves upwards there and the "
+            "average diverges (RBesT refuses it too). "
+        )
+        if values.get("elir_logit") is None:
+            try:
+                ess_elir_logit(mix)
+            except HlhBayesError as exc:
+                note += f"{exc}. "
+        notes.append(note + _instead(values))
+    elif at_one:
+        credit = elir_credit(mix)
+        one = len(at_one) == 1
+        head = "ELIR is degenerate here"
+        if elir is not None and elir < 0:
+            head = f"ELIR is negative ({number(elir)}), which no sample size can be, and degenerate"
+        patients = "patient" if one and credit[at_one[0]] == 1 else "patients"
+        notes.append(
+            f"{head}: {ELIR_MEANING}, and a beta with a shape equal to 1 has no curvature on that "
+            f"side, so ELIR credits {_components(mix, at_one)} with "
+            f"{_sequence([compact(credit[k]) for k in at_one])} {patients} instead of a + b = "
+            f"{_sequence([compact(mix.a[k] + mix.b[k]) for k in at_one])}, jumping at 1 (a shape "
+            f"just above 1 counts in full). {_instead(values)}"
+        )
+    elif elir is not None and elir < 0:
+        notes.append(
+            f"ELIR is negative ({number(elir)}), which no sample size can be: {ELIR_MEANING}, and "
+            "this prior's log density curves upwards between its components over much of its "
+            "mass. Describe the prior by its components, or quote the moment ESS, "
+            f"{number(values['moment'])}, conservative."
+        )
+    if values.get("morita") is None:
+        try:
+            ess_morita(mix)
+        except HlhBayesError as exc:
+            notes.append(f"{exc}.")
+    return notes
+
+
+# ---------------------------------------------------------------------- the EM fit
+def fit_notes(fit: MixtureFit) -> list[str]:
+    """Plain-word notes on an EM fit: shapes held at a bound, and an EM that did not converge."""
+    notes = []
+    held = fit.at_bounds()
+    lower = [h for h in held if h["bound"] == "lower"]
+    if lower:
+        by_component: dict[int, list[str]] = {}
+        for h in lower:
+            by_component.setdefault(h["component"], []).append(h["parameter"])
+        parts = [
+            f"component {k} has {' and '.join(f'{p} = {compact(fit.lower)}' for p in ps)}"
+            for k, ps in by_component.items()
+        ]
+        zero = any(h["parameter"] == "a" for h in lower)
+        one = any(h["parameter"] == "b" for h in lower)
+        notes.append(
+            f"{_sequence(parts)}: the lower bound of the fit, which keeps every shape at or above "
+            f"{compact(fit.lower)} (as RBesT's default, constrain_gt1). The draws would take "
+            f"{'it' if len(lower) == 1 else 'them'} lower, towards a density rising without limit "
+            f"at {_edges(zero, one)}; the mixture is the best fit within the bound. Compare it "
+            "with the draws (the summary, the figure); --unconstrained fits without the bound "
+            "(the ELIR is then undefined, the ELIR on the logit scale is not)."
+        )
+    upper = [h for h in held if h["bound"] == "upper"]
+    if upper:
+        parts = [
+            f"component {h['component']} has {h['parameter']} = {number(h['value'])}" for h in upper
+        ]
+        notes.append(
+            f"{_sequence(parts)}: the upper bound of the fit; the draws in "
+            f"{'that component' if len(upper) == 1 else 'those components'} are almost identical."
+        )
+    if not fit.converged:
+        notes.append(
+            f"the EM fit of {fit.mixture.n_components} component"
+            f"{'s' if fit.mixture.n_components > 1 else ''} stopped after {fit.iterations} "
+            "iterations without converging (its log-likelihood was still rising); compare the "
+            "mixture with the draws before using it."
+        )
+    return notes
+
+
+# ---------------------------------------------------------------------- prose
+def describe_prior(mix: BetaMixture) -> str:
+    """``2-component beta mixture, mean 0.259, sd 0.0842`` (or ``Beta(0.5, 1), ...``)."""
+    head = _beta(mix, 0) if mix.n_components == 1 else f"{mix.n_components}-component beta mixture"
+    return f"{head}, mean {rate(mix.mean())}, sd {number(mix.sd())}"
+
+
+def describe_with_ess(mix: BetaMixture) -> str:
+    """:func:`describe_prior`, the ESS line and its notes (:func:`ess_lines`)."""
+    first, *notes = ess_lines(mix)
+    return "\n".join([f"{describe_prior(mix)}; {first}", *notes])
+
+
+def posterior_payload(
+    prior: BetaMixture, post: BetaMixture, responders: int, n: int
+) -> dict[str, Any]:
+    """The JSON form of ``hlhbayes design posterior`` (full precision)."""
+    from hlhbayes.design.ess import ess
+
+    values = {"prior": ess(prior), "posterior": ess(post)}
+    return {
+        "prior": prior.components(),
+        "responders": responders,
+        "n": n,
+        "posterior": post.components(),
+        "summary": {"prior": prior.summary(), "posterior": post.summary()},
+        "ess": values,
+        "ess_notes": {
+            "prior": ess_notes(prior, values["prior"]),
+            "posterior": ess_notes(post, values["posterior"]),
+        },
+    }
+
+
+def posterior_report(prior: BetaMixture, post: BetaMixture, responders: int, n: int) -> str:
+    """The table form of ``hlhbayes design posterior``: mixture, summaries, ESS with notes."""
+    many = post.n_components > 1
+    lines = [
+        f"prior: {describe_prior(prior)}",
+        f"data: {responders} responders of {n}",
+        "",
+        f"posterior mixture ({post.n_components} component{'s' if many else ''}):",
+        mixture_table(post, prior=prior),
+        "",
+        summary_table([("prior", prior.summary()), ("posterior", post.summary())]),
+    ]
+    for name, mix in (("prior", prior), ("posterior", post)):
+        first, *notes = ess_lines(mix)
+        lines += [f"{name} {first}", *notes]
+    return "\n".join(lines)
+
+
+def predictive_report(pred: Predictive) -> str:
+    """The table form of ``hlhbayes design predictive``: summary line, then P(Y = y), P(Y <= y)."""
+    s = pred.summary()
+    head = (
+        f"responders among {pred.n} future patients: mean {number(s['mean'])}, sd "
+        f"{number(s['sd'])}; 2.5% {s['q2.5']:g}, 50% {s['q50']:g}, 97.5% {s['q97.5']:g}"
+    )
+    table = records_table(
+        pred.records(),
+        [
+            ("responders", "y"),
+            ("probability", "P(Y = y)", probability),
+            ("cumulative", "P(Y <= y)", probability),
+        ],
+    )
+    return "\n".join([f"prior: {describe_prior(pred.distribution)}", head, table])
 
 
 def boundary_sentence(boundary: int | None, n: int, lower_tail: bool) -> str:
@@ -112,7 +470,7 @@ def size_sentence(size: SampleSize, where: str, what: str) -> str:
         )
     out = (
         f"smallest {what} with power >= {size.target_power:g} at {where}: {size.n} "
-        f"(power {size.power:.4f})"
+        f"(power {probability(size.power)})"
     )
     if size.n_stable is not None and size.n_stable != size.n:
         out += (
@@ -148,16 +506,29 @@ def oc2_report(
         ]
         for item in entry.get("delta_for_target", []):
             d = item["delta"]
-            value = "not reached" if d is None else f"{d:.4f}"
+            value = "not reached" if d is None else rate(d)
             lines.append(
                 f"difference with power {entry['target_power']:g} at p_c = "
-                f"{item['rate_control']:.4g}: {value}"
+                f"{rate(item['rate_control'])}: {value}"
             )
-        lines.append(f"{'p_t':>7} {'p_c':>7} {'p_t - p_c':>9}  P(success)")
-        for r in entry["oc"]:
-            diff = r["rate_treatment"] - r["rate_control"]
-            lines.append(
-                f"{r['rate_treatment']:>7.3f} {r['rate_control']:>7.3f} {diff:>9.3f}  "
-                f"{r['probability_success']:.4f}"
+        records = [
+            {
+                "p_t": r["rate_treatment"],
+                "p_c": r["rate_control"],
+                "diff": r["rate_treatment"] - r["rate_control"],
+                "p": r["probability_success"],
+            }
+            for r in entry["oc"]
+        ]
+        lines.append(
+            records_table(
+                records,
+                [
+                    ("p_t", "p_t", rate),
+                    ("p_c", "p_c", rate),
+                    ("diff", "p_t - p_c", rate),
+                    ("p", "P(success)", probability),
+                ],
             )
+        )
     return "\n".join(lines)

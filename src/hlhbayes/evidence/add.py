@@ -1,14 +1,16 @@
 """Add a new study (and optionally its patient table) to the evidence base, atomically.
 
-The new files are validated together with the existing base in a scratch copy; only when that
-copy loads cleanly are they moved into place. A failure at any point leaves ``data/``
-byte-identical to what it was.
+:func:`add_study` does it all while holding the lock of the base
+(:func:`~hlhbayes.evidence.load.base_guard`), so that no other command changes the base between
+the checks and the writing: :func:`plan_addition` checks the new files against the base and
+validates the base as it would be with them (read from memory: the ``overlay`` of
+:func:`~hlhbayes.evidence.load.load_evidence`); :func:`apply_addition` then writes them as one
+change with a journal (:mod:`hlhbayes.journal`): both files or neither, also if the process is
+killed between them. A failure at any point leaves ``data/`` byte-identical to what it was.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from hlhbayes.evidence.issues import EvidenceError, Issue
 from hlhbayes.evidence.load import (
     PATIENTS_DIR,
     STUDIES_DIR,
+    base_guard,
     load_evidence,
     parse_patients_text,
     parse_study_text,
@@ -27,6 +30,7 @@ from hlhbayes.evidence.load import (
 )
 from hlhbayes.evidence.plausibility import plausibility_warnings
 from hlhbayes.evidence.yaml_input import load_yaml
+from hlhbayes.locking import hold
 from hlhbayes.quoting import quoted
 
 
@@ -39,10 +43,34 @@ class AddPlan:
     """
 
     study_id: str
+    root: Path
     writes: dict[Path, bytes] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     content_hash: str = ""
+
+
+def add_study(
+    root: Path,
+    study_file: Path,
+    patients_file: Path | None = None,
+    *,
+    replace: bool = False,
+    allow_overlap: bool = False,
+    dry_run: bool = False,
+) -> AddPlan:
+    """Check the new study against the base under ``root`` and (unless ``dry_run``) add it.
+
+    One locked section: the checks of :func:`plan_addition` and the writing of
+    :func:`apply_addition` see the same base. Returns the plan (what was, or would be, written).
+    """
+    with hold(base_guard(root)):
+        plan = plan_addition(
+            root, study_file, patients_file, replace=replace, allow_overlap=allow_overlap
+        )
+        if not dry_run:
+            apply_addition(plan)
+    return plan
 
 
 def plan_addition(
@@ -59,6 +87,7 @@ def plan_addition(
     ``replace`` (same id), and a pooled study in an overlap group that is already pooled unless
     ``allow_overlap`` (the study is then added with ``pool: false``).
     """
+    root = Path(root)
     base = load_evidence(root)
     issues: list[Issue] = []
     text = read_input(study_file, str(study_file), issues)
@@ -73,7 +102,7 @@ def plan_addition(
         raise EvidenceError(issues)
     study = record.study
     new_file = str(study_file)
-    plan = AddPlan(study.id)
+    plan = AddPlan(study.id, root)
 
     if study.id in base.studies and not replace:
         issues.append(
@@ -131,25 +160,16 @@ def plan_addition(
     if issues:
         raise EvidenceError(issues)
 
-    origin: dict[Path, Path] = {}  # where each new file comes from, to name it in issues
+    # the base as it will be: its files, with the new ones in their places (read from memory)
+    overlay: dict[Path, tuple[str, str]] = {}
     target = root / STUDIES_DIR / f"{study.id}.yaml"
-    plan.writes[target], origin[target] = text.encode("utf-8"), study_file
+    plan.writes[target], overlay[target] = text.encode("utf-8"), (text, new_file)
     if patients_file is not None and ptext is not None:
         target = root / PATIENTS_DIR / f"{study.id}.csv"
-        plan.writes[target], origin[target] = ptext.encode("utf-8"), patients_file
-
-    with tempfile.TemporaryDirectory(prefix="hlhbayes-add-") as scratch:
-        trial = Path(scratch) / "data"
-        shutil.copytree(root, trial)
-        for target, content in plan.writes.items():
-            path = trial / target.relative_to(root)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-        try:
-            added = load_evidence(trial)
-        except EvidenceError as exc:
-            raise EvidenceError([_relocate(i, trial, root, origin) for i in exc.issues]) from None
-        plan.content_hash = added.content_hash
+        plan.writes[target] = ptext.encode("utf-8")
+        overlay[target] = (ptext, str(patients_file))
+    added = load_evidence(root, overlay)
+    plan.content_hash = added.content_hash
     mine = (f"{STUDIES_DIR}/{study.id}.yaml", f"{PATIENTS_DIR}/{study.id}.csv")
     for warning in plausibility_warnings(added):
         if warning.file in mine:
@@ -158,20 +178,11 @@ def plan_addition(
 
 
 def apply_addition(plan: AddPlan) -> None:
-    """Write the planned files atomically: all of them, or (after any failure) none."""
-    write_atomically(plan.writes)
+    """Write the planned files as one change: all of them, or (after any failure or a kill) none.
 
-
-def _relocate(issue: Issue, trial: Path, root: Path, origin: dict[Path, Path]) -> Issue:
-    """Name the file an issue of the trial copy is about: the user's new file, or one in root.
-
-    The loader shows paths relative to the working directory when it can, so the trial path is
-    matched after resolving, not as a string prefix.
+    Takes the lock of the base for the writing; :func:`add_study` holds it from the checks on.
+    Stale temporary files of an interrupted command are removed first.
     """
-    try:
-        inside = Path(issue.file).resolve().relative_to(trial.resolve())
-    except ValueError:
-        return issue
-    target = root / inside
-    shown = origin.get(target, target)
-    return Issue(str(shown), issue.row, issue.field, issue.message)
+    guard = base_guard(plan.root)
+    with hold(guard, tidy=True):
+        write_atomically(plan.writes, journal=guard.journal)

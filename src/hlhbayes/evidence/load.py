@@ -5,13 +5,17 @@
 validates every record against :mod:`hlhbayes.evidence.schema`, runs the cross-record rules of
 :mod:`hlhbayes.evidence.validate`, and either returns an :class:`EvidenceBase` or raises
 :class:`EvidenceError` listing every issue with its file, row and field.
+
+The base is read while holding its lock (:func:`base_guard`): never in the middle of a
+``data add``, and a change that a killed ``data add`` left unfinished is undone first.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
+from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -22,7 +26,9 @@ from hlhbayes.evidence.schema import PATIENT_COLUMNS, Patient, StudyFile
 from hlhbayes.evidence.validate import cross_check
 from hlhbayes.evidence.yaml_input import YamlInputError, load_yaml
 from hlhbayes.inputs import InputFileError, read_text_input
+from hlhbayes.locking import Guard, hold, leftovers
 from hlhbayes.quoting import cut_line, field_label, quoted
+from hlhbayes.workspace import evidence_source
 
 STUDIES_DIR = "studies"
 PATIENTS_DIR = "patients"
@@ -31,12 +37,10 @@ PATIENTS_DIR = "patients"
 def default_data_dir() -> Path:
     """The evidence base to use when none is given.
 
-    ``$HLHBAYES_DATA`` if set, else the ``data/`` folder of the source checkout.
+    ``$HLHBAYES_DATA`` if set, else the workspace's, else the shipped one
+    (:func:`hlhbayes.workspace.evidence_source`).
     """
-    env = os.environ.get("HLHBAYES_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "data"
+    return evidence_source().path
 
 
 def _display(path: Path) -> str:
@@ -135,21 +139,34 @@ def _ragged(file: str, line: str, cells: list[str], header: list[str]) -> Issue:
 def read_records(
     root: Path,
     row_numbers: dict[str, list[int]] | None = None,
+    overlay: Mapping[Path, tuple[str, str]] | None = None,
 ) -> tuple[dict[str, tuple[str, StudyFile]], dict[str, tuple[str, list[Patient]]], list[Issue]]:
     """Read every study and patient file under ``root`` without cross-checking them.
 
     ``row_numbers``, when given, receives the spreadsheet row of each valid patient per table
     (rows that failed validation are left out of the patients, so their index is not their row).
+    ``overlay``: files of the base read from memory instead of the disk (path under ``root`` ->
+    text, and the name its issues give), as if they were written there.
     """
     issues: list[Issue] = []
     studies: dict[str, tuple[str, StudyFile]] = {}
     patients: dict[str, tuple[str, list[Patient]]] = {}
+    overlay = overlay or {}
     studies_dir = root / STUDIES_DIR
     if not studies_dir.is_dir():
         raise EvidenceError([Issue(_display(root), "", "", f"no {STUDIES_DIR}/ folder here")])
-    for path in sorted(studies_dir.glob("*.yaml")):
+
+    def files(folder: Path, pattern: str) -> list[Path]:
+        return sorted(set(folder.glob(pattern)) | {p for p in overlay if p.parent == folder})
+
+    def text_of(path: Path) -> tuple[str | None, str]:
+        if path in overlay:
+            return overlay[path]
         file = _display(path)
-        text = read_input(path, file, issues)
+        return read_input(path, file, issues), file
+
+    for path in files(studies_dir, "*.yaml"):
+        text, file = text_of(path)
         if text is None:
             continue
         record, found = parse_study_text(text, file)
@@ -164,9 +181,8 @@ def read_records(
             )
             continue
         studies[record.study.id] = (file, record)
-    for path in sorted((root / PATIENTS_DIR).glob("*.csv")):
-        file = _display(path)
-        text = read_input(path, file, issues)
+    for path in files(root / PATIENTS_DIR, "*.csv"):
+        text, file = text_of(path)
         if text is None:
             continue
         numbered, found = _parse_patient_rows(text, file)
@@ -186,8 +202,23 @@ def read_input(path: Path, file: str, issues: list[Issue]) -> str | None:
         return None
 
 
-def load_evidence(root: Path | str | None = None) -> EvidenceBase:
+def base_guard(root: Path) -> Guard:
+    """The lock, journal and leftover places of the evidence base under ``root``."""
+    return Guard.inside(Path(root), (STUDIES_DIR, PATIENTS_DIR))
+
+
+def base_leftovers(root: Path) -> list[Path]:
+    """Temporary files an interrupted command left in the base (hidden, ending in .hlhbayes)."""
+    return leftovers(base_guard(root))
+
+
+def load_evidence(
+    root: Path | str | None = None, overlay: Mapping[Path, tuple[str, str]] | None = None
+) -> EvidenceBase:
     """Load, validate and cross-check the evidence base under ``root``.
+
+    ``overlay``: files read from memory instead of the disk (see :func:`read_records`): the
+    base as it would be with them written.
 
     Raises
     ------
@@ -196,7 +227,10 @@ def load_evidence(root: Path | str | None = None) -> EvidenceBase:
     """
     root = Path(root) if root is not None else default_data_dir()
     row_numbers: dict[str, list[int]] = {}
-    studies, patients, issues = read_records(root, row_numbers)
+    # a folder that is not a base gets no lock file: read_records says what it lacks
+    guard = hold(base_guard(root), reading=True) if (root / STUDIES_DIR).is_dir() else nullcontext()
+    with guard:
+        studies, patients, issues = read_records(root, row_numbers, overlay)
     issues += cross_check(studies, patients, row_numbers)
     if issues:
         raise EvidenceError(issues)

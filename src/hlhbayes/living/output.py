@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from hlhbayes import atomic
+from hlhbayes import atomic, runs
 from hlhbayes.spreadsheet import inert_frame
 
 
@@ -26,7 +26,8 @@ def write_output(
 ) -> None:
     """Write the folder ``out`` (an existing one is replaced only with ``force``).
 
-    ``draw(path)`` draws the figure to ``path``.
+    ``draw(path)`` draws the figure to ``path``. Holds the folder's lock for the writing (the
+    command holds it from before its first check: :func:`hlhbayes.runs.reserve`).
     """
 
     def files(folder: Path) -> None:
@@ -36,4 +37,5 @@ def write_output(
         atomic.write_json(folder / "provenance.json", provenance)
         draw(folder / f"{kind}.png")
 
-    atomic.commit([atomic.stage(out, files)], force=force)
+    with runs.reserve(out, tidy=True):
+        atomic.commit([atomic.stage(out, files)], force=force, journal=runs.guard(out).journal)

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from hlhbayes import pipeline, runs
+from hlhbayes import atomic, pipeline, runs
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.living.compare import Comparison, comparison, spec_differences
 from hlhbayes.living.conflict import CONFLICT_LEVEL, prior_data_conflict
@@ -268,8 +268,24 @@ def _units(prepared: pipeline.Prepared) -> str:
 
 
 def write_update(updates: list[AnalysisUpdate], force: bool = False) -> None:
-    """Write every new run folder (and the ``LATEST`` pointers) whole or not at all."""
-    from hlhbayes import atomic
+    """Write every new run folder (and the ``LATEST`` pointers) whole or not at all.
+
+    Holds the lock of each analysis written (``update`` holds them from its planning on). A
+    kill part-way is undone analysis by analysis: each has its own journal.
+    """
+    analyses = [runs.analysis_dir_of(u.run_dir) for u in updates if u.run_dir is not None]
+    with runs.reserve(*analyses, tidy=True):
+        staged, pointers = _stage_update(updates)
+        atomic.commit(
+            staged,
+            pointers,
+            force=force,
+            journal_of=lambda path: runs.guard(runs.analysis_dir_of(path)).journal,
+        )
+
+
+def _stage_update(updates: list[AnalysisUpdate]) -> tuple[list[atomic.Staged], dict[Path, bytes]]:
+    """Every new run folder staged (nothing in place yet), and the ``LATEST`` pointers."""
     from hlhbayes.living.figures import compare_figure
     from hlhbayes.runs import fill_run
 
@@ -310,7 +326,7 @@ def write_update(updates: list[AnalysisUpdate], force: bool = False) -> None:
     except BaseException:
         atomic.discard(staged, failed=True)
         raise
-    atomic.commit(staged, pointers, force=force)
+    return staged, pointers
 
 
 def update_payload(update: AnalysisUpdate, previous: Path | None = None) -> dict[str, Any]:

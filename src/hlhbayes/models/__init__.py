@@ -2,7 +2,7 @@
 
 A model is one module here, whose ``MODEL`` satisfies
 :class:`~hlhbayes.models.base.ModelDefinition`, and (optionally) one spec file
-``models/<name>.yaml``; the registry finds it, and nothing else needs to change. A model defined
+``shipped/models/<name>.yaml`` (copied into a workspace's ``models/``); the registry finds it, and nothing else needs to change. A model defined
 elsewhere (a script, a test) joins with :func:`register`. Callers look a model up with
 :func:`get_model` and ask it what they need; none tests a model's name.
 """

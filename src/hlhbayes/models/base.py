@@ -1,8 +1,8 @@
 """What every model carries: the interface callers ask instead of testing a model's name.
 
 A model is one module in this package that defines ``MODEL``, an object satisfying
-:class:`ModelDefinition`, and one spec file ``models/<name>.yaml`` (priors, options, default
-filters and sampler settings; optional). The registry (:mod:`hlhbayes.models`) finds it; nothing
+:class:`ModelDefinition`, and one spec file ``shipped/models/<name>.yaml`` (priors, options,
+default filters and sampler settings; optional; a workspace's copy is ``models/<name>.yaml``). The registry (:mod:`hlhbayes.models`) finds it; nothing
 else needs to change for a new model to be fitted, reported, compared and updated.
 
 Conventions every model follows (the shared code relies on them):

@@ -6,7 +6,6 @@ line. Unknown keys and unknown prior names are errors.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from hlhbayes.models import get_model
 from hlhbayes.models.units import Filters
 from hlhbayes.priors import Prior, merge_priors
 from hlhbayes.quoting import quoted
+from hlhbayes.workspace import models_source
 
 SPEC_KEYS = {"model", "priors", "options", "filters", "sampler"}
 SAMPLER_DEFAULTS: dict[str, Any] = {
@@ -62,9 +62,8 @@ class Spec:
 
 
 def default_spec_dir() -> Path:
-    """``$HLHBAYES_MODELS`` if set, else the ``models/`` folder of the source checkout."""
-    env = os.environ.get("HLHBAYES_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "models"
+    """``$HLHBAYES_MODELS`` if set, else the workspace's ``models/``, else the shipped specs."""
+    return models_source().path
 
 
 def load_spec(

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.locking import hold
 from hlhbayes.reporting.context import ReportOptions, build_context
 from hlhbayes.reporting.loading import CheckedRun, open_run
-from hlhbayes.reporting.render import FORMATS, check_name, write_files
+from hlhbayes.reporting.render import FORMATS, check_name, report_guard, write_files
 
 DEFAULT_OUT_DIR = Path("reports")
 
@@ -40,9 +41,12 @@ def write_report(
     if fmt not in FORMATS:
         raise HlhBayesError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     name = check_name(name if name is not None else default_name(run))
-    opened = open_run(Path(run), allow_stale=allow_stale)
-    context = build_context(opened, options or ReportOptions())
-    return write_files(context, Path(out_dir) / name, fmt)
+    target = Path(out_dir) / name
+    # one report into one folder at a time, held from before the figures are drawn
+    with hold(report_guard(target)):
+        opened = open_run(Path(run), allow_stale=allow_stale)
+        context = build_context(opened, options or ReportOptions())
+        return write_files(context, target, fmt)
 
 
 __all__ = ["FORMATS", "CheckedRun", "ReportOptions", "build_context", "open_run", "write_report"]

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from hlhbayes.atomic import write_folder
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.locking import Guard, hold
 from hlhbayes.quoting import quoted
 from hlhbayes.reporting import escape
 
@@ -61,10 +62,16 @@ def check_name(name: str) -> str:
     return name
 
 
+def report_guard(target: Path) -> Guard:
+    """The lock, journal and leftovers of the report folder ``target`` (beside it)."""
+    return Guard.beside(Path(target))
+
+
 def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
     """Write the report into ``target`` atomically: build it beside, then swap it into place.
 
-    On any failure nothing is left behind and an existing report at ``target`` is untouched.
+    On any failure nothing is left behind and an existing report at ``target`` is untouched
+    (after a kill, the next report into ``target`` puts it back). Holds the folder's lock.
     """
     if fmt not in FORMATS:
         raise HlhBayesError(f"unknown format {quoted(fmt)}; valid: {', '.join(FORMATS)}")
@@ -87,7 +94,9 @@ def write_files(context: dict[str, Any], target: Path, fmt: str) -> list[Path]:
             (folder / "report.md").write_text(render_markdown(context), encoding="utf-8")
 
     try:
-        write_folder(target, fill)
+        guard = report_guard(target)
+        with hold(guard, tidy=True):
+            write_folder(target, fill, journal=guard.journal)
     except OSError as exc:
         if exc.strerror and not exc.filename:
             exc.filename = str(target)  # a full disk fails a write(): name the report

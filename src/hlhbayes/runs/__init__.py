@@ -3,7 +3,8 @@
 - :mod:`~hlhbayes.runs.folder`: the files of a run folder, written whole (:func:`write_run`)
   and read back into one :class:`Run` (:func:`read_run`);
 - :mod:`~hlhbayes.runs.layout`: the default folder of an analysis, its history, the latest run,
-  where a fit writes (:func:`plan_output`) and the output folders of the living commands.
+  where a fit writes (:func:`plan_output`), the output folders of the living commands, and the
+  lock of each output folder (:func:`reserve`).
 """
 
 from hlhbayes.runs.folder import (
@@ -19,41 +20,49 @@ from hlhbayes.runs.folder import (
     write_run,
 )
 from hlhbayes.runs.layout import (
-    RUNS,
+    analysis_dir_of,
     analysis_name,
     baseline_dir,
     check_writable,
     default_run_dir,
+    guard,
     history_dir,
     latest_pointer,
     latest_run,
     new_history_run,
     output_dir,
+    output_path,
     plan_output,
+    reserve,
     run_name,
+    runs_folder,
 )
 
 __all__ = [
     "FIT",
-    "RUNS",
     "RUN_FILES",
     "SUMMARY_COLUMNS",
     "Run",
     "RunContent",
+    "analysis_dir_of",
     "analysis_name",
     "baseline_dir",
     "check_writable",
     "default_run_dir",
     "fill_run",
+    "guard",
     "history_dir",
     "latest_pointer",
     "latest_run",
     "missing_files",
     "new_history_run",
     "output_dir",
+    "output_path",
     "plan_output",
     "read_run",
+    "reserve",
     "run_name",
+    "runs_folder",
     "summary_frame",
     "write_run",
 ]

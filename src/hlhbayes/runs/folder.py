@@ -78,9 +78,18 @@ def write_run(result: RunContent, out: Path, keep_previous: Path | None = None) 
 
     An earlier run in ``out`` is moved to ``keep_previous`` when given (see
     :func:`hlhbayes.runs.plan_output`), otherwise replaced. If the swap fails part-way the
-    earlier run is put back.
+    earlier run is put back; if the process is killed part-way, the next command that takes the
+    folder's lock puts it back. The lock is held for the writing (a caller that checked the
+    folder before computing holds it from then on: :func:`hlhbayes.runs.reserve`).
     """
-    return write_folder(Path(out), lambda folder: fill_run(result, folder), keep_previous)
+    from hlhbayes.runs.layout import guard, reserve
+
+    def fill(folder: Path) -> None:
+        fill_run(result, folder)
+
+    out = Path(out)
+    with reserve(out, tidy=True):
+        return write_folder(out, fill, keep_previous, journal=guard(out).journal)
 
 
 def fill_run(result: RunContent, folder: Path) -> None:

@@ -1,6 +1,7 @@
 """Where runs live: the folder of each analysis, its history, and which run is the latest.
 
-Layout (under the runs folder, ``runs/`` by default)::
+Layout (under the runs folder: the workspace's ``runs/``, or ``runs/`` in the current folder
+outside any workspace; :func:`hlhbayes.workspace.runs_folder`)::
 
     runs/<model>-<outcome>/                               written by ``hlhbayes fit``
     runs/history/<model>-<outcome>/<stamp>-<hash12>/      one run folder per update (or per fit
@@ -14,19 +15,27 @@ Layout (under the runs folder, ``runs/`` by default)::
 ``<stamp>`` is the UTC time of writing (``20261125T103000Z``) and ``<hash12>`` the first 12
 characters of the evidence base's content hash. The *latest* run of an analysis is the newer (by
 the ``created`` time in ``provenance.json``) of the folder ``LATEST`` names and ``fit``'s folder.
+
+Each output folder is written by one command at a time: :func:`reserve` holds its lock
+(:func:`guard`: ``.<name>.lock`` beside it) from before the first check to after the last
+write. The lock of ``runs/<model>-<outcome>`` also covers the analysis's history, which
+``fit`` (archiving an earlier run) and ``update`` write.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hlhbayes.atomic import refuse_existing
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.locking import Guard, hold
 from hlhbayes.runs.folder import SUMMARY, Run, read_run
+from hlhbayes.workspace import runs_folder
 
-RUNS = Path("runs")
 HISTORY = "history"
 LATEST = "LATEST"
 
@@ -36,14 +45,42 @@ def analysis_name(model: str, outcome: str) -> str:
     return f"{model}-{outcome}"
 
 
-def default_run_dir(model: str, outcome: str, runs: Path = RUNS) -> Path:
-    """``runs/<model>-<outcome>``: where ``fit`` writes (under the current folder by default)."""
-    return Path(runs) / analysis_name(model, outcome)
+def default_run_dir(model: str, outcome: str, runs: Path | None = None) -> Path:
+    """``runs/<model>-<outcome>``: where ``fit`` writes (in the runs folder by default)."""
+    return Path(runs if runs is not None else runs_folder()) / analysis_name(model, outcome)
 
 
 def history_dir(runs: Path, model: str, outcome: str) -> Path:
     """``runs/history/<model>-<outcome>``."""
     return Path(runs) / HISTORY / analysis_name(model, outcome)
+
+
+def analysis_dir_of(path: Path) -> Path:
+    """The folder ``runs/<model>-<outcome>`` of a path in its history (a run, ``LATEST``)."""
+    history = Path(path).parent
+    return history.parent.parent / history.name
+
+
+def guard(target: Path) -> Guard:
+    """The lock, journal and leftover places of the output folder ``target`` (and its history)."""
+    target = Path(target)
+    return Guard.beside(target, target.parent / HISTORY / target.name)
+
+
+@contextmanager
+def reserve(*targets: Path, tidy: bool = False) -> Iterator[None]:
+    """Hold the lock of every output folder of ``targets`` for the block (always in one order).
+
+    A command that writes a folder holds it from before its first check (is the folder there,
+    may it be replaced) to after its last write, so that a second command into the same folder
+    waits, and then sees the first one's result, before it computes anything. ``tidy``: remove
+    the stale leftovers of a killed command first.
+    """
+    guards = sorted({guard(t) for t in targets}, key=lambda g: str(g.lock.resolve()))
+    with ExitStack() as stack:
+        for g in guards:
+            stack.enter_context(hold(g, tidy=tidy))
+        yield
 
 
 def run_name(data_hash: str, when: datetime | None = None) -> str:
@@ -149,13 +186,20 @@ def _archive_path(run: Path) -> Path:
     return candidate
 
 
+def output_path(kind: str, model: str, outcome: str, out: Path | None) -> Path:
+    """The folder of a ``cumulative`` or ``sensitivity`` run: ``out``, or the default."""
+    return (
+        Path(out) if out is not None else runs_folder() / f"{kind}-{analysis_name(model, outcome)}"
+    )
+
+
 def output_dir(kind: str, model: str, outcome: str, out: Path | None, force: bool) -> Path:
     """The folder of a ``cumulative`` or ``sensitivity`` run, checked before any sampling.
 
     ``out``, or ``runs/<kind>-<model>-<outcome>``; an existing folder is refused unless
     ``force``.
     """
-    target = Path(out) if out is not None else RUNS / f"{kind}-{analysis_name(model, outcome)}"
+    target = output_path(kind, model, outcome, out)
     refuse_existing(target, force)
     check_writable(target)
     return target
