@@ -25,6 +25,7 @@ import contextlib
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,7 +193,9 @@ def _pymc_prior(pymc_model: Any, seed: int) -> xr.Dataset:
     import pymc as pm
 
     _quiet_pymc()
-    with pymc_model:
+    with pymc_model, warnings.catch_warnings():
+        # the models' Potentials are their (weighted) likelihood, which prior draws leave out
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
         prior = pm.sample_prior_predictive(
             draws=PRIOR_DRAWS, random_seed=seed, compile_kwargs={"mode": "FAST_COMPILE"}
         )
