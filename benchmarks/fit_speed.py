@@ -221,14 +221,17 @@ def measure(command: str, condition: str, repeat: int, log: Callable[[str], None
     with tempfile.TemporaryDirectory(prefix="hlhbayes-speed-") as tmp:
         root = Path(tmp)
         warm_cache = root / "warm-cache"
+        fill = None
         if condition == "warm":
             log(f"{command} warm: filling the caches (untimed)")
-            run_once(command, warm_cache, root / "fill")
+            fill = run_once(command, warm_cache, root / "fill")
         for k in range(repeat):
             cache = warm_cache if condition == "warm" else root / f"cold-cache-{k}"
             row = run_once(command, cache, root / f"run-{k}")
             log(f"{command} {condition} {k + 1}/{repeat}: {row['wall']:.1f} s wall, "
                 f"{row['cpu']:.1f} s CPU, load {row['load']:.1f}, exit {row['code']}")  # fmt: skip
+            if fill is not None:  # the untimed run's numbers count in the comparison too
+                row["fill_numbers"] = fill["numbers"]
             rows.append(row)
             if condition == "cold":
                 shutil.rmtree(cache, ignore_errors=True)
@@ -266,8 +269,8 @@ def print_table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
                      for rows in fits.values()]  # fmt: skip
             print(f"{phase:<17}" + "".join(f"{v:>10.2f}" for v in cells))
     for command in dict.fromkeys(cmd for cmd, _ in results):
-        digests = {r["numbers"] for (cmd, _), rows in results.items() if cmd == command
-                   for r in rows}  # fmt: skip
+        digests = {r[k] for (cmd, _), rows in results.items() if cmd == command
+                   for r in rows for k in ("numbers", "fill_numbers") if k in r}  # fmt: skip
         same = "the same numbers in every run" if len(digests) == 1 else "DIFFERENT NUMBERS"
         print(f"{command}: {same}")
 
