@@ -168,3 +168,25 @@ def test_prior_families_of_the_spec_files_equal_pymc(cache):
     problems = _ks_disagreements(ours.prior, prior, list(prior.data_vars))
     problems += _ks_disagreements(ours.prior_predictive, predictive, list(predictive.data_vars))
     assert not problems, problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("outcome", ["response", "death"])
+def test_the_default_sampler_equals_pymc_nuts_on_the_shipped_base(outcome, shipped):
+    """``fit``'s default (the compiled engine) and PyMC's own NUTS: the same posterior of
+    etiology-line on the shipped base, means and 5/50/95 % quantiles within Monte Carlo error."""
+    from engine_checks import mcmc_disagreements, pymc_nuts
+    from hlhbayes.inference import sample_posterior
+    from hlhbayes.models.spec import load_spec
+
+    model = MODELS["etiology-line"]
+    spec = load_spec("etiology-line", filter_overrides={"outcome": outcome})
+    assert spec.sampler["sampler"] == "compiled"
+    units = model.units(shipped, spec.filters)
+    ours = sample_posterior(model, units, spec, seed=3)["posterior"].to_dataset()
+    reference = pymc_nuts(model.build(units, spec.priors, spec.options), tune=500, seed=4)
+    names = ["alpha", "sigma_eta", "tau", "gamma", "eta", "mix_latent", "later_latent"]
+    names = [n for n in names if n in reference.data_vars]
+    assert {"alpha", "tau", "eta"} <= set(names)
+    problems = mcmc_disagreements(ours, reference, names)
+    assert not problems, problems
