@@ -281,7 +281,7 @@ def map_cmd(
 
 
 # ---------------------------------------------------------------------- ess / robustify
-@design.command("ess", short_help="Effective sample size (ELIR, moment, Morita, logit ELIR).")
+@design.command("ess", short_help="Effective sample size of a prior.")
 @click.option("--prior", "prior_text", required=True, metavar="PRIOR", help=PRIOR_HELP)
 @format_option("table", "json")
 def ess_cmd(prior_text: str, fmt: str) -> None:
@@ -401,7 +401,7 @@ def posterior_cmd(prior_text: str, responders: int, n: int, out: Path | None, fm
     click.echo(text.posterior_report(prior, post, responders, n))
 
 
-@design.command("predictive", short_help="Predictive distribution of future responders (preddist).")
+@design.command("predictive", short_help="Predictive distribution of future responders (RBesT preddist).")
 @click.option(
     "--prior",
     "prior_text",
