@@ -1,309 +1,316 @@
-"""End-to-end speed of ``hlhbayes fit --etiology infection``, cold and warm, as a fresh process.
+"""End-to-end speed of the commands users repeat, cold and warm, each as a fresh process.
 
 Usage::
 
-    python benchmarks/fit_speed.py --repeat 3
-    python benchmarks/fit_speed.py --repeat 1 --args "--tune 500"
-    python benchmarks/fit_speed.py --repeat 1 --args "--sampler nutpie" --json
+    .venv/bin/python benchmarks/fit_speed.py --repeat 3
+    .venv/bin/python benchmarks/fit_speed.py --repeat 1 --commands fit --conditions warm
+    .venv/bin/python benchmarks/fit_speed.py --repeat 1 --commands sensitivity,cumulative,update
 
-What it measures. Each run is a new process, exactly what a user types::
+Commands measured (every one a new process; the parent times it from start to exit):
 
-    .venv/bin/hlhbayes fit --etiology infection --quiet --format json --out <tmp> [--args ...]
+* ``fit``: ``hlhbayes fit --etiology infection --quiet --out <tmp>`` (the default model at the
+  default settings: 4 chains x 1000 draws after 500 tuning steps, target_accept 0.95), run by a
+  worker process of this script that calls the command line's ``main`` in-process and times
+  its phases (below);
+* ``sensitivity``: ``hlhbayes sensitivity --etiology infection`` (every scenario of the default
+  cell, in one batch per model structure);
+* ``cumulative``: ``hlhbayes cumulative --etiology infection`` (one step per study);
+* ``update``: in a new workspace (``hlhbayes init``) where the two made-up series of
+  ``tests/fixtures/`` were added (untimed), ``hlhbayes update --new Example2024 --new
+  Example2025`` (two saved analyses, each fitted without and with the new series in one batch).
 
-(the executable is taken from the folder of ``sys.executable``, so run this script with the
-project's ``.venv/bin/python``). Two conditions:
+Conditions. **cold**: a new, empty compiled-fit cache folder (``HLHBAYES_CACHE_DIR``, which
+holds JAX's persistent compilation cache too) and a new, empty PyTensor compile folder
+(``PYTENSOR_FLAGS=base_compiledir=...``): every program is built and compiled.
+**warm**: one untimed run of the same command fills a cache folder, then every warm repetition
+reuses it.
 
-* **cold**: the PyTensor compile cache is empty. Every cold repetition gets its own fresh
-  ``PYTENSOR_FLAGS=base_compiledir=<new temp dir>``, so it pays for compiling the model.
-* **warm**: one extra (untimed) run fills a fresh cache dir, then every warm repetition reuses it.
+Reported per run: wall seconds (what a user waits), CPU seconds (user + system of the child,
+from ``getrusage``: the stabler figure on a shared machine), and the 1-minute load average
+before it. For ``fit`` also the phases, from inside the worker:
 
-For each condition it reports the median and min-max over ``--repeat`` repetitions of:
+* ``imports``: loading the command line and the libraries of a fit (Python's own start-up is
+  in ``wall`` only);
+* ``prepare``: the evidence base read and validated, the spec merged, the units encoded;
+* ``cache load``: the compiled-fit cache entry read and checked, the program deserialised and
+  its machine code loaded (JAX import included); on a cold run, building and compiling it;
+* ``sampling``: the compiled program running (warm-up and draws of every chain);
+* ``post-processing``: derived quantities, predictive draws, pointwise log-likelihood,
+  summaries and the convergence gate;
+* ``writing``: the run folder (``fit.nc`` and the JSON and CSV files);
+* ``other``: the rest (printing, the engine's own bookkeeping).
 
-* ``wall``: wall-clock seconds of the whole process (start-up, imports, data, compile, sampling,
-  prior predictive, summaries, writing the run folder);
-* ``sampling``: the sampler's own time, the ``sampling_time`` attribute of the posterior group in
-  the run's ``fit.nc`` (absent for samplers that do not record it);
-* ``ess``: the minimum bulk ESS over the reported quantities (``rate_typical`` and ``rate_new``
-  records of ``summary.json``); ``ess_all`` is the minimum over every summary record (the
-  hyperparameters too) and ``ess_gate`` the convergence gate's figure (every free parameter);
-* ``ess/s``: ``ess`` divided by ``wall``;
-* ``div``: divergent transitions, and ``conv``: the convergence flag of ``summary.json``.
-
-It also checks that every run, cold or warm, printed the same summary numbers (the same seed
-must give the same numbers whatever the state of the compile cache).
-
-``--conditions cold|warm`` measures one condition only (``warm`` still runs the untimed warm-up).
-The compile cache is PyTensor's ``base_compiledir``: PyTensor 3 compiles with Numba by default and
-keeps its Numba cache in ``<base_compiledir>/numba`` (the C cache is there too), so a fresh
-``base_compiledir`` is a truly cold start. Other ``PYTENSOR_FLAGS`` in the environment are passed
-through (e.g. ``PYTENSOR_FLAGS=linker=cvm`` to time the C backend).
-
-Targets for the default settings: warm < 4 s, cold < 12 s wall time, bulk ESS >= 1000 for every
-reported quantity, no divergences. The table marks each target ``ok`` or ``MISS``.
-
-Timings depend on the machine and on its load; say so when quoting them.
+Every run of a command, cold or warm, must print the same numbers (the same seed gives the same
+numbers whatever the state of the caches); the script says so when one does not.
+Targets (the project's, for an idle 2-core machine): ``fit`` warm <= 3 s, cold <= 15 s;
+``sensitivity`` warm <= 60 s; ``cumulative`` warm <= 20 s; ``update`` <= 20 s.
+Timings depend on the machine and on its load: say so when quoting them.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
-import os
-import shlex
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
 
-from hlhbayes.runs import Run as RunFolder
-from hlhbayes.runs import read_run
+START = time.perf_counter()
 
-BASE_ARGS = ["fit", "--etiology", "infection", "--quiet", "--format", "json"]
-TARGET_WARM_S = 4.0
-TARGET_COLD_S = 12.0
-TARGET_ESS = 1000.0
-REPORTED = ("rate_typical", "rate_new")
-METRICS = ("wall", "sampling", "ess", "ess_all", "ess_gate", "ess_per_s", "divergences")
+import argparse  # noqa: E402 - the worker's clock starts before any import
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+COMMANDS = ("fit", "sensitivity", "cumulative", "update")
+TARGETS = {
+    ("fit", "warm"): 3.0,
+    ("fit", "cold"): 15.0,
+    ("sensitivity", "warm"): 60.0,
+    ("cumulative", "warm"): 20.0,
+    ("update", "warm"): 20.0,
+}
+PHASES = ("imports", "prepare", "cache load", "sampling", "post-processing", "writing", "other")
+ENGINE_LOAD = (
+    "jax_import",
+    "cache_load",
+    "build",
+    "deserialize",
+    "xla_lower",
+    "xla",
+    "cache_store",
+)
+"""The engine's phases (:mod:`hlhbayes.engine.timing`) that make up ``cache load``."""
 
 
-@dataclass
-class Run:
-    """One timed process."""
-
-    condition: str
-    wall: float
-    returncode: int
-    sampling: float | None = None
-    ess: float | None = None
-    ess_all: float | None = None
-    ess_gate: float | None = None
-    ess_per_s: float | None = None
-    divergences: int | None = None
-    converged: bool | None = None
-    fingerprint: str | None = None
-    error: str | None = None
+# ------------------------------------------------------------------------------------------
+# the worker: one fit, its phases timed in-process
 
 
-def executable() -> Path:
-    """``hlhbayes`` next to the running interpreter (the project's venv)."""
-    exe = Path(sys.executable).parent / "hlhbayes"
-    if not exe.exists():
-        sys.exit(f"error: {exe} not found; run this script with the project's .venv/bin/python")
-    return exe
+def worker(out: str) -> None:
+    """Run ``hlhbayes fit --etiology infection`` in this process; print its phases as JSON."""
+    phases = dict.fromkeys(PHASES, 0.0)
+
+    def timed(owner: Any, name: str, phase: str, keep: Callable[[Any], None] | None = None):
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            result = original(*args, **kwargs)
+            phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - start
+            if keep is not None:
+                keep(result)
+            return result
+
+        setattr(owner, name, wrapper)
+
+    import hlhbayes.engine as engine
+    import hlhbayes.inference as inference
+    import hlhbayes.pipeline as pipeline
+    import hlhbayes.runs as runs
+    from hlhbayes.cli.main import main
+
+    phases["imports"] = time.perf_counter() - START
+    engine_phases: dict[str, float] = {}
+    timed(pipeline, "prepare", "prepare")
+    timed(engine, "fit", "engine", lambda r: engine_phases.update(r.timings.wall))
+    timed(inference, "complete_tree", "post-processing")
+    timed(pipeline, "summarise", "post-processing")
+    timed(pipeline, "diagnose", "post-processing")
+    timed(runs, "write_run", "writing")
+    sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--quiet", "--out", out]
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    total = time.perf_counter() - START
+    in_engine = phases.pop("engine", 0.0)
+    phases["cache load"] = sum(engine_phases.get(p, 0.0) for p in ENGINE_LOAD)
+    phases["sampling"] = engine_phases.get("sampling", 0.0)
+    phases["post-processing"] += in_engine - phases["cache load"] - phases["sampling"]
+    phases["other"] = total - sum(v for k, v in phases.items() if k != "other")
+    print(json.dumps({"code": code, "phases": phases, "engine": engine_phases}))
 
 
-def run_once(condition: str, compiledir: Path, extra: list[str], workdir: Path) -> Run:
-    """Run one fit in a fresh process and read its run folder."""
-    out = Path(tempfile.mkdtemp(prefix="run-", dir=workdir)) / "fit"
+# ------------------------------------------------------------------------------------------
+# the parent: fresh processes, cold and warm
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _hlhbayes() -> str:
+    return str(Path(sys.executable).parent / "hlhbayes")
+
+
+def _environment(cache: Path) -> dict[str, str]:
     env = dict(os.environ)
-    flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f and "compiledir" not in f]
-    env["PYTENSOR_FLAGS"] = ",".join([*flags, f"base_compiledir={compiledir}"])
-    cmd = [str(executable()), *BASE_ARGS, "--out", str(out), *extra]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    run = Run(condition, wall, proc.returncode)
-    # Exit 3: the fit finished but failed the convergence gate; the run folder is still written.
-    if proc.returncode not in (0, 3) or not out.is_dir():
-        run.error = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return run
-    folder = read_run(out)
-    summary = folder.summary
-    records = summary["summary"]
-    run.fingerprint = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:12]
-    reported = [r["ess_bulk"] for r in records if r["quantity"] in REPORTED]
-    run.ess = min(reported) if reported else None
-    run.ess_all = min(r["ess_bulk"] for r in records)
-    diag = summary["diagnostics"]
-    run.ess_gate = diag["min_ess_bulk"]
-    run.divergences = diag["divergences"]
-    run.converged = diag["converged"]
-    run.ess_per_s = run.ess / wall if run.ess is not None else None
-    run.sampling = sampling_time(folder)
-    return run
+    env["HLHBAYES_CACHE_DIR"] = str(cache / "hlhbayes")
+    env["PYTENSOR_FLAGS"] = f"base_compiledir={cache / 'pytensor'}"
+    return env
 
 
-def sampling_time(folder: RunFolder) -> float | None:
-    """``sampling_time`` of the posterior group of the run's ``fit.nc``, if recorded."""
-    if not folder.has_draws:
-        return None
-    value = folder.group("posterior").attrs.get("sampling_time")
-    return float(value) if value is not None else None
+def _numbers(text: str) -> str:
+    """A digest of a command's printed table (the same seed must give the same numbers)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def stats(runs: list[Run], metric: str) -> dict[str, float] | None:
-    """Median, min and max of ``metric`` over the runs that have it."""
-    values = [v for r in runs if (v := getattr(r, metric)) is not None]
-    if not values:
-        return None
-    return {
-        "median": float(statistics.median(values)),
-        "min": float(min(values)),
-        "max": float(max(values)),
-    }
-
-
-def measure(
-    repeat: int, extra: list[str], log: Any, conditions: tuple[str, ...] = ("cold", "warm")
-) -> dict[str, list[Run]]:
-    """Cold and (or) warm repetitions."""
-    results: dict[str, list[Run]] = {c: [] for c in conditions}
-    with tempfile.TemporaryDirectory(prefix="hlhbayes-bench-") as tmp:
-        work = Path(tmp)
-        for i in range(repeat if "cold" in conditions else 0):
-            cache = Path(tempfile.mkdtemp(prefix="cold-cache-", dir=work))
-            log(f"cold {i + 1}/{repeat} ...")
-            run = run_once("cold", cache, extra, work)
-            log(f"  {run.wall:.1f} s" + (f" (error: {run.error})" if run.error else ""))
-            results["cold"].append(run)
-        if "warm" not in conditions:
-            return results
-        warm_cache = Path(tempfile.mkdtemp(prefix="warm-cache-", dir=work))
-        log("warm-up (fills the compile cache, not timed) ...")
-        first = run_once("warm-up", warm_cache, extra, work)
-        if first.error:
-            log(f"  warm-up failed: {first.error}")
-        for i in range(repeat):
-            log(f"warm {i + 1}/{repeat} ...")
-            run = run_once("warm", warm_cache, extra, work)
-            log(f"  {run.wall:.1f} s" + (f" (error: {run.error})" if run.error else ""))
-            results["warm"].append(run)
-    return results
-
-
-def _fmt(s: dict[str, float] | None, spec: str) -> str:
-    if s is None:
-        return "-"
-    if s["min"] == s["max"]:
-        return format(s["median"], spec)
-    return f"{s['median']:{spec}} ({s['min']:{spec}}-{s['max']:{spec}})"
-
-
-def _verdict(ok: bool | None) -> str:
-    return "-" if ok is None else ("ok" if ok else "MISS")
-
-
-def report(results: dict[str, list[Run]], extra: list[str], repeat: int) -> dict[str, Any]:
-    """Summary per condition, with the targets (for the default settings)."""
-    out: dict[str, Any] = {
-        "command": ["hlhbayes", *BASE_ARGS, "--out", "<tmp>", *extra],
-        "repeat": repeat,
-        "targets": {
-            "warm_wall_s": TARGET_WARM_S,
-            "cold_wall_s": TARGET_COLD_S,
-            "min_ess_bulk_reported": TARGET_ESS,
-            "divergences": 0,
-        },
-        "conditions": {},
-    }
-    prints = {r.fingerprint for runs in results.values() for r in runs if r.fingerprint}
-    counted = sum(r.fingerprint is not None for runs in results.values() for r in runs)
-    out["same_numbers"] = len(prints) == 1 if counted > 1 else None
-    for condition, runs in results.items():
-        summary = {m: stats(runs, m) for m in METRICS}
-        good = [r for r in runs if r.error is None]
-        wall_target = TARGET_COLD_S if condition == "cold" else TARGET_WARM_S
-        wall = summary["wall"]
-        ess = summary["ess"]
-        out["conditions"][condition] = {
-            "summary": summary,
-            "all_converged": all(r.converged for r in good) if good else None,
-            "failures": len(runs) - len(good),
-            "meets": {
-                "wall": wall["median"] < wall_target if wall else None,
-                "ess": ess["min"] >= TARGET_ESS if ess else None,
-                "divergences": all(r.divergences == 0 for r in good) if good else None,
-            },
-            "runs": [asdict(r) for r in runs],
-        }
-    return out
-
-
-def print_table(result: dict[str, Any]) -> None:
-    """A small human-readable table (median, with min-max when repeat > 1)."""
-    print(f"command: {shlex.join(result['command'])}")
-    print(f"repetitions per condition: {result['repeat']} (median, min-max)")
-    head = (
-        f"{'':<6}{'wall s':>20}{'sampling s':>20}{'min ESS':>22}{'ESS/s':>18}{'div':>6}{'conv':>6}"
-    )
-    print(head)
-    for condition, c in result["conditions"].items():
-        s = c["summary"]
-        conv = c["all_converged"]
-        print(
-            f"{condition:<6}{_fmt(s['wall'], '.1f'):>20}{_fmt(s['sampling'], '.1f'):>20}"
-            f"{_fmt(s['ess'], '.0f'):>22}{_fmt(s['ess_per_s'], '.0f'):>18}"
-            f"{_fmt(s['divergences'], '.0f'):>6}{'-' if conv is None else ('yes' if conv else 'NO'):>6}"
-        )
-        if c["failures"]:
-            print(f"  {c['failures']} run(s) failed: {c['runs'][0].get('error')}")
-    print(
-        "min ESS: bulk, over rate_typical and rate_new; "
-        + "; ".join(
-            f"{k} all records {_fmt(c['summary']['ess_all'], '.0f')}, "
-            f"gate {_fmt(c['summary']['ess_gate'], '.0f')}"
-            for k, c in result["conditions"].items()
-        )
-    )
-    same = result["same_numbers"]
-    if same is not None:
-        print(
-            "same summary numbers in every run (same seed, cold and warm caches): "
-            + ("yes" if same else "NO")
-        )
-    conds = result["conditions"]
-    t = result["targets"]
-    walls = [
-        f"{k} < {t[k + '_wall_s']:g} s {_verdict(c['meets']['wall'])}" for k, c in conds.items()
+def _update_workspace(root: Path, env: dict[str, str]) -> Path:
+    """A new workspace with the two made-up series of tests/fixtures added (untimed)."""
+    ws = root / "ws"
+    steps = [
+        ["init", str(ws)],
+        [
+            "data",
+            "add",
+            str(FIXTURES / "example_study.yaml"),
+            "--patients",
+            str(FIXTURES / "example_patients.csv"),
+        ],
+        ["data", "add", str(FIXTURES / "example_aggregate_study.yaml")],
     ]
-    ess_ok = all(c["meets"]["ess"] for c in conds.values())
-    div_ok = all(c["meets"]["divergences"] for c in conds.values())
-    print(
-        f"targets (default settings): {'; '.join(walls)}; "
-        f"ESS >= {t['min_ess_bulk_reported']:g} {_verdict(ess_ok)}; "
-        f"no divergences {_verdict(div_ok)}"
-    )
+    for args in steps:
+        subprocess.run([_hlhbayes(), *args], cwd=root if args[0] == "init" else ws, env=env,
+                       check=True, capture_output=True, text=True)  # fmt: skip
+    return ws
+
+
+def run_once(command: str, cache: Path, scratch: Path) -> dict[str, Any]:
+    """One timed process of ``command`` with the caches in ``cache``."""
+    env = _environment(cache)
+    scratch.mkdir(parents=True)
+    cwd = scratch
+    if command == "fit":
+        argv = [sys.executable, __file__, "--worker", str(scratch / "run")]
+    elif command == "update":
+        cwd = _update_workspace(scratch, env)
+        argv = [_hlhbayes(), "update", "--new", "Example2024", "--new", "Example2025", "-q"]
+    else:
+        argv = [_hlhbayes(), command, "--etiology", "infection", "-q", "--out", "out"]
+    load = os.getloadavg()[0]
+    cpu, start = _children_cpu(), time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    row: dict[str, Any] = {"wall": wall, "cpu": cpu, "load": load, "code": done.returncode}
+    if command == "fit":
+        lines = done.stdout.strip().splitlines()
+        inner = json.loads(lines[-1]) if lines else {"code": done.returncode, "phases": {}}
+        row.update(code=inner["code"], phases=inner["phases"])
+        printed = "\n".join(lines[:-1])
+    else:
+        printed = done.stdout
+    row["numbers"] = _numbers(printed)
+    if row["code"] not in (0, 3):
+        row["error"] = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+    return row
+
+
+def measure(command: str, condition: str, repeat: int, log: Callable[[str], None]) -> list:
+    """``repeat`` timed runs of ``command`` in ``condition`` (cold: new caches every time)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="hlhbayes-speed-") as tmp:
+        root = Path(tmp)
+        warm_cache = root / "warm-cache"
+        fill = None
+        if condition == "warm":
+            log(f"{command} warm: filling the caches (untimed)")
+            fill = run_once(command, warm_cache, root / "fill")
+        for k in range(repeat):
+            cache = warm_cache if condition == "warm" else root / f"cold-cache-{k}"
+            row = run_once(command, cache, root / f"run-{k}")
+            log(f"{command} {condition} {k + 1}/{repeat}: {row['wall']:.1f} s wall, "
+                f"{row['cpu']:.1f} s CPU, load {row['load']:.1f}, exit {row['code']}")  # fmt: skip
+            if fill is not None:  # the untimed run's numbers count in the comparison too
+                row["fill_numbers"] = fill["numbers"]
+            rows.append(row)
+            if condition == "cold":
+                shutil.rmtree(cache, ignore_errors=True)
+    return rows
+
+
+def _median(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def print_table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
+    """Wall and CPU per command and condition, then the fit's phases."""
+    print(f"{'command':<12}{'condition':<10}{'wall s':>20}{'CPU s':>20}  load  target")
+    for (command, condition), rows in results.items():
+        target = TARGETS.get((command, condition))
+        wall = [r["wall"] for r in rows]
+        verdict = "-" if target is None else (
+            f"<= {target:g}: {'ok' if statistics.median(wall) <= target else 'MISS'}")  # fmt: skip
+        load = statistics.mean(r["load"] for r in rows)
+        print(f"{command:<12}{condition:<10}{_median(wall):>20}"
+              f"{_median([r['cpu'] for r in rows]):>20}  {load:4.1f}  {verdict}")  # fmt: skip
+        failed = [r for r in rows if "error" in r]
+        for r in failed:
+            print(f"  failed (exit {r['code']}): {r['error'][0]}")
+    fits = {c: rows for (cmd, c), rows in results.items() if cmd == "fit"}
+    if fits:
+        print("\nfit phases, wall s (median over repetitions):")
+        print(f"{'phase':<17}" + "".join(f"{c:>10}" for c in fits))
+        for phase in PHASES:
+            cells = [statistics.median(r["phases"].get(phase, 0.0) for r in rows)
+                     for rows in fits.values()]  # fmt: skip
+            print(f"{phase:<17}" + "".join(f"{v:>10.2f}" for v in cells))
+    for command in dict.fromkeys(cmd for cmd, _ in results):
+        digests = {r[k] for (cmd, _), rows in results.items() if cmd == command
+                   for r in rows for k in ("numbers", "fill_numbers") if k in r}  # fmt: skip
+        same = "the same numbers in every run" if len(digests) == 1 else "DIFFERENT NUMBERS"
+        print(f"{command}: {same}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions per condition")
     parser.add_argument(
-        "--args",
-        default="",
-        help='extra arguments for hlhbayes fit, e.g. "--draws 500 --tune 500" or "--sampler nutpie"',
+        "--repeat", type=int, default=3, help="timed runs per command and condition"
     )
-    parser.add_argument(
-        "--conditions",
-        choices=("both", "cold", "warm"),
-        default="both",
-        help="measure cold, warm or both (default both)",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    opts = parser.parse_args(argv)
-    if opts.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    parser.add_argument("--commands", default=",".join(COMMANDS), help="comma-separated")
+    parser.add_argument("--conditions", default="warm,cold", help="warm, cold or both")
+    parser.add_argument("--json", action="store_true", help="every run as JSON on stdout")
+    parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker)
+        return 0
+    commands = [c for c in args.commands.split(",") if c]
+    conditions = [c for c in args.conditions.split(",") if c]
+    for c in commands:
+        if c not in COMMANDS:
+            parser.error(f"unknown command {c!r}; valid: {', '.join(COMMANDS)}")
+    for c in conditions:
+        if c not in ("warm", "cold"):
+            parser.error(f"unknown condition {c!r}; valid: warm, cold")
 
     def log(message: str) -> None:
-        if not opts.quiet:
-            print(message, file=sys.stderr, flush=True)
+        print(message, file=sys.stderr, flush=True)
 
-    extra = shlex.split(opts.args)
-    conditions = ("cold", "warm") if opts.conditions == "both" else (opts.conditions,)
-    results = measure(opts.repeat, extra, log, conditions)
-    result = report(results, extra, opts.repeat)
-    if opts.json:
-        print(json.dumps(result, indent=2))
+    results = {
+        (command, condition): measure(command, condition, args.repeat, log)
+        for command in commands
+        for condition in conditions
+    }
+    if args.json:
+        print(json.dumps([{"command": c, "condition": k, "runs": rows}
+                          for (c, k), rows in results.items()], indent=1))  # fmt: skip
     else:
-        print_table(result)
-    failed = any(c["failures"] for c in result["conditions"].values())
-    return 1 if failed else 0
+        print_table(results)
+    return 0
 
 
 if __name__ == "__main__":

@@ -111,12 +111,16 @@ class BuiltModel:
 
     @property
     def likelihood(self):
-        """The compiled log-likelihood (the observed variables' terms)."""
+        """The compiled log-likelihood (the models' weighted likelihood potentials)."""
         if self._likelihood is None:
-            self._likelihood = self.model.compile_logp(
-                vars=self.model.observed_RVs, mode="FAST_COMPILE"
-            )
+            self._likelihood = likelihood_of(self.model)
         return self._likelihood
+
+
+def likelihood_of(model):
+    """The compiled log-likelihood of a built model: its ``likelihood_*`` potentials."""
+    terms = [p for p in model.potentials if p.name.startswith("likelihood_")]
+    return model.compile_logp(vars=terms, mode="FAST_COMPILE")
 
 
 @pytest.fixture(scope="session")

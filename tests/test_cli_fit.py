@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import arviz as az
@@ -306,3 +308,29 @@ def test_exact_never_prints_a_moment_it_cannot_compute(tmp_path):
     assert csv_out.splitlines()[2].startswith("tau,,,,,")  # empty mean and sd
     compared = run("compare", str(tmp_path / "t"), str(tmp_path / "j"), "--no-plot")
     assert compared.exit_code == 0, compared.output
+
+
+WARM_FIT = """
+import atexit, sys
+heavy = ("pymc", "pytensor", "numpyro", "numba", "arviz", "arviz_base", "arviz_stats")
+atexit.register(lambda: print("loaded:", *sorted(m for m in heavy if m in sys.modules)))
+from hlhbayes.cli.main import main
+sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--quiet", "--out", sys.argv[1]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_a_warm_fit_is_the_compiled_engine_without_pymc_numpyro_or_arviz(default_fit, tmp_path):
+    """The default fit in a new process, its program cached (by ``default_fit``): the hot path
+    loads the program and runs it with JAX alone, and gives the same numbers."""
+    _, first = default_fit
+    out = tmp_path / "warm"
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_FIT, str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "loaded:"
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["model_spec"]["sampler"]["sampler"] == "compiled"
+    assert (out / "summary.json").read_text() == (first / "summary.json").read_text()

@@ -1,38 +1,27 @@
-"""The compiled engine on the project's own models: the same posteriors and priors as PyMC.
+"""The project's models through the compiled engine: the data contract, padding, prior draws.
 
-The production builders (:mod:`hlhbayes.models.random_effects`, :mod:`hlhbayes.models.
-etiology_line`) bake their evidence into the graph as constants; the engine runs copies whose
-evidence, weights, prior scales and composition centres are ``pm.Data`` (tests/engine_fixtures.
-py). A structural test shows each copy has the production log-density; the slow tests compare
-the engine's draws with PyMC NUTS, with the quadrature posterior, and with PyMC's prior draws.
+The models declare their data (models/base.py, ``CompiledForm``); every varying input is a
+``pm.Data`` container, so the engine pads it and passes it as arguments of one program. The
+structural tests check the declaration and that padding changes nothing; the slow tests compare
+the engine's prior draws with PyMC's. The posteriors are checked against PyMC's NUTS in
+tests/test_inference.py and against quadrature in tests/test_models_random_effects.py.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 
 import engine_fixtures as fx
-from engine_checks import Z_MCSE, mcmc_disagreements, pymc_nuts
+from conftest import likelihood_of
 from hlhbayes import engine
-from hlhbayes.models import etiology_line, random_effects
-from hlhbayes.models.spec import load_spec
-from hlhbayes.models.table import _study_units
-from hlhbayes.models.units import MODEL_ETIOLOGIES
-from hlhbayes.pipeline import FitRequest, prepare
-from hlhbayes.priors import Prior
+from hlhbayes.models import MODELS
+from hlhbayes.models.base import supports_compiled
+from hlhbayes.models.compiled import compiled_inputs, padded_sizes
 
-AS_N = np.array([107, 44, 51, 39, 139, 20, 78, 35])
-AS_R = np.array([23, 12, 19, 9, 39, 6, 9, 10])
-AS_PRIORS = {
-    "mu": Prior("normal", {"mu": 0.0, "sigma": 2.0}),
-    "tau": Prior("halfnormal", {"sigma": 1.0}),
-}
-# The production models pass prior parameters as Python floats, which PyTensor stores as
-# float32 constants when they fit exactly (1.5 does): log(sigma) is then ~1e-8 off. The copies
-# hold them as float64 data. Their log-densities agree to this tolerance, not to the last bit.
-LOGP_TOLERANCE = 1e-6
 KS_MIN_P = 1e-4
 """Per-scalar two-sample KS p-value below which prior draws count as different (~40 scalars
 per test: a chance failure ~ 4e-3; a wrong distribution gives p far below 1e-10 at 4000 draws)."""
@@ -43,97 +32,60 @@ def cache(tmp_path_factory) -> engine.CompiledFitCache:
     return engine.CompiledFitCache(tmp_path_factory.mktemp("engine-models-cache"))
 
 
-@pytest.fixture(scope="module")
-def shipped_units():
-    spec = load_spec("etiology-line")
-    return spec, prepare(FitRequest(spec=spec)).units
+@pytest.mark.parametrize("name", ["etiology-line", "random-effects"])
+def test_the_data_contract_is_declared_once(name, built_models):
+    built = built_models[name]
+    model, units, spec = built.definition, built.units, built.spec
+    assert supports_compiled(model)
+    data = model.data(units, spec.priors, spec.options)
+    pm_data = {v.name for v in built.model.data_vars}
+    assert set(data) == pm_data  # every pm.Data of the graph, nothing else
+    sizes = model.dim_sizes(units)
+    for key, value in data.items():
+        dims = model.data_dims.get(key, ())
+        assert np.ndim(value) == len(dims), key
+        if not key.startswith("prior_"):
+            assert key in model.data_dims, key
+        if any(d in sizes for d in dims):
+            assert key in model.data_fill, key  # padded arrays have a fill value
+        for axis, dim in enumerate(dims):
+            assert np.shape(value)[axis] == len(model.coords(units)[dim]), (key, dim)
 
 
-def _coords(units) -> dict:
-    return {
-        "study": list(units.studies),
-        "patient": list(units.pat_ids),
-        "stratum": list(units.agg_ids),
-        "etiology": list(MODEL_ETIOLOGIES),
-    }
+@pytest.mark.parametrize("name", ["etiology-line", "random-effects"])
+def test_padding_changes_nothing(name, built_models):
+    from hlhbayes.living.subset import units_of_studies
 
-
-def _logp_agree(production, copy) -> None:
-    assert [v.name for v in production.value_vars] == [v.name for v in copy.value_vars]
-    logp_a, logp_b = production.compile_logp(), copy.compile_logp()
-    rng = np.random.default_rng(0)
-    start = production.initial_point()
-    for _ in range(5):
-        point = {k: v + rng.normal(size=np.shape(v)) for k, v in start.items()}
-        assert abs(logp_a(point) - logp_b(point)) < LOGP_TOLERANCE
-
-
-def test_copies_have_the_production_log_density(shipped_units):
-    spec, units = shipped_units
-    _logp_agree(
-        etiology_line.build(units, spec.priors, spec.options),
-        fx.etiology_line_pymc(units, fx.etiology_line_data(units, spec.priors)),
+    built = built_models[name]
+    model, spec = built.definition, built.spec
+    units = units_of_studies(built.units, built.units.studies[:5])  # five studies: padded to 8
+    plain = model.build(units, spec.priors, spec.options)
+    inputs = compiled_inputs(model, units, spec.priors, spec.options)
+    sizes = padded_sizes(model.dim_sizes(units))
+    assert inputs.model.structure["sizes"] == sizes
+    assert sizes["study"] == 8 > len(units.studies)
+    padded = inputs.model.build()
+    point = plain.initial_point()
+    rng = np.random.default_rng(1)
+    point = {k: v + rng.uniform(-0.8, 0.8, np.shape(v)) for k, v in point.items()}
+    # the padded model's point: the real entries first, padded entries anywhere
+    padded_point = {}
+    for value in padded.value_vars:
+        full = np.asarray(padded.initial_point()[value.name], dtype=float)
+        real = point[value.name]
+        index = tuple(slice(0, n) for n in np.shape(real))
+        full[index] = real
+        padded_point[value.name] = full + 0.0
+    assert likelihood_of(padded)(padded_point) == pytest.approx(
+        likelihood_of(plain)(point), rel=1e-12
     )
-    as_units = _study_units([f"Study {i + 1}" for i in range(8)], AS_R, AS_N)
-    import pymc as pm
-
-    copy = fx.random_effects(8).build()
-    with copy:
-        pm.set_data(fx.random_effects_data(AS_R, AS_N, mu_sigma=2.0, tau_sigma=1.0))
-    _logp_agree(random_effects.build(as_units, AS_PRIORS, {}), copy)
 
 
-@pytest.mark.slow
-def test_random_effects_on_as_data_equals_quadrature(cache):
-    import arviz_stats as azs
+def test_a_model_without_the_contract_is_sampled_by_pymc():
+    from test_models import CommonRate
 
-    from hlhbayes.exact import random_effects_exact
-
-    settings = engine.SamplerSettings(chains=4, draws=2000, tune=1000)
-    data = fx.random_effects_data(AS_R, AS_N, mu_sigma=2.0, tau_sigma=1.0)
-    result = engine.sample_batch(
-        fx.random_effects(8), [data], settings=settings, seeds=20261202, cache=cache
-    )
-    fit = result.fits[0]
-    # tau near 0 leaves a funnel: at target_accept 0.95 a divergence or two in 8000 draws is
-    # expected here (the quadrature check below is what says whether the draws are right)
-    verdict = fit.convergence
-    assert verdict.max_r_hat <= 1.01 and verdict.min_ess_bulk >= 400, verdict
-    assert verdict.divergences <= 8, verdict
-    posterior = fit.posterior.merge(
-        random_effects.quantities(fit.posterior, np.random.default_rng([20261202, 1]))
-    )
-    exact = {
-        r["quantity"]: r
-        for r in random_effects_exact(AS_R, AS_N, mu_mean=0.0, mu_sd=2.0, tau_scale=1.0).summary()
-    }
-    for quantity in ("mu", "tau", "rate_typical", "rate_new"):
-        draws = posterior[[quantity]]
-        mean = float(draws[quantity].mean())
-        mcse = float(azs.mcse(draws, method="mean")[quantity])
-        assert abs(mean - exact[quantity]["mean"]) < Z_MCSE * mcse, (quantity, mean, mcse)
-        for p in (0.025, 0.5, 0.975):
-            q = float(np.quantile(draws[quantity].values, p))
-            q_mcse = float(azs.mcse(draws, method="quantile", prob=p)[quantity])
-            reference = exact[quantity][f"q{100 * p:g}"]
-            assert abs(q - reference) < Z_MCSE * q_mcse, (quantity, p, q, reference, q_mcse)
-
-
-@pytest.mark.slow
-def test_etiology_line_posterior_equals_pymc_nuts(cache, shipped_units):
-    spec, units = shipped_units
-    result = engine.fit(
-        fx.etiology_line(units),
-        fx.etiology_line_data(units, spec.priors),
-        seed=3,
-        coords=_coords(units),
-        cache=cache,
-    )
-    assert result.convergence.converged, result.convergence
-    reference = pymc_nuts(etiology_line.build(units, spec.priors, spec.options), tune=500, seed=4)
-    names = ["alpha", "sigma_eta", "tau", "gamma", "eta", "u", "mix_latent", "later_latent"]
-    problems = mcmc_disagreements(result.posterior, reference, names)
-    assert not problems, problems
+    assert not supports_compiled(CommonRate())
+    assert all(supports_compiled(m) for m in MODELS.values())
 
 
 def _ks_disagreements(ours, theirs, names: list[str]) -> list[str]:
@@ -149,31 +101,28 @@ def _ks_disagreements(ours, theirs, names: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_prior_draws_equal_pymc_prior_predictive(cache, shipped_units):
+def test_prior_draws_equal_pymc_prior(cache, built_models):
     import pymc as pm
 
-    spec, units = shipped_units
+    built = built_models["etiology-line"]
+    model, units, spec = built.definition, built.units, built.spec
+    inputs = compiled_inputs(model, units, spec.priors, spec.options)
     draws = 4000
     ours = engine.sample_prior(
-        fx.etiology_line(units),
-        fx.etiology_line_data(units, spec.priors),
-        draws=draws,
-        seed=5,
-        coords=_coords(units),
-        cache=cache,
+        inputs.model, inputs.data, draws=draws, seed=5, coords=inputs.coords, cache=cache
     )
-    with etiology_line.build(units, spec.priors, spec.options):
+    with built.model, warnings.catch_warnings():
+        # the model's Potentials are its weighted likelihood, which prior draws leave out
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
         theirs = pm.sample_prior_predictive(
             draws=draws, random_seed=6, compile_kwargs={"mode": "FAST_COMPILE"}
         )
-    prior, predictive = theirs["prior"].to_dataset(), theirs["prior_predictive"].to_dataset()
+    prior = theirs["prior"].to_dataset()
     assert set(ours.prior.data_vars) == set(prior.data_vars)
-    assert set(ours.prior_predictive.data_vars) == set(predictive.data_vars)
     for name in ours.prior.data_vars:
         assert ours.prior[name].dims == prior[name].dims
         assert ours.prior[name].shape == prior[name].shape
     problems = _ks_disagreements(ours.prior, prior, list(prior.data_vars))
-    problems += _ks_disagreements(ours.prior_predictive, predictive, list(predictive.data_vars))
     assert not problems, problems
 
 
@@ -200,7 +149,7 @@ def test_prior_families_of_the_spec_files_equal_pymc(cache):
             pm.Deterministic("share_of_first", weights[0] / weights.sum())
         return model
 
-    definition = engine.ModelDefinition("test-prior-families", build, {}, fx.SOURCE)
+    definition = engine.CompiledModel("test-prior-families", build, {}, fx.SOURCE)
     data = {
         "scale": np.float64(1.5),
         "loc": np.float64(0.3),
@@ -218,4 +167,26 @@ def test_prior_families_of_the_spec_files_equal_pymc(cache):
     prior, predictive = theirs["prior"].to_dataset(), theirs["prior_predictive"].to_dataset()
     problems = _ks_disagreements(ours.prior, prior, list(prior.data_vars))
     problems += _ks_disagreements(ours.prior_predictive, predictive, list(predictive.data_vars))
+    assert not problems, problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("outcome", ["response", "death"])
+def test_the_default_sampler_equals_pymc_nuts_on_the_shipped_base(outcome, shipped):
+    """``fit``'s default (the compiled engine) and PyMC's own NUTS: the same posterior of
+    etiology-line on the shipped base, means and 5/50/95 % quantiles within Monte Carlo error."""
+    from engine_checks import mcmc_disagreements, pymc_nuts
+    from hlhbayes.inference import sample_posterior
+    from hlhbayes.models.spec import load_spec
+
+    model = MODELS["etiology-line"]
+    spec = load_spec("etiology-line", filter_overrides={"outcome": outcome})
+    assert spec.sampler["sampler"] == "compiled"
+    units = model.units(shipped, spec.filters)
+    ours = sample_posterior(model, units, spec, seed=3)["posterior"].to_dataset()
+    reference = pymc_nuts(model.build(units, spec.priors, spec.options), tune=500, seed=4)
+    names = ["alpha", "sigma_eta", "tau", "gamma", "eta", "mix_latent", "later_latent"]
+    names = [n for n in names if n in reference.data_vars]
+    assert {"alpha", "tau", "eta"} <= set(names)
+    problems = mcmc_disagreements(ours, reference, names)
     assert not problems, problems

@@ -88,7 +88,7 @@ def test_key_changes_with_structure_settings_layout_data_shapes_and_versions(mon
         return cache_key(key_payload("sampler", model, signature, extra or {"tune": 500}))
 
     base = key()
-    other_source = engine.ModelDefinition(
+    other_source = engine.CompiledModel(
         "test-hierarchical", fx.hierarchical().build, {"studies": 12}, "edited"
     )
     variants = [

@@ -22,7 +22,17 @@ def hidden(folder: Path) -> list[str]:
 def test_ctrl_c_while_sampling_exits_130_and_writes_no_run(tmp_path: Path) -> None:
     # PyMC's sampler catches KeyboardInterrupt and returns the draws it has: the fit must still
     # stop, not summarise and write a run of a cut chain
-    args = ["fit", "--model", "random-effects", "--chains", "2", "--tune", "500"]
+    args = [
+        "fit",
+        "--model",
+        "random-effects",
+        "--sampler",
+        "pymc",
+        "--chains",
+        "2",
+        "--tune",
+        "500",
+    ]
     fit = Command([*args, "--draws", "50000", "--out", "run"], tmp_path)
     fit.said("; sampling").interrupt()
     code, stdout, stderr = fit.finish()

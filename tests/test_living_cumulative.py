@@ -139,16 +139,15 @@ def test_steps_table_files_and_progress(table, tmp_path):
     assert lines[7].startswith("tau by step: 1: ")
     assert len(lines) == 8
     err = result.stderr.splitlines()
-    assert re.fullmatch(
-        r"model built and compiled once in [\d.]+ s \(3 units of 3 studies\)", err[0]
-    )
-    for k, (study, n) in enumerate([("S3", 1), ("S1", 2), ("S2", 3)], start=1):
+    steps = [line for line in err if line.startswith("[")]
+    for k, (study, n) in enumerate([("S3", "1 study"), ("S1", "2 studies"), ("S2", "3 studies")]):
         assert re.fullmatch(
-            rf"\[{k}/3\] \+{study}: {n} studies, sampled in [\d.]+ s, "
-            r"(converged|NOT CONVERGED \(.*\))",
-            err[k],
+            rf"\[{k + 1}/3\] \+{study}: {n}, sampled in [\d.]+ s, "
+            r"(converged|NOT CONVERGED \(.*\))( \(re-run: .*\))?",
+            steps[k],
         )
-    assert err[4] == f"output folder: {out}"
+    assert "sampling 3 scenarios x 2 chains x 150 draws (150 tuning)" in result.stderr
+    assert f"output folder: {out}" in err
     assert sorted(p.name for p in out.iterdir()) == [
         "cumulative.csv",
         "cumulative.json",
@@ -183,17 +182,17 @@ def test_steps_table_files_and_progress(table, tmp_path):
 
 @pytest.mark.slow
 def test_shipped_base_at_default_settings_ends_where_an_ordinary_fit_does(tmp_path, default_fit):
-    """With every weight 1, the last step is the ordinary model: same posterior within MC error."""
+    """Every step converges; the last step (every weight 1) is the ordinary fit, within MC error."""
     out = tmp_path / "cum"
     settings = ["--etiology", "infection", "--target-accept", "0.95", "--quiet"]
     assert load_spec("etiology-line").sampler["target_accept"] == 0.95  # as the ordinary fit
     result = run("cumulative", *settings, "--out", out)
-    # a single divergent transition now and then fails one step's gate: it is marked, not hidden
-    assert result.exit_code in (0, 3), result.output
+    # every step passes the gate (a step that fails is run again with a higher target_accept,
+    # then also a longer warm-up)
+    assert result.exit_code == 0, result.output
     rows = [ln.split() for ln in result.stdout.splitlines()[1:-1]]
     assert [r[1] for r in rows[::4]] == [s for s, _ in study_order(_prepared())]
-    assert sum(r[-1] == "NO" for r in rows[::4]) <= 1
-    assert all(r[-1] == "yes" for r in rows[-4:])
+    assert all(r[-1] == "yes" for r in rows)
     fitted, fit_dir = default_fit  # hlhbayes fit --etiology infection (target_accept 0.95)
     assert fitted.exit_code == 0, fitted.output
     ordinary = json.loads((fit_dir / "summary.json").read_text())["summary"]

@@ -23,6 +23,7 @@ from hlhbayes.living.sensitivity import (
 from hlhbayes.living.subset import units_of_studies
 from hlhbayes.models.spec import load_spec
 from hlhbayes.models.units import Filters, build_units
+from hlhbayes.priors import Prior
 
 TINY = ["--draws", "150", "--tune", "150", "--chains", "2"]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -74,9 +75,14 @@ def scenarios():
 def test_every_scenario_of_the_issue(scenarios):
     assert [s.name for s in scenarios] == [
         "baseline",
-        "tau-halfnormal-0.5",
+        "tau-halfnormal-0.5",  # half and double the baseline's scale, and half-Cauchy
         "tau-halfnormal-2",
-        "tau-halfcauchy-1",  # halfnormal-1 is the baseline's prior: not fitted twice
+        "tau-halfcauchy-1",
+        "sigma_eta-halfnormal-0.5",
+        "sigma_eta-halfnormal-2",
+        "sigma_eta-halfcauchy-1",
+        "no-small-series",
+        "downweight-small-extreme",
         *(f"loo-{s}" for s in STUDIES),
         "no-derived",
         "classic-shlh-only",
@@ -88,6 +94,9 @@ def test_every_scenario_of_the_issue(scenarios):
     by_name = {s.name: s for s in scenarios}
     assert by_name["baseline"].description == "the saved spec (tau ~ HalfNormal(1))"
     assert by_name["tau-halfcauchy-1"].priors["tau"].family == "halfcauchy"
+    assert by_name["sigma_eta-halfnormal-2"].priors == {
+        "sigma_eta": Prior("halfnormal", {"sigma": 2.0})
+    }
     assert by_name["loo-Sonmez2018"].filters == {"exclude_studies": ["Sonmez2018"]}
     assert by_name["no-derived"].filters == {"exclude_derived": True}
     assert by_name["classic-shlh-only"].filters == {"conditions": ["classic_shlh"]}
@@ -97,6 +106,30 @@ def test_every_scenario_of_the_issue(scenarios):
     assert kept == studies_defining_response_as("remission")
     assert {"JClinRheumatol2011_2pts", "Sonmez2018"} <= kept
     assert all(s.skip is None for s in scenarios)
+
+
+def _series() -> dict[str, tuple[int, int]]:
+    """Patients and responders of every baseline study, counted unit by unit."""
+    out = {sid: (0, 0) for sid in STUDIES}
+    for i, pid in enumerate(BASELINE.pat_ids):
+        n, r = out[pid.split("#")[0]]
+        out[pid.split("#")[0]] = (n + 1, r + int(BASELINE.pat_y[i]))
+    for j, aid in enumerate(BASELINE.agg_ids):
+        n, r = out[aid.split("/")[0]]
+        out[aid.split("/")[0]] = (n + int(BASELINE.agg_total[j]), r + int(BASELINE.agg_events[j]))
+    return out
+
+
+def test_small_study_scenarios(scenarios):
+    series = _series()
+    small = {sid for sid, (n, _) in series.items() if n < 5}
+    extreme = {sid for sid, (n, r) in series.items() if n < 10 and r == n}
+    assert small and extreme  # the shipped base has both
+    by_name = {s.name: s for s in scenarios}
+    assert set(by_name["no-small-series"].filters["exclude_studies"]) == small
+    downweight = by_name["downweight-small-extreme"]
+    assert downweight.study_weights == dict.fromkeys(sorted(extreme), 0.5)
+    assert not downweight.filters and not downweight.priors
 
 
 def test_patient_rows_take_their_studys_definition(shipped):

@@ -1,8 +1,9 @@
-"""Likelihood-inclusion weights (``include``) in the model builders: structural, no sampling.
+"""Likelihood weights in the model builders: structural, no sampling.
 
 With every weight 1 the model's log-density is the ordinary model's; with some weights 0 the
 likelihood of the weighted model equals the likelihood of the model built on the subset of
-units with weight 1 (the same parameter values, matched by study and stratum name).
+units with weight 1 (the same parameter values, matched by study and stratum name); a weight
+of one half halves a unit's log-likelihood term.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import likelihood_of
 from hlhbayes.errors import HlhBayesError
-from hlhbayes.living.subset import include_weights, subset_units, units_of_studies
-from hlhbayes.models.include import split_weights
+from hlhbayes.living.subset import subset_units, units_of_studies
 from hlhbayes.models.units import Filters, build_units
 
 # logp graphs are evaluated, not sampled: skip the slow optimising compile
@@ -33,12 +34,6 @@ def _point(model, seed: int) -> dict[str, np.ndarray]:
     return {k: v + rng.uniform(-0.8, 0.8, size=np.shape(v)) for k, v in point.items()}
 
 
-def _likelihood(model):
-    """The compiled likelihood terms (observed variables and the ``excluded`` potential)."""
-    terms = [model[n] for n in ("y_patient", "y_stratum", "excluded") if n in model.named_vars]
-    return model.compile_logp(vars=terms, mode=FAST)
-
-
 def _restrict(full, sub, point) -> dict[str, np.ndarray]:
     """The point of ``full`` restricted to the coordinates that ``sub`` has."""
     rvs = {value.name: rv for rv, value in full.rvs_to_values.items()}
@@ -55,65 +50,54 @@ def _restrict(full, sub, point) -> dict[str, np.ndarray]:
     return out
 
 
-def test_no_include_leaves_the_model_unchanged(setup):
-    module, units, spec, built = setup
-    plain = built.model
-    none = module.build(units, spec.priors, spec.options, include=None)
-    assert "excluded" not in none.named_vars
-    assert not [n for n in none.named_vars if n.startswith("include_")]
-    assert [v.name for v in none.value_vars] == [v.name for v in plain.value_vars]
-    point = _point(plain, 1)
-    assert none.compile_logp(mode=FAST)(point) == built.logp(point)
+def _weights(units, studies, value=0.0) -> np.ndarray:
+    """Weight 1 for every unit, ``value`` for the units of ``studies``."""
+    index = np.array([s in studies for s in units.studies])
+    return np.where(np.concatenate([index[units.pat_study], index[units.agg_study]]), value, 1.0)
 
 
 def test_all_ones_is_the_ordinary_model(setup):
     module, units, spec, built = setup
-    plain = built.model
     weighted = module.build(units, spec.priors, spec.options, include=np.ones(units.n_units))
-    assert "excluded" in weighted.named_vars
-    logp_weighted, logp_plain = weighted.compile_logp(mode=FAST), built.logp
+    assert [v.name for v in weighted.value_vars] == [v.name for v in built.model.value_vars]
+    logp_weighted = weighted.compile_logp(mode=FAST)
     for seed in (1, 2):
-        point = _point(plain, seed)
-        assert logp_weighted(point) == pytest.approx(logp_plain(point))
+        point = _point(built.model, seed)
+        assert logp_weighted(point) == built.logp(point)
 
 
 def test_zeros_give_the_likelihood_of_the_subset(setup):
-    module, units, spec, built = setup
+    module, units, spec, _ = setup
     keep = units.studies[::2]  # every other study
-    weights = include_weights(units, keep)
+    dropped = [s for s in units.studies if s not in keep]
+    weights = _weights(units, dropped)
     assert 0 < weights.sum() < units.n_units
     weighted = module.build(units, spec.priors, spec.options, include=weights)
-    sub_units = units_of_studies(units, keep)
-    subset = module.build(sub_units, spec.priors, spec.options)
-    lik_weighted, lik_subset = map(_likelihood, (weighted, subset))
-    lik_plain, logp_plain = built.likelihood, built.logp
-    logp_weighted = weighted.compile_logp(mode=FAST)
+    subset = module.build(units_of_studies(units, keep), spec.priors, spec.options)
+    lik_weighted, lik_subset = likelihood_of(weighted), likelihood_of(subset)
     for seed in (3, 4):
         point = _point(weighted, seed)
         expected = lik_subset(_restrict(weighted, subset, point))
         assert lik_weighted(point) == pytest.approx(expected, rel=1e-9)
-        # and the full weighted log-density differs from the ordinary one by exactly that
-        dropped = lik_plain(point) - expected
-        assert logp_weighted(point) == pytest.approx(logp_plain(point) - dropped, rel=1e-9)
+    # what the priors take from the data comes from the subset too: the centres of the latent
+    # compositions, the parameterisation of the study effects
+    for name in ("mix_alpha", "later_alpha", "later_beta"):
+        if name in weighted.named_vars:
+            np.testing.assert_array_equal(weighted[name].get_value(), subset[name].get_value())
+    centred_w = weighted["study_centred"].get_value()
+    centred_s = dict(zip(subset.coords["study"], subset["study_centred"].get_value(), strict=True))
+    for study, value in zip(weighted.coords["study"], centred_w, strict=True):
+        assert value == centred_s.get(study, 0.0)
 
 
-def test_weights_are_data_changed_without_rebuilding(setup):
-    import pymc as pm
-
-    module, units, spec, _ = setup
-    weighted = module.build(units, spec.priors, spec.options, include=np.ones(units.n_units))
-    logp = weighted.compile_logp(mode=FAST)
-    point = _point(weighted, 5)
-    full = logp(point)
-    keep = units.studies[:2]
-    with weighted:
-        pm.set_data(split_weights(units, include_weights(units, keep)))
-    sub = units_of_studies(units, keep)
-    subset = module.build(sub, spec.priors, spec.options)
-    # the function compiled before set_data sees the new weights
-    expected = _likelihood(subset)(_restrict(weighted, subset, point))
-    assert _likelihood(weighted)(point) == pytest.approx(expected)
-    assert logp(point) != pytest.approx(full)
+def test_a_weight_of_one_half_halves_a_units_term(setup):
+    module, units, spec, built = setup
+    study = units.studies[-1]
+    half = module.build(units, spec.priors, spec.options, include=_weights(units, [study], 0.5))
+    none = module.build(units, spec.priors, spec.options, include=_weights(units, [study], 0.0))
+    point = _point(built.model, 5)
+    full, without = built.likelihood(point), likelihood_of(none)(point)
+    assert likelihood_of(half)(point) == pytest.approx(without + 0.5 * (full - without))
 
 
 def test_bad_weights_are_refused(setup):

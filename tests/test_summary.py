@@ -38,11 +38,10 @@ def posterior(rng: np.random.Generator, shift: float = 0.0) -> xr.Dataset:
     )
 
 
-def tree(ds: xr.Dataset, divergences: int = 0) -> xr.DataTree:
+def stats(divergences: int = 0) -> xr.Dataset:
     diverging = np.zeros((CHAINS, DRAWS), dtype=bool)
     diverging.flat[:divergences] = True
-    stats = xr.Dataset({"diverging": (("chain", "draw"), diverging)})
-    return xr.DataTree.from_dict({"posterior": ds, "sample_stats": stats})
+    return xr.Dataset({"diverging": (("chain", "draw"), diverging)})
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +72,7 @@ def test_records_follow_the_contract(iid):
 
 
 def test_the_gate_passes_independent_draws(iid):
-    d = diagnose(tree(iid), summarise(iid, ("tau",)))
+    d = diagnose(iid, stats(), summarise(iid, ("tau",)))
     assert d.converged and d.divergences == 0 and d.problems() == []
     assert d.max_r_hat <= MAX_R_HAT and d.min_ess_bulk >= MIN_ESS_BULK
     assert set(d.as_dict()) == {"max_r_hat", "min_ess_bulk", "divergences", "converged"}
@@ -81,7 +80,7 @@ def test_the_gate_passes_independent_draws(iid):
 
 def test_the_gate_fails_chains_apart_and_divergences_with_remedies():
     apart = posterior(np.random.default_rng(2), shift=0.5)
-    d = diagnose(tree(apart, divergences=3), summarise(apart, ("tau",)))
+    d = diagnose(apart, stats(divergences=3), summarise(apart, ("tau",)))
     assert not d.converged
     assert d.max_r_hat > 1.5 and d.divergences == 3
     problems = d.problems()
@@ -114,3 +113,21 @@ def test_threshold_probabilities_are_shares_of_draws(iid):
     )
     assert first["probability"] == pytest.approx((draws > 0.7).mean())
     assert rows[1]["probability"] == pytest.approx((draws > 0.9).mean())
+
+
+def test_record_diagnostics_equal_arviz_stats():
+    """The summaries use the engine's numpy diagnostics; ArviZ stays the reference."""
+    import arviz_stats as azs
+
+    draws = posterior(np.random.default_rng(3), shift=0.05)
+    records = {(r["quantity"], r["etiology"], r["line"]): r for r in summarise(draws, ("tau",))}
+    reference = {
+        "r_hat": azs.rhat(draws),
+        "ess_bulk": azs.ess(draws, method="bulk"),
+        "mcse_mean": azs.mcse(draws, method="mean"),
+    }
+    for (quantity, etiology, line), record in records.items():
+        for key, values in reference.items():
+            da = values[quantity]
+            expected = float(da.sel(etiology=etiology, line=line) if etiology else da)
+            assert record[key] == pytest.approx(expected, rel=1e-10), (quantity, key)

@@ -172,30 +172,65 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
     request = prepared.request
     spec = request.spec
     model = prepared.model
-    notes: list[str] = []
     if request.method == "exact":
         assert model.exact is not None  # checked by prepare
         records, probabilities, notes = model.exact.summarise(
             prepared.units, spec.priors, request.thresholds
         )
-        diagnostics = Diagnostics(None, None, 0, True)
-        idata = None
         rests_on = support.exact_support(model, prepared.units, spec.options, spec.priors, records)
-    else:
-        from hlhbayes.datatree import conform
-        from hlhbayes.inference import sample_posterior
+        diagnostics = Diagnostics(None, None, 0, True)
+        return _result(prepared, None, records, probabilities, diagnostics, rests_on, notes)
+    from hlhbayes.inference import sample_posterior
 
-        idata = conform(
-            sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
-        )
-        posterior = idata["posterior"].to_dataset()
-        idata = support.with_log_prior(idata, spec.priors, model.hyperparameters)
-        records = summarise(posterior, model.hyperparameters)
-        diagnostics = diagnose(idata, records)
-        probabilities = threshold_probabilities(posterior, request.thresholds)
-        rests_on = support.estimate_support(
-            model, prepared.units, spec.options, spec.priors, idata, request.seed
-        )
+    idata = sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
+    return _mcmc_result(prepared, idata)
+
+
+def run_fits(
+    prepared: list[Prepared], log: Callable[[str], None] = lambda _m: None
+) -> list[FitResult]:
+    """Several MCMC fits of one model (other units, other priors) through one compiled program.
+
+    The fits must share the model, its options and the sampler settings (those of the first).
+    Each result is what :func:`run_fit` gives for it (the same DataTree groups), in distribution.
+    """
+    from hlhbayes.inference import Scenario, sample_scenarios
+
+    first = prepared[0]
+    scenarios = [Scenario(str(i), p.units, p.request.spec.priors) for i, p in enumerate(prepared)]
+    fits = sample_scenarios(
+        first.model, scenarios, first.request.spec, first.request.seed, log, full=True
+    )
+    return [_mcmc_result(p, fit.tree) for p, fit in zip(prepared, fits, strict=True)]
+
+
+def _mcmc_result(prepared: Prepared, idata: xr.DataTree) -> FitResult:
+    """Finish a sampled tree (:func:`hlhbayes.datatree.conform`, the log prior) and summarise."""
+    from hlhbayes import support
+    from hlhbayes.datatree import conform
+
+    request, spec, model = prepared.request, prepared.request.spec, prepared.model
+    idata = support.with_log_prior(conform(idata), spec.priors, model.hyperparameters)
+    posterior = idata["posterior"].to_dataset()
+    records = summarise(posterior, model.hyperparameters)
+    diagnostics = diagnose(posterior, idata["sample_stats"].to_dataset(), records)
+    probabilities = threshold_probabilities(posterior, request.thresholds)
+    rests_on = support.estimate_support(
+        model, prepared.units, spec.options, spec.priors, idata, request.seed
+    )
+    return _result(prepared, idata, records, probabilities, diagnostics, rests_on, [])
+
+
+def _result(
+    prepared: Prepared,
+    idata: xr.DataTree | None,
+    records: list[dict[str, Any]],
+    probabilities: list[dict[str, Any]],
+    diagnostics: Diagnostics,
+    rests_on: dict[str, Any] | None,
+    notes: list[str],
+) -> FitResult:
+    request, spec = prepared.request, prepared.request.spec
     prov = provenance(
         data_hash=prepared.data_hash,
         data_source=prepared.data_source,

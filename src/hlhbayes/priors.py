@@ -8,6 +8,7 @@ does not have, or a family that does not exist, is an error that lists what is v
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -165,16 +166,64 @@ class Prior:
 
     def to_pymc(self, name: str, **kwargs: Any):
         """Create the PyMC random variable (inside a model context)."""
-        import pymc as pm
+        return pymc_variable(name, self.family, self.params, **kwargs)
 
-        dist = {
-            "normal": pm.Normal,
-            "halfnormal": pm.HalfNormal,
-            "halfcauchy": pm.HalfCauchy,
-            "halfstudentt": pm.HalfStudentT,
-            "exponential": pm.Exponential,
-        }[self.family]
-        return dist(name, **self.params, **kwargs)
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile of the prior (``0 < q < 1``), in closed form or ``scipy.special``."""
+        if not 0 < q < 1:
+            raise ValueError(f"q must lie in (0, 1), got {q}")
+        from statistics import NormalDist
+
+        p = self.params
+        if self.family == "normal":
+            return p["mu"] + p["sigma"] * NormalDist().inv_cdf(q)
+        if self.family == "halfnormal":
+            return p["sigma"] * NormalDist().inv_cdf(0.5 + q / 2)
+        if self.family == "halfcauchy":
+            return p["beta"] * math.tan(math.pi * q / 2)
+        if self.family == "exponential":
+            return -math.log1p(-q) / p["lam"]
+        from scipy.special import stdtrit
+
+        return p["sigma"] * float(stdtrit(p["nu"], 0.5 + q / 2))
+
+
+def pymc_variable(name: str, family: str, params: Mapping[str, Any], **kwargs: Any):
+    """The PyMC random variable of ``family`` with ``params``.
+
+    ``params`` may be numbers or tensors (e.g. ``pm.Data`` containers, so that a compiled model
+    takes them as arguments).
+    """
+    import pymc as pm
+
+    dist = {
+        "normal": pm.Normal,
+        "halfnormal": pm.HalfNormal,
+        "halfcauchy": pm.HalfCauchy,
+        "halfstudentt": pm.HalfStudentT,
+        "exponential": pm.Exponential,
+    }[family]
+    return dist(name, **params, **kwargs)
+
+
+def prior_data(priors: Mapping[str, Prior]) -> dict[str, np.ndarray]:
+    """Every prior parameter as a float64 scalar named ``prior_<parameter>_<name>``.
+
+    With :func:`prior_families` this is a prior as a compiled model sees it: the families
+    shape the program, the parameter values are its arguments.
+    """
+    import numpy as np
+
+    return {
+        f"prior_{name}_{key}": np.float64(value)
+        for name, prior in priors.items()
+        for key, value in prior.params.items()
+    }
+
+
+def prior_families(priors: Mapping[str, Prior]) -> dict[str, str]:
+    """The family of every prior, by parameter (part of a compiled model's structure)."""
+    return {name: prior.family for name, prior in priors.items()}
 
 
 def merge_priors(

@@ -356,11 +356,13 @@ def cumulative(
 ) -> None:
     """Cumulative meta-analysis, one study at a time.
 
-    The estimates after each study, in order of publication. Step k fits the first k studies (by year, ties by id; --order puts studies first). The model
-    is built and compiled once, with likelihood inclusion weights; each step only changes the
-    weights and samples, so a step costs its sampling time (shown on stderr). Writes
-    cumulative.csv, cumulative.json, cumulative.png and provenance.json to the output folder,
-    which is never replaced without --force. Exit 3 if a step fails its convergence gate.
+    The estimates after each study, in order of publication. Step k fits the first k studies (by year, ties by id; --order puts studies first), as fit
+    would fit them. The steps are likelihood weights over the analysis's units, sampled a few at
+    a time through one compiled program (progress and the time left on stderr); a step that
+    fails the convergence gate is run again with target_accept 0.99, then also twice the
+    warm-up. Writes cumulative.csv, cumulative.json, cumulative.png and provenance.json to the
+    output folder, which is never replaced without --force. Exit 3 if a step still fails its
+    convergence gate.
     """
     from hlhbayes import pipeline
     from hlhbayes.living.cumulative import run_cumulative, study_order, write_cumulative
@@ -393,7 +395,6 @@ def cumulative(
                 "model": spec.model,
                 "outcome": spec.filters.outcome,
                 "order": result.provenance["order"],
-                "setup_seconds": round(result.setup_seconds, 2),
                 "steps": _json_rows(frame),
                 "out": str(folder),
             }
@@ -480,16 +481,20 @@ def sensitivity(
 ) -> None:
     """Headline estimates under alternative choices.
 
-    In one table and one figure. Scenarios: baseline; heterogeneity priors tau ~ HalfNormal(0.5 / 1 / 2), HalfCauchy(1);
-    leave one study out (loo-STUDY); no-derived (derived counts out); classic-shlh-only;
+    In one table and one figure. Scenarios: baseline; the heterogeneity prior (tau) and the etiology-spread prior
+    (sigma_eta) at half and double the baseline's scale and half-Cauchy; no-small-series (series
+    of fewer than 5 patients out); downweight-small-extreme (series of fewer than 10 patients
+    with every outcome favourable at likelihood weight 0.5); leave one study out (loo-STUDY);
+    no-derived (derived counts out); classic-shlh-only;
     all-conditions (with sepsis with MAS features and COVID-19); adults-only; children-only;
     definition-CODE (each response definition alone). Default cell: infection, first line.
 
     A scenario with no direct data on a cell is listed as not estimable, with the reason; one
-    that fails its convergence gate is listed as not converged. Writes sensitivity.csv, .json,
-    .png and provenance.json to the output folder (never replaced without --force). The full set
-    is up to about 20 fits (--list shows which will be fitted): use --scenarios for a subset.
-    Exit 3 if a fitted scenario did not converge.
+    that fails its convergence gate (after re-runs with target_accept 0.99, then twice the
+    warm-up) is listed as not converged. Writes sensitivity.csv, .json, .png and provenance.json
+    to the output folder (never replaced without --force). The fitted scenarios run in one batch,
+    one compiled program per model structure (--list shows which will be fitted; --scenarios
+    takes a subset). Exit 3 if a fitted scenario did not converge.
     """
     from hlhbayes import pipeline
     from hlhbayes.living import sensitivity as sens
@@ -506,11 +511,11 @@ def sensitivity(
         sens.build_scenarios(spec, data_path, prepared.units, prepared.base), _patterns(scenarios)
     )
     if list_only:
-        _list_scenarios(sens.plan_scenarios(spec.model, chosen, cells, prepared))
+        _list_scenarios(sens.plan_scenarios(chosen, cells, prepared))
         return
     with reserve(output_path("sensitivity", spec.model, spec.filters.outcome, out)):
         folder = output_dir("sensitivity", spec.model, spec.filters.outcome, out, force)
-        result = sens.run_sensitivity(prepared, chosen, cells, overrides, logger(quiet))
+        result = sens.run_sensitivity(prepared, chosen, cells, logger(quiet))
         sens.write_sensitivity(result, folder, force)
     logger(quiet)(f"output folder: {folder}")
     frame = result.frame()

@@ -38,6 +38,7 @@ COMMANDS = {
     "compare": "hlhbayes.cli.living_cmds:compare",
     "cumulative": "hlhbayes.cli.living_cmds:cumulative",
     "sensitivity": "hlhbayes.cli.living_cmds:sensitivity",
+    "cache": "hlhbayes.cli.cache_cmd:cache",
 }
 
 

@@ -182,7 +182,12 @@ def sampler_options(nuts: bool = False) -> Decorator:
     ]
     if nuts:
         options.append(
-            click.option("--sampler", type=Choice(["pymc", "nutpie"]), help="NUTS implementation.")
+            click.option(
+                "--sampler",
+                type=Choice(["compiled", "pymc", "nutpie"]),
+                help="NUTS implementation (spec: compiled, the compiled engine; pymc: PyMC's "
+                "own NUTS, the cross-check; nutpie when installed).",
+            )
         )
     options.append(
         click.option(

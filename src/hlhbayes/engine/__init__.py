@@ -29,7 +29,7 @@ _EXPORTS = {
     "buckets": ("bucket_size", "pad_axis", "pad_data", "padded_sizes", "scenario_bucket"),
     "cache": ("CacheInfo", "CompiledFitCache", "cache_clear", "cache_info"),
     "fingerprint": ("source_fingerprint",),
-    "model": ("ModelDefinition", "SamplerSettings"),
+    "model": ("CompiledModel", "SamplerSettings"),
     "results": ("BatchFit", "Convergence", "Fit", "Gate", "PriorDraws", "ScenarioFit"),
     "retry": ("RetryPolicy", "RetryStep", "sample_batch_with_retry"),
     "sampler": ("fit", "sample_batch", "sample_prior"),

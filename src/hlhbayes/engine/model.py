@@ -32,7 +32,7 @@ from hlhbayes.engine.program import StaticSettings
 
 
 @dataclass(frozen=True)
-class ModelDefinition:
+class CompiledModel:
     """A model the engine can compile: see the module docstring for the contract."""
 
     name: str

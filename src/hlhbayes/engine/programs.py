@@ -23,7 +23,7 @@ from hlhbayes.engine import runtime
 from hlhbayes.engine.cache import CompiledFitCache, cache_key
 from hlhbayes.engine.fingerprint import engine_fingerprint, package_versions
 from hlhbayes.engine.graph import ModelFunctions
-from hlhbayes.engine.model import ModelDefinition
+from hlhbayes.engine.model import CompiledModel
 from hlhbayes.engine.timing import Timings
 
 Log = Callable[[str], None]
@@ -84,7 +84,7 @@ def signature_of(scenarios: list[Mapping[str, Any]]) -> Signature:
 
 
 def key_payload(
-    kind: str, model: ModelDefinition, signature: Signature, extra: Mapping[str, Any]
+    kind: str, model: CompiledModel, signature: Signature, extra: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Everything a program of ``kind`` depends on (hashed into its cache key)."""
     return {
@@ -100,7 +100,7 @@ def key_payload(
 
 def get_program(
     payload: dict[str, Any],
-    model: ModelDefinition,
+    model: CompiledModel,
     signature: Signature,
     export: Callable[[ModelFunctions], bytes],
     cache: CompiledFitCache,
@@ -138,7 +138,7 @@ def get_program(
         return _programs.setdefault(memo, program)
 
 
-def model_functions(model: ModelDefinition, signature: Signature) -> ModelFunctions:
+def model_functions(model: CompiledModel, signature: Signature) -> ModelFunctions:
     """Build and jaxify the PyMC model once per process and check it against ``signature``."""
     key = cache_key(key_payload("functions", model, signature, {}))
     with _lock:

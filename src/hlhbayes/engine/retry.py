@@ -17,7 +17,7 @@ from typing import Any
 
 from hlhbayes.engine.buckets import SCENARIO_BUCKETS, scenario_bucket
 from hlhbayes.engine.cache import CompiledFitCache
-from hlhbayes.engine.model import ModelDefinition, SamplerSettings
+from hlhbayes.engine.model import CompiledModel, SamplerSettings
 from hlhbayes.engine.programs import Log, silent
 from hlhbayes.engine.results import BatchFit, Gate
 from hlhbayes.engine.sampler import DEFAULT_GATE, DEFAULT_SETTINGS, Coords, sample_batch
@@ -42,7 +42,7 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 def sample_batch_with_retry(
-    model: ModelDefinition,
+    model: CompiledModel,
     scenarios: Sequence[Mapping[str, Any]],
     *,
     settings: SamplerSettings = DEFAULT_SETTINGS,
@@ -53,8 +53,13 @@ def sample_batch_with_retry(
     policy: RetryPolicy = DEFAULT_POLICY,
     log: Log = silent,
     cache: CompiledFitCache | None = None,
+    scenario_slots: int | None = None,
 ) -> BatchFit:
-    """:func:`~hlhbayes.engine.sampler.sample_batch`, then the policy's re-runs of failures."""
+    """:func:`~hlhbayes.engine.sampler.sample_batch`, then the policy's re-runs of failures.
+
+    ``scenario_slots``: run in a program for at least this many scenarios (see
+    :func:`~hlhbayes.engine.sampler.sample_batch`); the re-runs use the same program size.
+    """
     scenarios = list(scenarios)
     n = len(scenarios)
     seed_list = list(seeds) if isinstance(seeds, Sequence) else [int(seeds)] * n
@@ -68,9 +73,10 @@ def sample_batch_with_retry(
         gate=gate,
         log=log,
         cache=cache,
+        scenario_slots=scenario_slots,
     )
     # re-runs use the batch's own program size: at the first step, the very same program
-    slots = scenario_bucket(min(n, SCENARIO_BUCKETS[-1]))
+    slots = scenario_bucket(min(max(n, scenario_slots or 1), SCENARIO_BUCKETS[-1]))
     for step in policy.steps:
         failing = batch.failed
         if not failing:

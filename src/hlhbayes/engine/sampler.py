@@ -23,7 +23,7 @@ from hlhbayes.engine.assemble import posterior_dataset, sample_stats_dataset
 from hlhbayes.engine.buckets import SCENARIO_BUCKETS, scenario_bucket
 from hlhbayes.engine.cache import CompiledFitCache, cache_key
 from hlhbayes.engine.layout import Layout, choose_layout
-from hlhbayes.engine.model import ModelDefinition, SamplerSettings
+from hlhbayes.engine.model import CompiledModel, SamplerSettings
 from hlhbayes.engine.programs import (
     Log,
     Program,
@@ -45,7 +45,7 @@ Coords = Mapping[str, Sequence[Any]]
 
 
 def fit(
-    model: ModelDefinition,
+    model: CompiledModel,
     data: Mapping[str, Any],
     *,
     settings: SamplerSettings = DEFAULT_SETTINGS,
@@ -119,7 +119,7 @@ def _start(worker: Callable[[], None], box: dict[str, Any]) -> None:
 
 
 def sample_batch(
-    model: ModelDefinition,
+    model: CompiledModel,
     scenarios: Sequence[Mapping[str, Any]],
     *,
     settings: SamplerSettings = DEFAULT_SETTINGS,
@@ -202,7 +202,7 @@ def sample_batch(
 
 
 def sample_prior(
-    model: ModelDefinition,
+    model: CompiledModel,
     data: Mapping[str, Any],
     *,
     draws: int = PRIOR_DRAWS,

@@ -1,34 +1,32 @@
 """Cumulative meta-analysis: the estimates after each study, in order of publication.
 
 Step k fits the first k studies of the order (publication year, ties by id, or the order given).
-The PyMC model is **built and compiled once**, on every unit of the analysis, with likelihood
-inclusion weights (:mod:`hlhbayes.models.include`): a step only sets the weights (1 for the units
-of the studies so far, 0 for the others) and samples again with the same NUTS step object
-(:class:`hlhbayes.inference.IncludeSampler`), so the cost of a step is its sampling time.
-Studies not yet included keep their study effects and latent compositions in the model; with
-weight 0 these are drawn from their priors and touch nothing else.
-
-One difference from refitting each subset from scratch: the Dirichlet / Beta priors of unknown
-stratum compositions have their mode at the pooled mix of *all* the analysis's units at every step
-(a fixed prior choice), not of the studies so far.
+Every step is a fit of its own units, as ``fit`` would fit them (the priors of unknown stratum
+compositions centred on the pooled mix of the step's own units, each study's parameterisation
+chosen from the step's data): the steps are likelihood weights over the analysis's units (1 for
+the studies so far, 0 for the others) and run through one compiled program
+(:func:`hlhbayes.inference.sample_scenarios`), a few steps per call. A step that fails the
+convergence gate is run again automatically (a higher target_accept, then a longer warm-up);
+one that still fails is marked.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from hlhbayes import pipeline
 from hlhbayes.errors import HlhBayesError
-from hlhbayes.inference import IncludeSampler
 from hlhbayes.living.output import write_output
-from hlhbayes.living.subset import include_weights
+from hlhbayes.living.subset import units_of_studies
 from hlhbayes.summary import Diagnostics, diagnose, summarise
+
+if TYPE_CHECKING:
+    from hlhbayes.inference import ScenarioFit
 
 Log = Callable[[str], None]
 
@@ -39,7 +37,7 @@ def _silent(_message: str) -> None:
 
 @dataclass
 class Step:
-    """The fit after adding one study."""
+    """The fit after adding one study, and the sampler settings it finally needed."""
 
     step: int
     study: str
@@ -48,6 +46,9 @@ class Step:
     records: list[dict[str, Any]]
     diagnostics: Diagnostics
     seconds: float
+    target_accept: float | None = None
+    tune: int | None = None
+    attempts: int = 1
 
     @property
     def label(self) -> str:
@@ -64,7 +65,6 @@ class CumulativeResult:
     outcome: str
     order: list[tuple[str, int | None]]
     steps: list[Step] = field(default_factory=list)
-    setup_seconds: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def frame(self) -> pd.DataFrame:
@@ -84,6 +84,9 @@ class CumulativeResult:
                         "step_max_r_hat": st.diagnostics.max_r_hat,
                         "step_min_ess_bulk": st.diagnostics.min_ess_bulk,
                         "step_divergences": st.diagnostics.divergences,
+                        "target_accept": st.target_accept,
+                        "tune": st.tune,
+                        "attempts": st.attempts,
                         "seconds": round(st.seconds, 2),
                     }
                 )
@@ -171,45 +174,61 @@ def run_cumulative(
     log: Log = _silent,
     progress: bool = False,
 ) -> CumulativeResult:
-    """Fit the analysis after each study of the order, with one compiled model."""
+    """Fit the analysis after each study of the order: every step in one compiled program."""
+    from hlhbayes.inference import Scenario, sample_scenarios
     from hlhbayes.provenance import provenance
 
     spec, units, seed = prepared.request.spec, prepared.units, prepared.request.seed
     steps = study_order(prepared, order)
     result = CumulativeResult(spec.model, spec.filters.outcome, steps)
-    if spec.sampler.get("sampler") != "pymc":
-        log(f"note: cumulative uses PyMC's NUTS (the spec asks for {spec.sampler['sampler']})")
-    start = time.perf_counter()
-    sampler = IncludeSampler(prepared.model, units, spec)
-    result.setup_seconds = time.perf_counter() - start
-    log(
-        f"model built and compiled once in {result.setup_seconds:.1f} s "
-        f"({units.n_units} units of {len(units.studies)} studies)"
-    )
-    so_far: list[str] = []
-    for k, (sid, year) in enumerate(steps, start=1):
-        so_far.append(sid)
-        t0 = time.perf_counter()
-        idata = sampler.sample(include_weights(units, so_far), seed, progress)
-        posterior = idata["posterior"].to_dataset()
-        records = summarise(posterior, prepared.model.hyperparameters)
-        diagnostics = diagnose(idata, records)
-        seconds = time.perf_counter() - t0
-        st = Step(k, sid, year, list(so_far), records, diagnostics, seconds)
-        result.steps.append(st)
-        state = "converged" if diagnostics.converged else "NOT CONVERGED"
-        if not diagnostics.converged:
-            state += f" ({'; '.join(p.split(':')[0] for p in diagnostics.problems())})"
-        log(f"[{k}/{len(steps)}] +{sid}: {k} studies, sampled in {seconds:.1f} s, {state}")
+    scenarios = [
+        Scenario(sid, units_of_studies(units, [s for s, _ in steps[: k + 1]]), spec.priors)
+        for k, (sid, _) in enumerate(steps)
+    ]
+    found: dict[int, Step] = {}
+
+    def finished(k: int, fit: ScenarioFit, left: float | None) -> None:
+        records = summarise(fit.posterior, prepared.model.hyperparameters)
+        diagnostics = diagnose(fit.posterior, fit.sample_stats, records)
+        sid, year = steps[k]
+        found[k] = Step(
+            k + 1,
+            sid,
+            year,
+            list(fit.scenario.units.studies),
+            records,
+            diagnostics,
+            fit.seconds,
+            fit.target_accept,
+            fit.tune,
+            fit.attempts,
+        )
+        studies = f"{k + 1} {'study' if k == 0 else 'studies'}"
+        log(f"[{k + 1}/{len(steps)}] +{sid}: {studies}, {step_state(found[k], left)}")
+
+    sample_scenarios(prepared.model, scenarios, spec, seed, log, finished, universe=units)
+    result.steps = [found[k] for k in sorted(found)]
     result.provenance = provenance(
         data_hash=prepared.data_hash,
         data_source=prepared.data_source,
         spec=spec.to_dict(),
         seed=seed,
-        method="mcmc (one compiled model, likelihood inclusion weights)",
+        method="mcmc (one compiled program, likelihood weights per step)",
         units=units.describe(),
         excluded=units.excluded,
         command=prepared.request.command,
     )
     result.provenance["order"] = [s for s, _ in steps]
     return result
+
+
+def step_state(step: Step, left: float | None = None) -> str:
+    """``sampled in 2.1 s, converged (target_accept 0.99), about 12 s left``."""
+    d = step.diagnostics
+    state = "converged" if d.converged else "NOT CONVERGED"
+    if not d.converged:
+        state += f" ({'; '.join(p.split(':')[0] for p in d.problems())})"
+    if step.attempts > 1:
+        state += f" (re-run: target_accept {step.target_accept:g}, {step.tune} tuning)"
+    text = f"sampled in {step.seconds:.1f} s, {state}"
+    return text + (f", about {left:.0f} s left" if left else "")

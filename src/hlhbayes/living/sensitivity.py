@@ -4,8 +4,16 @@ Every scenario is the saved spec with overrides (:func:`hlhbayes.models.spec.loa
 with :func:`hlhbayes.pipeline.prepare` / :func:`~hlhbayes.pipeline.run_fit` like ``fit``:
 
 - ``baseline``: the spec as saved;
-- heterogeneity priors: ``tau-halfnormal-0.5``, ``-1``, ``-2``, ``tau-halfcauchy-1`` (the one equal
-  to the baseline's prior is the baseline and is not fitted twice);
+- prior sensitivity of the headline numbers: the heterogeneity prior (``tau``) and, where the
+  model has one, the etiology-spread prior (``sigma_eta``) at half and double the baseline's
+  scale, and half-Cauchy at the baseline's scale (e.g. ``tau-halfnormal-0.5``,
+  ``tau-halfnormal-2``, ``tau-halfcauchy-1`` for ``tau ~ HalfNormal(1)``; a variant equal to
+  the baseline's prior is not fitted twice);
+- small studies and selective publication: ``no-small-series`` leaves out the series of fewer
+  than :data:`SMALL_SERIES` patients; ``downweight-small-extreme`` gives the series of fewer
+  than :data:`DOWNWEIGHT_BELOW` patients in which every patient had the favourable outcome
+  (all responded; for death: none died), the series most likely to be published because of
+  their result, likelihood weight :data:`DOWNWEIGHT` (each counts as half its patients);
 - leave one study out: ``loo-<STUDY>`` for every study of the baseline (its influence);
 - ``no-derived``: counts we derived from stated figures left out;
 - ``classic-shlh-only``: only classic sHLH (drops MAS in rheumatic disease, sepsis with MAS
@@ -20,6 +28,11 @@ with :func:`hlhbayes.pipeline.prepare` / :func:`~hlhbayes.pipeline.run_fit` like
   of the shipped patient-level series, Baverez 2022: physician-judged efficacy) when the study has
   no response strata.
 
+Every fitted scenario is a fit of its own units (and priors) as ``fit`` would make it; all of
+them run as weight vectors over the union of their units through one compiled program per model
+structure (:func:`hlhbayes.inference.sample_scenarios`: the half-Cauchy priors are other
+structures), with automatic re-runs of a scenario that fails the convergence gate.
+
 A scenario is **not estimable** for a cell (etiology x line) when none of its units carries direct
 data on that cell: a patient of that etiology and line, or a stratum whose known composition
 includes them (strata with an unknown mix or line do not count). Scenarios that leave no units,
@@ -29,8 +42,8 @@ their convergence gate are listed as ``not converged``, with their numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,18 +57,23 @@ from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.schema import CONDITIONS
 from hlhbayes.living.output import write_output
-from hlhbayes.models.spec import Spec, load_spec
+from hlhbayes.models.spec import Spec
 from hlhbayes.models.units import MODEL_ETIOLOGIES, Units
 from hlhbayes.priors import Prior
+from hlhbayes.summary import diagnose, summarise
 
 Log = Callable[[str], None]
 PATIENT_DEFINITION = "clinician_judged"
-TAU_PRIORS = (
-    Prior("halfnormal", {"sigma": 0.5}),
-    Prior("halfnormal", {"sigma": 1.0}),
-    Prior("halfnormal", {"sigma": 2.0}),
-    Prior("halfcauchy", {"beta": 1.0}),
-)
+SCALE_FACTORS = (0.5, 2.0)
+"""The prior scales tried for each heterogeneity prior, relative to the baseline's."""
+SCALE_PRIORS = {"tau": "heterogeneity prior", "sigma_eta": "etiology-spread prior"}
+"""The priors whose sensitivity is shown (those the model has), and their scenario group."""
+SMALL_SERIES = 5
+"""``no-small-series`` leaves out series of fewer patients than this."""
+DOWNWEIGHT_BELOW = 10
+DOWNWEIGHT = 0.5
+"""``downweight-small-extreme``: the likelihood weight of a series of fewer than
+:data:`DOWNWEIGHT_BELOW` patients with every outcome favourable."""
 COLUMNS = [
     "scenario",
     "group",
@@ -92,10 +110,87 @@ class Scenario:
     priors: dict[str, Prior] = field(default_factory=dict)
     filters: dict[str, Any] = field(default_factory=dict)
     skip: str | None = None
+    study_weights: dict[str, float] = field(default_factory=dict)
+    """Likelihood weight of the units of these studies (the others: 1)."""
 
 
-def _prior_name(prior: Prior) -> str:
-    return f"tau-{prior.family}-{next(iter(prior.params.values())):g}"
+def prior_scale(prior: Prior) -> float:
+    """The scale of a prior on a positive parameter (``1 / lam`` for the exponential)."""
+    if prior.family == "exponential":
+        return 1.0 / prior.params["lam"]
+    return prior.params["beta" if prior.family == "halfcauchy" else "sigma"]
+
+
+def prior_variants(prior: Prior) -> list[Prior]:
+    """``prior`` at half and double its scale, and half-Cauchy at its scale."""
+    out = []
+    for factor in SCALE_FACTORS:
+        params = dict(prior.params)
+        if prior.family == "exponential":
+            params["lam"] = params["lam"] / factor
+        else:
+            params["beta" if prior.family == "halfcauchy" else "sigma"] *= factor
+        out.append(Prior(prior.family, params))
+    if prior.family != "halfcauchy":
+        out.append(Prior("halfcauchy", {"beta": prior_scale(prior)}))
+    return out
+
+
+def _prior_scenarios(spec: Spec) -> list[Scenario]:
+    out = []
+    for name, group in SCALE_PRIORS.items():
+        if name not in spec.priors:
+            continue
+        for prior in prior_variants(spec.priors[name]):
+            if prior != spec.priors[name]:
+                label = f"{name}-{prior.family}-{prior_scale(prior):g}"
+                out.append(Scenario(label, group, f"{name} ~ {prior}", {name: prior}))
+    return out
+
+
+def series_sizes(units: Units) -> dict[str, tuple[int, int]]:
+    """Patients and events of every study of ``units`` (patients plus strata)."""
+    k = len(units.studies)
+    patients = np.bincount(units.pat_study, minlength=k) + np.bincount(
+        units.agg_study, weights=units.agg_total.astype(float), minlength=k
+    )
+    events = np.bincount(units.pat_study, weights=units.pat_y.astype(float), minlength=k)
+    events = events + np.bincount(
+        units.agg_study, weights=units.agg_events.astype(float), minlength=k
+    )
+    return {sid: (int(patients[i]), int(events[i])) for i, sid in enumerate(units.studies)}
+
+
+def _small_study_scenarios(spec: Spec, units: Units, excluded: list[str]) -> list[Scenario]:
+    sizes = series_sizes(units)
+    small = [sid for sid, (n, _) in sizes.items() if n < SMALL_SERIES]
+    no_small = Scenario(
+        "no-small-series",
+        "small studies",
+        f"series of fewer than {SMALL_SERIES} patients left out"
+        + (f" ({', '.join(small)})" if small else ""),
+        filters={"exclude_studies": [*excluded, *small]},
+    )
+    if not small:
+        no_small.skip = f"no series of fewer than {SMALL_SERIES} patients"
+    elif len(small) == len(sizes):
+        no_small.skip = "every series is that small"
+    favourable = "responded" if spec.filters.outcome == "response" else "survived"
+    extreme = [
+        sid
+        for sid, (n, events) in sizes.items()
+        if n < DOWNWEIGHT_BELOW and events == (n if spec.filters.outcome == "response" else 0)
+    ]
+    downweight = Scenario(
+        "downweight-small-extreme",
+        "small studies",
+        f"series of fewer than {DOWNWEIGHT_BELOW} patients in which all {favourable} count "
+        f"with likelihood weight {DOWNWEIGHT:g}" + (f" ({', '.join(extreme)})" if extreme else ""),
+        study_weights=dict.fromkeys(extreme, DOWNWEIGHT),
+    )
+    if not extreme:
+        downweight.skip = f"no series of fewer than {DOWNWEIGHT_BELOW} patients all {favourable}"
+    return [no_small, downweight]
 
 
 def build_scenarios(
@@ -110,14 +205,9 @@ def build_scenarios(
     f = spec.filters
     tau = spec.priors["tau"]
     out = [Scenario("baseline", "baseline", f"the saved spec (tau ~ {tau})")]
-    for prior in TAU_PRIORS:
-        if prior != tau:
-            out.append(
-                Scenario(
-                    _prior_name(prior), "heterogeneity prior", f"tau ~ {prior}", {"tau": prior}
-                )
-            )
+    out += _prior_scenarios(spec)
     excluded = list(f.exclude_studies)
+    out += _small_study_scenarios(spec, units, excluded)
     for sid in units.studies:
         out.append(
             Scenario(
@@ -261,40 +351,43 @@ class ScenarioPlan:
     missing: set = field(default_factory=set)  # requested cells without direct data
 
 
+def scenario_spec(spec: Spec, sc: Scenario) -> Spec:
+    """The baseline ``spec`` with the scenario's priors and filters."""
+    filters = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in sc.filters.items()}
+    return dataclasses.replace(
+        spec,
+        priors={**spec.priors, **sc.priors},
+        filters=dataclasses.replace(spec.filters, **filters),
+    )
+
+
 def prepare_scenario(
-    model: str,
     sc: Scenario,
     cells: list[tuple[str | None, str | None]],
-    data: Path | None = None,
-    seed: int = 1,
-    outcome: str | None = None,
-    sampler_overrides: dict[str, Any] | None = None,
-    baseline: Units | None = None,
-    base: EvidenceBase | None = None,
+    baseline: pipeline.Prepared,
 ) -> ScenarioPlan:
     """Build the scenario's spec and units and decide whether it can be fitted (no sampling).
 
-    A data scenario whose units are exactly the ``baseline`` units is not run (it would repeat
-    the baseline). ``base``: the evidence base of ``data`` when already loaded.
+    The scenario is the ``baseline`` fit (as prepared: its spec, data, seed and evidence base)
+    with the scenario's changes. A data scenario whose units are exactly the baseline's is not
+    run (it would repeat the baseline).
     """
     if sc.skip:
         return ScenarioPlan(sc, None, "not run", sc.skip)
+    request = baseline.request
     try:
-        spec = load_spec(
-            model,
-            prior_overrides=sc.priors,
-            filter_overrides={"outcome": outcome, **sc.filters},
-            sampler_overrides=sampler_overrides,
+        spec = scenario_spec(request.spec, sc)
+        prepared = pipeline.prepare(
+            dataclasses.replace(request, spec=spec, command=None), baseline.base
         )
-        prepared = pipeline.prepare(pipeline.FitRequest(spec=spec, data=data, seed=seed), base)
     except HlhBayesError as exc:
         return ScenarioPlan(sc, None, "not estimable", str(exc))
     u = prepared.units
     if (
-        baseline is not None
-        and sc.name != "baseline"
+        sc.name != "baseline"
         and not sc.priors
-        and _same_units(u, baseline)
+        and not sc.study_weights
+        and _same_units(u, baseline.units)
     ):
         return ScenarioPlan(sc, prepared, "not run", "the same evidence units as the baseline")
     missing = {c for c in cells if c[0] is not None and not cell_has_data(u, *c)}
@@ -306,71 +399,77 @@ def prepare_scenario(
 
 
 def plan_scenarios(
-    model: str,
     scenarios: list[Scenario],
     cells: list[tuple[str | None, str | None]],
     baseline: pipeline.Prepared,
-    sampler_overrides: dict[str, Any] | None = None,
 ) -> list[ScenarioPlan]:
     """Check every scenario against the ``baseline`` fit (as prepared): what will be fitted."""
-    request = baseline.request
-    return [
-        prepare_scenario(
-            model,
-            sc,
-            cells,
-            request.data,
-            request.seed,
-            request.spec.filters.outcome,
-            sampler_overrides,
-            baseline.units,
-            baseline.base,
-        )
-        for sc in scenarios
-    ]
+    return [prepare_scenario(sc, cells, baseline) for sc in scenarios]
 
 
 def run_sensitivity(
     baseline: pipeline.Prepared,
     scenarios: list[Scenario],
     cells: list[tuple[str | None, str | None]],
-    sampler_overrides: dict[str, Any] | None = None,
     log: Log = _silent,
 ) -> SensitivityResult:
-    """Fit every scenario (those that can be) and collect the headline rows.
+    """Fit every scenario that can be fitted, in one batch, and collect the headline rows.
 
-    ``baseline``: the saved spec prepared on the evidence base (its seed, data and command are
-    those of every scenario); ``sampler_overrides``: the sampler settings of the command line.
+    ``baseline``: the fit every scenario changes, as prepared (its spec, sampler settings,
+    seed, data and command are those of every scenario).
     """
+    from hlhbayes.inference import Scenario as Variant
+    from hlhbayes.inference import sample_scenarios
     from hlhbayes.provenance import provenance
 
-    rows: list[dict[str, Any]] = []
     baseline_spec = baseline.request.spec
     model, data, seed = baseline_spec.model, baseline.request.data, baseline.request.seed
-    checked = plan_scenarios(model, scenarios, cells, baseline, sampler_overrides)
+    checked = plan_scenarios(scenarios, cells, baseline)
+    rows: dict[int, list[dict[str, Any]]] = {}
     blank = {"converged": None, "max_r_hat": None, "min_ess_bulk": None, "divergences": None}
-    for k, ch in enumerate(checked, start=1):
-        sc = ch.scenario
-        head = f"[{k}/{len(scenarios)}] {sc.name}"
-        units = ch.prepared.units if ch.prepared is not None else None
-        if ch.status != "fit":
-            log(f"{head}: {ch.status} ({ch.reason})")
-            for cell in cells:
-                reason = ch.reason
-                if cell in ch.missing:
-                    outcome_name = ch.prepared.request.spec.filters.outcome
-                    reason = _no_data_reason(outcome_name, _cell_text(cell))
-                info = {**blank, "status": ch.status, "reason": reason}
-                rows += _rows(sc, [cell], None, units, info)
+    fitted = []
+    for k, ch in enumerate(checked):
+        if ch.status == "fit":
+            fitted.append(k)
             continue
-        t0 = time.perf_counter()
-        # heavy-tailed priors (HalfCauchy) give prior draws whose logits overflow exp() in the
-        # models' logistic function: the value (0 or 1) is right, the warning is noise
-        with np.errstate(over="ignore"):
-            result = pipeline.run_fit(ch.prepared)
-        d = result.diagnostics
+        units = ch.prepared.units if ch.prepared is not None else None
+        log(f"[{k + 1}/{len(scenarios)}] {ch.scenario.name}: {ch.status} ({ch.reason})")
+        rows[k] = []
+        for cell in cells:
+            reason = ch.reason
+            if cell in ch.missing:
+                reason = _no_data_reason(ch.prepared.request.spec.filters.outcome, _cell_text(cell))
+            info = {**blank, "status": ch.status, "reason": reason}
+            rows[k] += _rows(ch.scenario, [cell], None, units, info)
+    variants = []
+    for k in fitted:
+        ch = checked[k]
+        units = ch.prepared.units
+        weights = ch.scenario.study_weights
+        unit_weights = None
+        if weights:
+            studies = [units.studies[i] for i in np.concatenate([units.pat_study, units.agg_study])]
+            unit_weights = np.array([weights.get(sid, 1.0) for sid in studies])
+        variants.append(
+            Variant(ch.scenario.name, units, ch.prepared.request.spec.priors, unit_weights)
+        )
+
+    def finished(j: int, fit: Any, left: float | None) -> None:
+        k = fitted[j]
+        ch = checked[k]
+        records_list = summarise(fit.posterior, ch.prepared.model.hyperparameters)
+        d = diagnose(fit.posterior, fit.sample_stats, records_list)
         state = "ok" if d.converged else "not converged"
-        log(f"{head}: {_describe(units)}, fitted in {time.perf_counter() - t0:.1f} s, {state}")
+        settings = (
+            f" (re-run: target_accept {fit.target_accept:g}, {fit.tune} tuning)"
+            if fit.attempts > 1
+            else ""
+        )
+        eta = f", about {left:.0f} s left" if left else ""
+        log(
+            f"[{k + 1}/{len(scenarios)}] {ch.scenario.name}: {_describe(ch.prepared.units)}, "
+            f"fitted in {fit.seconds:.1f} s, {state}{settings}{eta}"
+        )
         info = {
             "converged": d.converged,
             "max_r_hat": d.max_r_hat,
@@ -379,21 +478,37 @@ def run_sensitivity(
             "status": state,
             "reason": "; ".join(d.problems()) or None,
         }
-        records = {(r["quantity"], r["etiology"], r["line"]): r for r in result.records}
+        records = {(r["quantity"], r["etiology"], r["line"]): r for r in records_list}
+        outcome = ch.prepared.request.spec.filters.outcome
+        rows[k] = []
         for cell in cells:
             if cell in ch.missing:
-                reason = _no_data_reason(result.outcome, _cell_text(cell))
-                rows += _rows(
-                    sc, [cell], None, units, {**info, "status": "not estimable", "reason": reason}
-                )
+                reason = _no_data_reason(outcome, _cell_text(cell))
+                missing = {**info, "status": "not estimable", "reason": reason}
+                rows[k] += _rows(ch.scenario, [cell], None, ch.prepared.units, missing)
             else:
-                rows += _rows(sc, [cell], records, units, info)
+                rows[k] += _rows(ch.scenario, [cell], records, ch.prepared.units, info)
+
+    if variants:
+        first = checked[fitted[0]].prepared
+        # heavy-tailed priors (HalfCauchy) give prior draws whose logits overflow exp() in the
+        # models' logistic function: the value (0 or 1) is right, the warning is noise
+        with np.errstate(over="ignore"):
+            sample_scenarios(
+                first.model,
+                variants,
+                first.request.spec,
+                seed,
+                log,
+                finished,
+                universe=baseline.units,
+            )
     prov = provenance(
         data_hash=baseline.data_hash,
         data_source=str(data) if data else "default",
         spec=baseline_spec.to_dict(),
         seed=seed,
-        method="mcmc",
+        method="mcmc (one compiled program per model structure, likelihood weights)",
         units={},
         excluded={},
         command=baseline.request.command,
@@ -403,10 +518,12 @@ def run_sensitivity(
             "name": s.name,
             "priors": {k: p.to_dict() for k, p in s.priors.items()},
             "filters": s.filters,
+            "study_weights": s.study_weights,
         }
         for s in scenarios
     ]
-    return SensitivityResult(model, baseline_spec.filters.outcome, rows, prov)
+    ordered = [row for k in sorted(rows) for row in rows[k]]
+    return SensitivityResult(model, baseline_spec.filters.outcome, ordered, prov)
 
 
 def write_sensitivity(result: SensitivityResult, out: Path, force: bool = False) -> None:
@@ -442,7 +559,11 @@ def _cell_text(cell: tuple[str | None, str | None]) -> str:
 
 def _describe(units: Units) -> str:
     u = units.describe()
-    return f"{_plural(u['studies'], 'study', 'studies')}, {u['patients']} patients, {u['strata']} strata"
+    return (
+        f"{_plural(u['studies'], 'study', 'studies')}, "
+        f"{_plural(u['patients'], 'patient', 'patients')}, "
+        f"{_plural(u['strata'], 'stratum', 'strata')}"
+    )
 
 
 def _plural(n: int, one: str, many: str) -> str:

@@ -60,9 +60,3 @@ def units_of_studies(units: Units, studies: Iterable[str]) -> Units:
     if missing:
         raise HlhBayesError(f"no evidence unit of {', '.join(missing)} in this analysis")
     return subset_units(units, *study_masks(units, studies))
-
-
-def include_weights(units: Units, studies: Iterable[str]) -> np.ndarray:
-    """0/1 likelihood weights (patients, then strata): 1 for the units of ``studies``."""
-    pat, agg = study_masks(units, studies)
-    return np.concatenate([pat, agg]).astype(float)

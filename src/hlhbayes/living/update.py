@@ -248,18 +248,23 @@ def run_update(
         previous_summary = plan.previous
         if plan.baseline is not None:
             update.baseline_dir = runs.baseline_dir(update.run_dir)
-            log(f"[{k}/{len(plans)}] {plan.name}: fitting the baseline ({_units(plan.baseline)})")
-            update.baseline = pipeline.run_fit(plan.baseline, log)
+            log(
+                f"[{k}/{len(plans)}] {plan.name}: fitting the baseline ({_units(plan.baseline)}) "
+                f"and the current base ({_units(plan.prepared)}) in one batch"
+            )
+            update.baseline, update.result = pipeline.run_fits([plan.baseline, plan.prepared], log)
             previous_posterior = update.baseline.idata["posterior"].to_dataset()
             previous_summary = runs.Run(
                 update.baseline_dir, update.baseline.summary_json(), update.baseline.provenance
             )
-        elif plan.previous is not None and plan.new_studies and plan.previous.has_draws:
-            previous_posterior = plan.previous.group("posterior")
-        log(
-            f"[{k}/{len(plans)}] {plan.name}: fitting on the current base ({_units(plan.prepared)})"
-        )
-        update.result = pipeline.run_fit(plan.prepared, log)
+        else:
+            if plan.previous is not None and plan.new_studies and plan.previous.has_draws:
+                previous_posterior = plan.previous.group("posterior")
+            log(
+                f"[{k}/{len(plans)}] {plan.name}: fitting on the current base "
+                f"({_units(plan.prepared)})"
+            )
+            update.result = pipeline.run_fit(plan.prepared, log)
         if previous_summary is not None:
             current = runs.Run(
                 update.run_dir, update.result.summary_json(), update.result.provenance

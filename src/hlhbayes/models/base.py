@@ -196,7 +196,7 @@ class ModelDefinition(Protocol):
         options: Mapping[str, Any],
         include: np.ndarray | None = None,
     ) -> pm.Model:
-        """The PyMC model; ``include``: likelihood weights (:mod:`hlhbayes.models.include`)."""
+        """The PyMC model; ``include``: one likelihood weight per unit (default 1)."""
         ...
 
     def quantities(self, posterior: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
@@ -222,6 +222,100 @@ class ModelDefinition(Protocol):
         the pooled mix of ``reference``, the units of the analysis.
         """
         ...
+
+
+@runtime_checkable
+class CompiledForm(Protocol):
+    """What the compiled engine (:mod:`hlhbayes.engine`) needs from a model, declared once.
+
+    Optional: a model without it is sampled with PyMC's NUTS (``fit`` says so in one line).
+    A model that has it is one graph, written once in :meth:`model_from_data`, whose every
+    varying input is a ``pm.Data`` container: evidence arrays, index arrays, likelihood
+    weights, prior parameters, the centres of latent-composition priors, the per-study
+    parameterisation. :meth:`ModelDefinition.build` is that graph on the given units. The
+    engine compiles it once per :meth:`structure` and padded shapes and runs every fit of that
+    structure, and every scenario of a multi-fit command, through the same program.
+
+    Attributes
+    ----------
+    data_dims
+        Every ``pm.Data`` name -> its dimensions; a name not listed is a scalar.
+    data_fill
+        The value of a padded entry, for every data array with a dimension of
+        :meth:`dim_sizes`; padded units must get likelihood weight 0.
+    source
+        Fingerprint of the code the graph is built from
+        (:func:`hlhbayes.engine.source_fingerprint`): editing it retires the compiled programs.
+    """
+
+    data_dims: Mapping[str, tuple[str, ...]]
+    data_fill: Mapping[str, Any]
+    source: str
+
+    def dim_sizes(self, units: Units) -> dict[str, int]:
+        """The length of every dimension that grows with the evidence (padded to buckets)."""
+        ...
+
+    def coords(self, units: Units) -> dict[str, list[Any]]:
+        """Labels of every dimension of the model (unit and study ids, etiologies, ...)."""
+        ...
+
+    def structure(
+        self, units: Units, priors: Mapping[str, Prior], options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """What shapes the graph besides the data's shapes (JSON): e.g. the prior families.
+
+        Two fits with the same structure and padded sizes must differ only in data values.
+        """
+        ...
+
+    def data(
+        self,
+        units: Units,
+        priors: Mapping[str, Prior],
+        options: Mapping[str, Any],
+        include: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The value of every ``pm.Data`` for a fit of ``units`` (shapes of the units).
+
+        ``include``: one likelihood weight per unit (patients, then strata; default 1):
+        0 leaves a unit out, a value in between down-weights it (a power of its likelihood).
+        What depends on the units in the fit (the centres of latent compositions, the
+        parameterisation of study effects) is computed from the units with positive weight,
+        so that a weighted fit equals a fit of those units alone.
+        """
+        ...
+
+    def model_from_data(
+        self,
+        structure: Mapping[str, Any],
+        data: Mapping[str, np.ndarray],
+        coords: Mapping[str, list[Any]],
+    ) -> pm.Model:
+        """The PyMC model with ``data`` as ``pm.Data``.
+
+        The data may be padded: ``coords`` then carries padding labels (the lengths of
+        ``coords`` give the size of every dimension).
+        """
+        ...
+
+
+COMPILED_MEMBERS: tuple[str, ...] = (
+    "data_dims",
+    "data_fill",
+    "source",
+    "dim_sizes",
+    "coords",
+    "structure",
+    "data",
+    "model_from_data",
+)
+"""The names a model must have to be sampled by the compiled engine."""
+
+
+def supports_compiled(model: object) -> bool:
+    """Whether ``model`` provides :class:`CompiledForm` (else PyMC's NUTS samples it)."""
+    return all(hasattr(model, name) for name in COMPILED_MEMBERS)
 
 
 MEMBERS: tuple[str, ...] = (

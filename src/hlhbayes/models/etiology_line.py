@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -10,10 +12,11 @@ import xarray as xr
 
 from hlhbayes.evidence import EvidenceBase
 from hlhbayes.models.base import ModelText
-from hlhbayes.models.include import add_inclusion_weights
+from hlhbayes.models.include import unit_weights
 from hlhbayes.models.numerics import use_strict_numerics
+from hlhbayes.models.study_effects import centred_studies, study_effects
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES, Filters, Units, build_units
-from hlhbayes.priors import Prior
+from hlhbayes.priors import FAMILIES, Prior, prior_data, prior_families, pymc_variable
 
 TEXT = ModelText(
     title=(
@@ -29,7 +32,9 @@ Evidence unit j (a patient, or an aggregate stratum of n_j patients) in study s(
             p̄_j = Σ_e w_je·[(1 − v_j)·logit⁻¹(η_e + u_s(j)) + v_j·logit⁻¹(η_e + γ + u_s(j))]
 
   η_e = α + σ_η·z_e,  z_e ~ N(0, 1)        etiologies partially pooled (non-centred)
-  u_s = τ·z_s,        z_s ~ N(0, 1)        between-study heterogeneity (non-centred)
+  u_s ~ N(0, τ)                            between-study heterogeneity: non-centred
+                                           (u_s = τ·z_s), centred for a study whose data
+                                           dominate (models/study_effects.py)
 
   w_je: etiology weights of unit j (1 on a patient's trigger, 1/2 on each of two triggers;
         a stratum's reported fractions); v_j: its later-line fraction (0/1 for a patient).
@@ -39,6 +44,8 @@ Evidence unit j (a patient, or an aggregate stratum of n_j patients) in study s(
         prior is the pooled mix (w̄, v̄); its MEAN, (1 + c·w̄_e)/(K + c) and (1 + c·v̄)/(2 + c)
         with K = 5 etiologies, lies between the pooled mix and the uniform mix (for c = 5:
         halfway for the etiologies, 5/7 of the way to v̄ for the line).
+  Each unit's log-likelihood enters with its weight ω_j (1 in an ordinary fit; 0 leaves the
+  unit out, as in cumulative and sensitivity analyses).
 
 Reported, for etiology e and line l ([l] = 1 for the later line):
   rate_typical[e, l] = logit⁻¹(η_e + γ·[l])               a typical study (u = 0)
@@ -134,6 +141,50 @@ class EtiologyLineBorrowing:
         return w, v
 
 
+DATA_DIMS: dict[str, tuple[str, ...]] = {
+    "pat_w": ("patient", "etiology"),
+    "pat_later": ("patient",),
+    "pat_study": ("patient",),
+    "pat_y": ("patient",),
+    "include_patient": ("patient",),
+    "agg_w": ("stratum", "etiology"),
+    "agg_mix_unknown": ("stratum",),
+    "agg_mix_slot": ("stratum",),
+    "agg_v": ("stratum",),
+    "agg_line_unknown": ("stratum",),
+    "agg_line_slot": ("stratum",),
+    "agg_study": ("stratum",),
+    "agg_events": ("stratum",),
+    "agg_total": ("stratum",),
+    "include_stratum": ("stratum",),
+    "study_centred": ("study",),
+    "mix_alpha": ("etiology",),
+    "later_alpha": (),
+    "later_beta": (),
+}
+"""The model's data; the prior parameters (``prior_<parameter>_<name>``) are scalars."""
+DATA_FILL: dict[str, Any] = {
+    "pat_w": 0.2,
+    "pat_later": 0.0,
+    "pat_study": 0,
+    "pat_y": 0,
+    "include_patient": 0.0,
+    "agg_w": 0.2,
+    "agg_mix_unknown": 0.0,
+    "agg_mix_slot": 0,
+    "agg_v": 0.0,
+    "agg_line_unknown": 0.0,
+    "agg_line_slot": 0,
+    "agg_study": 0,
+    "agg_events": 0,
+    "agg_total": 1,
+    "include_stratum": 0.0,
+    "study_centred": 0.0,
+}
+"""Padded patients and strata: a valid composition, one patient, weight 0."""
+PRIORS = ("alpha", "sigma_eta", "tau", "gamma")
+
+
 class EtiologyLine:
     """The ``etiology-line`` model (see the module docstring)."""
 
@@ -153,31 +204,37 @@ class EtiologyLine:
     exact = None
     text = TEXT
     borrowing = EtiologyLineBorrowing()
+    data_dims: Mapping[str, tuple[str, ...]] = DATA_DIMS
+    data_fill: Mapping[str, Any] = DATA_FILL
+
+    @cached_property
+    def source(self) -> str:
+        """Fingerprint of this module and the code its graph is built from."""
+        from hlhbayes import priors
+        from hlhbayes.engine import source_fingerprint
+        from hlhbayes.models import study_effects
+
+        return source_fingerprint([sys.modules[__name__], study_effects, priors])
 
     def units(self, base: EvidenceBase, filters: Filters) -> Units:
         """Patients and strata of ``base`` that pass ``filters``."""
         return build_units(base, filters)
 
-    def build(
-        self,
-        units: Units,
-        priors: Mapping[str, Prior],
-        options: Mapping[str, Any],
-        include: np.ndarray | None = None,
-    ):
-        """Build the PyMC model (non-centred) for ``units``.
+    def dim_sizes(self, units: Units) -> dict[str, int]:
+        """Patients, strata, studies and the strata with an unknown mix or line."""
+        return {
+            "patient": len(units.pat_ids),
+            "stratum": len(units.agg_ids),
+            "study": len(units.studies),
+            "stratum_unknown_mix": int(np.isnan(units.agg_w).any(axis=1).sum()),
+            "stratum_unknown_line": int(np.isnan(units.agg_v).sum()),
+        }
 
-        ``include`` (optional): one likelihood weight per unit (patients, then strata); see
-        :mod:`hlhbayes.models.include`. ``None`` (the default) leaves the model as it is.
-        """
-        import pymc as pm
-        import pytensor.tensor as pt
-
-        use_strict_numerics()
-        concentration = float(options.get("composition_concentration", 5.0))
+    def coords(self, units: Units) -> dict[str, list[Any]]:
+        """Etiologies, lines, study and unit ids, and the ids of strata with latent mixes."""
         unknown_w = np.flatnonzero(np.isnan(units.agg_w).any(axis=1))
         unknown_v = np.flatnonzero(np.isnan(units.agg_v))
-        coords = {
+        return {
             "etiology": list(MODEL_ETIOLOGIES),
             "line": list(MODEL_LINES),
             "study": list(units.studies),
@@ -186,59 +243,137 @@ class EtiologyLine:
             "stratum_unknown_mix": [units.agg_ids[i] for i in unknown_w],
             "stratum_unknown_line": [units.agg_ids[i] for i in unknown_v],
         }
+
+    def structure(
+        self, units: Units, priors: Mapping[str, Prior], options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The prior families (everything else is data or a dimension's length)."""
+        return {"model": self.name, "priors": prior_families(priors)}
+
+    def data(
+        self,
+        units: Units,
+        priors: Mapping[str, Prior],
+        options: Mapping[str, Any],
+        include: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Evidence, weights, latent-mix slots and centres, study parameterisation, priors.
+
+        The latent compositions are centred on the pooled mix of the units with positive
+        weight, and the study parameterisation follows
+        :mod:`~hlhbayes.models.study_effects` on the weighted units.
+        """
+        weights = unit_weights(units, include)
+        n_pat = len(units.pat_ids)
+        concentration = float(options.get("composition_concentration", 5.0))
+        fitted = weights > 0
+        later = float(np.clip(units.pooled_later(fitted), 0.05, 0.95))
+        unknown_w = np.isnan(units.agg_w).any(axis=1)
+        unknown_v = np.isnan(units.agg_v)
+        return {
+            "pat_w": units.pat_w,
+            "pat_later": units.pat_later,
+            "pat_study": units.pat_study,
+            "pat_y": units.pat_y,
+            "include_patient": weights[:n_pat],
+            "agg_w": np.nan_to_num(units.agg_w),
+            "agg_mix_unknown": unknown_w.astype(float),
+            "agg_mix_slot": _slots(unknown_w),
+            "agg_v": np.nan_to_num(units.agg_v),
+            "agg_line_unknown": unknown_v.astype(float),
+            "agg_line_slot": _slots(unknown_v),
+            "agg_study": units.agg_study,
+            "agg_events": units.agg_events,
+            "agg_total": units.agg_total,
+            "include_stratum": weights[n_pat:],
+            "study_centred": centred_studies(units, weights, priors["tau"]),
+            "mix_alpha": 1.0 + concentration * units.pooled_mix(fitted),
+            "later_alpha": np.float64(1.0 + concentration * later),
+            "later_beta": np.float64(1.0 + concentration * (1.0 - later)),
+            **prior_data({n: priors[n] for n in PRIORS}),
+        }
+
+    def build(
+        self,
+        units: Units,
+        priors: Mapping[str, Prior],
+        options: Mapping[str, Any],
+        include: np.ndarray | None = None,
+    ):
+        """The PyMC model of ``units`` (:meth:`model_from_data` on their data)."""
+        return self.model_from_data(
+            self.structure(units, priors, options),
+            self.data(units, priors, options, include),
+            self.coords(units),
+        )
+
+    def model_from_data(
+        self,
+        structure: Mapping[str, Any],
+        data: Mapping[str, np.ndarray],
+        coords: Mapping[str, list[Any]],
+    ):
+        """The graph of the module docstring, every input a ``pm.Data``.
+
+        The likelihood is two potentials, each the weighted sum of its units' log-likelihood
+        terms (every term evaluated once); the observed data, the pointwise log-likelihood
+        and the predictive draws are computed from :meth:`unit_probabilities`.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        use_strict_numerics()  # for PyMC's own samplers (the compiled engine compiles with XLA)
+        families = structure["priors"]
         with pm.Model(coords=coords) as model:
-            alpha = priors["alpha"].to_pymc("alpha")
-            sigma_eta = priors["sigma_eta"].to_pymc("sigma_eta")
-            tau = priors["tau"].to_pymc("tau")
-            gamma = priors["gamma"].to_pymc("gamma")
+            d = {n: pm.Data(n, value, dims=DATA_DIMS.get(n, ())) for n, value in data.items()}
+            alpha, sigma_eta, tau, gamma = (
+                pymc_variable(
+                    n, families[n], {k: d[f"prior_{n}_{k}"] for k in FAMILIES[families[n]]}
+                )
+                for n in PRIORS
+            )
             z_eta = pm.Normal("z_eta", 0.0, 1.0, dims="etiology")
             eta = pm.Deterministic("eta", alpha + sigma_eta * z_eta, dims="etiology")
-            z_study = pm.Normal("z_study", 0.0, 1.0, dims="study")
-            u = pm.Deterministic("u", tau * z_study, dims="study")
+            u = pm.Deterministic("u", study_effects(tau, d["study_centred"]), dims="study")
 
-            if len(units.pat_ids):
-                logit_p = pt.dot(units.pat_w, eta) + gamma * units.pat_later + u[units.pat_study]
-                pm.Bernoulli("y_patient", logit_p=logit_p, observed=units.pat_y, dims="patient")
+            logit_p = pt.dot(d["pat_w"], eta) + gamma * d["pat_later"] + u[d["pat_study"]]
+            patients = pm.logp(pm.Bernoulli.dist(logit_p=logit_p), d["pat_y"])
+            pm.Potential("likelihood_patient", pt.sum(d["include_patient"] * patients))
 
-            if len(units.agg_ids):
-                w = pt.as_tensor_variable(np.nan_to_num(units.agg_w))
-                if len(unknown_w):
-                    mix = units.pooled_mix()
-                    # Dirichlet(a) built as normalised Gamma(a_e, 1) draws: the same distribution,
-                    # with a far smaller gradient graph than the simplex transform (faster to
-                    # compile and to evaluate).
-                    gammas = pm.Gamma(
-                        "mix_gamma",
-                        alpha=np.tile(1.0 + concentration * mix, (len(unknown_w), 1)),
-                        beta=1.0,
-                        dims=("stratum_unknown_mix", "etiology"),
-                    )
-                    w_latent = pm.Deterministic(
-                        "mix_latent",
-                        gammas / gammas.sum(axis=1, keepdims=True),
-                        dims=("stratum_unknown_mix", "etiology"),
-                    )
-                    w = pt.set_subtensor(w[unknown_w], w_latent)
-                v = pt.as_tensor_variable(np.nan_to_num(units.agg_v))
-                if len(unknown_v):
-                    later = float(np.clip(units.pooled_later(), 0.05, 0.95))
-                    v_latent = pm.Beta(
-                        "later_latent",
-                        alpha=1.0 + concentration * later,
-                        beta=1.0 + concentration * (1 - later),
-                        dims="stratum_unknown_line",
-                    )
-                    v = pt.set_subtensor(v[unknown_v], v_latent)
-                base = eta[None, :] + u[units.agg_study][:, None]
-                q = (1 - v)[:, None] * pm.math.sigmoid(base) + v[:, None] * pm.math.sigmoid(
-                    base + gamma
+            w = d["agg_w"]
+            if len(coords["stratum_unknown_mix"]):
+                # Dirichlet(a) built as normalised Gamma(a_e, 1) draws: the same distribution,
+                # with a far smaller gradient graph than the simplex transform.
+                gammas = pm.Gamma(
+                    "mix_gamma",
+                    alpha=pt.tile(d["mix_alpha"][None, :], (len(coords["stratum_unknown_mix"]), 1)),
+                    beta=1.0,
+                    dims=("stratum_unknown_mix", "etiology"),
                 )
-                p = pt.clip(pt.sum(w * q, axis=1), 1e-12, 1 - 1e-12)
-                pm.Binomial(
-                    "y_stratum", n=units.agg_total, p=p, observed=units.agg_events, dims="stratum"
+                w_latent = pm.Deterministic(
+                    "mix_latent",
+                    gammas / gammas.sum(axis=1, keepdims=True),
+                    dims=("stratum_unknown_mix", "etiology"),
                 )
-        if include is not None:
-            add_inclusion_weights(model, units, include)
+                unknown = d["agg_mix_unknown"][:, None]
+                w = (1.0 - unknown) * w + unknown * w_latent[d["agg_mix_slot"]]
+            v = d["agg_v"]
+            if len(coords["stratum_unknown_line"]):
+                v_latent = pm.Beta(
+                    "later_latent",
+                    alpha=d["later_alpha"],
+                    beta=d["later_beta"],
+                    dims="stratum_unknown_line",
+                )
+                unknown = d["agg_line_unknown"]
+                v = (1.0 - unknown) * v + unknown * v_latent[d["agg_line_slot"]]
+            base = eta[None, :] + u[d["agg_study"]][:, None]
+            q = (1 - v)[:, None] * pm.math.sigmoid(base) + v[:, None] * pm.math.sigmoid(
+                base + gamma
+            )
+            p = pt.clip(pt.sum(w * q, axis=1), 1e-12, 1 - 1e-12)
+            strata = pm.logp(pm.Binomial.dist(n=d["agg_total"], p=p), d["agg_events"])
+            pm.Potential("likelihood_stratum", pt.sum(d["include_stratum"] * strata))
         return model
 
     def quantities(self, posterior: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
@@ -322,6 +457,11 @@ class EtiologyLine:
             draws = rng.beta(a, b, size=(*tau.shape, unknown_v))
             data["later_latent"] = (("chain", "draw", "stratum_unknown_line"), draws)
         return xr.Dataset(data)
+
+
+def _slots(unknown: np.ndarray) -> np.ndarray:
+    """Slot k of the k-th unknown entry (0 where the entry is known: the slot is not used)."""
+    return np.where(unknown, np.cumsum(unknown) - 1, 0).astype(np.int64)
 
 
 def _expit(x: xr.DataArray) -> xr.DataArray:

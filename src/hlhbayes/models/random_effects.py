@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -12,11 +14,12 @@ from scipy.special import expit
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
 from hlhbayes.models.base import ModelText, OneCell
-from hlhbayes.models.include import add_inclusion_weights
+from hlhbayes.models.include import unit_weights
 from hlhbayes.models.numerics import use_strict_numerics
+from hlhbayes.models.study_effects import centred_studies, study_effects
 from hlhbayes.models.table import units_by_study
 from hlhbayes.models.units import Filters, Units
-from hlhbayes.priors import Prior
+from hlhbayes.priors import FAMILIES, Prior, prior_data, prior_families, pymc_variable
 
 TEXT = ModelText(
     title=(
@@ -26,9 +29,9 @@ TEXT = ModelText(
     equations="""\
 Study i with r_i events out of n_i:
 
-  r_i ~ Binomial(n_i, p_i),  logit p_i = θ_i = μ + τ·z_i,  z_i ~ N(0, 1)   (non-centred)
-  a study whose own data pin θ_i (logit standard error below 0.1) is sampled
-  centred, θ_i ~ N(μ, τ): the same model, a geometry the sampler can follow
+  r_i ~ Binomial(n_i, p_i),  logit p_i = θ_i = μ + u_i,  u_i ~ N(0, τ)
+  u_i non-centred (u_i = τ·z_i, z_i ~ N(0, 1)), centred for a study whose data dominate
+  (models/study_effects.py); each study's log-likelihood weighted by ω_i (1 in an ordinary fit)
 
 Reported:
   rate_typical = logit⁻¹(μ)                                 a typical study
@@ -51,29 +54,26 @@ The same posterior is available without MCMC by quadrature (``--method exact``,
 :mod:`hlhbayes.exact`). Defaults: ``models/random-effects.yaml``.
 """
 
-CENTRED_SE = 0.1
-"""A study whose own logit standard error ``1 / sqrt(I_i)`` is below this is sampled centred.
-
-``I_i = n_i p_i (1 - p_i)`` (``p_i = (r_i + 1/2) / (n_i + 1)``) is the Fisher information of
-the study's logit. Given mu and tau, theta_i has posterior precision ``I_i + 1 / tau^2``: the
-non-centred form samples well when the prior term dominates, the centred form when the data
-do (Papaspiliopoulos, Roberts and Sköld 2007). Non-centred, a study of thousands of patients
-makes a narrow ridge between ``z_i`` and ``tau`` that NUTS crosses with divergences and too
-little of tau's range; centred, its theta_i is pinned by its own data. Below tau = 0.1 the
-prior term of such a study still wins, but heterogeneity that small barely moves any
-estimate; the sHLH series (tens of patients) all stay non-centred."""
+DATA_DIMS: dict[str, tuple[str, ...]] = {
+    "agg_study": ("stratum",),
+    "agg_events": ("stratum",),
+    "agg_total": ("stratum",),
+    "include_stratum": ("stratum",),
+    "study_centred": ("study",),
+}
+"""The model's data; the prior parameters (``prior_<parameter>_<name>``) are scalars."""
+DATA_FILL: dict[str, Any] = {
+    "agg_study": 0,
+    "agg_events": 0,
+    "agg_total": 1,
+    "include_stratum": 0.0,
+    "study_centred": 0.0,
+}
+"""A padded study: one patient, no event, weight 0."""
+PRIORS = ("mu", "tau")
 
 EXACT_TAU_FAMILIES = {"halfnormal": "sigma", "halfcauchy": "beta"}
 """Priors on tau that the quadrature integrates, and the name of their scale parameter."""
-
-
-def centred_studies(units: Units) -> np.ndarray:
-    """Per study: ``True`` where its logit standard error is below :data:`CENTRED_SE`."""
-    k = len(units.studies)
-    n = np.bincount(units.agg_study, weights=units.agg_total, minlength=k)
-    r = np.bincount(units.agg_study, weights=units.agg_events, minlength=k)
-    p = (r + 0.5) / (n + 1.0)
-    return n * p * (1.0 - p) >= 1.0 / CENTRED_SE**2
 
 
 class Quadrature:
@@ -149,10 +149,53 @@ class RandomEffects:
     exact = Quadrature()
     text = TEXT
     borrowing = OneCell("mu", {"tau": "how much the studies differ"})
+    data_dims: Mapping[str, tuple[str, ...]] = DATA_DIMS
+    data_fill: Mapping[str, Any] = DATA_FILL
 
     def units(self, base: EvidenceBase, filters: Filters) -> Units:
         """One count per study of ``base``: its patients and strata that pass ``filters``."""
         return units_by_study(base, filters)
+
+    @cached_property
+    def source(self) -> str:
+        """Fingerprint of this module and the code its graph is built from."""
+        from hlhbayes import priors
+        from hlhbayes.engine import source_fingerprint
+        from hlhbayes.models import study_effects
+
+        return source_fingerprint([sys.modules[__name__], study_effects, priors])
+
+    def dim_sizes(self, units: Units) -> dict[str, int]:
+        """Studies (one count each)."""
+        return {"stratum": len(units.agg_ids), "study": len(units.studies)}
+
+    def coords(self, units: Units) -> dict[str, list[Any]]:
+        """Study ids (a study's one count is its stratum)."""
+        return {"study": list(units.studies), "stratum": list(units.agg_ids)}
+
+    def structure(
+        self, units: Units, priors: Mapping[str, Prior], options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The prior families."""
+        return {"model": self.name, "priors": prior_families(priors)}
+
+    def data(
+        self,
+        units: Units,
+        priors: Mapping[str, Prior],
+        options: Mapping[str, Any],
+        include: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Counts, weights, study parameterisation (on the weighted units) and priors."""
+        weights = unit_weights(units, include)
+        return {
+            "agg_study": units.agg_study,
+            "agg_events": units.agg_events,
+            "agg_total": units.agg_total,
+            "include_stratum": weights,
+            "study_centred": centred_studies(units, weights, priors["tau"]),
+            **prior_data({n: priors[n] for n in PRIORS}),
+        }
 
     def build(
         self,
@@ -161,42 +204,43 @@ class RandomEffects:
         options: Mapping[str, Any],
         include: np.ndarray | None = None,
     ):
-        """Build the PyMC model: one binomial count per study (``units.agg_*``).
+        """The PyMC model of ``units`` (:meth:`model_from_data` on their data)."""
+        return self.model_from_data(
+            self.structure(units, priors, options),
+            self.data(units, priors, options, include),
+            self.coords(units),
+        )
 
-        ``include`` (optional): one likelihood weight per unit; see
-        :mod:`hlhbayes.models.include`. ``None`` (the default) leaves the model as it is.
+    def model_from_data(
+        self,
+        structure: Mapping[str, Any],
+        data: Mapping[str, np.ndarray],
+        coords: Mapping[str, list[Any]],
+    ):
+        """The graph of the module docstring, every input a ``pm.Data``.
+
+        The likelihood is a potential: the weighted sum of the studies' binomial
+        log-likelihood terms.
         """
         import pymc as pm
         import pytensor.tensor as pt
 
-        use_strict_numerics()
-        coords = {"study": list(units.studies), "stratum": list(units.agg_ids)}
-        centred = centred_studies(units)
+        use_strict_numerics()  # for PyMC's own samplers (the compiled engine compiles with XLA)
+        families = structure["priors"]
         with pm.Model(coords=coords) as model:
-            mu = priors["mu"].to_pymc("mu")
-            tau = priors["tau"].to_pymc("tau")
-            if centred.any():  # theta_i itself where centred, z_i elsewhere
-                raw = pm.Normal(
-                    "theta_raw",
-                    pt.where(centred, mu, 0.0),
-                    pt.where(centred, tau, 1.0),
-                    dims="study",
+            d = {n: pm.Data(n, value, dims=DATA_DIMS.get(n, ())) for n, value in data.items()}
+            mu, tau = (
+                pymc_variable(
+                    n, families[n], {k: d[f"prior_{n}_{k}"] for k in FAMILIES[families[n]]}
                 )
-                theta = pm.Deterministic(
-                    "theta", pt.where(centred, raw, mu + tau * raw), dims="study"
-                )
-            else:
-                z = pm.Normal("z_study", 0.0, 1.0, dims="study")
-                theta = pm.Deterministic("theta", mu + tau * z, dims="study")
-            pm.Binomial(
-                "y_stratum",
-                n=units.agg_total,
-                logit_p=theta[units.agg_study],
-                observed=units.agg_events,
-                dims="stratum",
+                for n in PRIORS
             )
-        if include is not None:
-            add_inclusion_weights(model, units, include)
+            u = study_effects(tau, d["study_centred"])
+            theta = pm.Deterministic("theta", mu + u, dims="study")
+            counts = pm.logp(
+                pm.Binomial.dist(n=d["agg_total"], logit_p=theta[d["agg_study"]]), d["agg_events"]
+            )
+            pm.Potential("likelihood_stratum", pt.sum(d["include_stratum"] * counts))
         return model
 
     def quantities(self, posterior: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:

@@ -27,7 +27,7 @@ SAMPLER_DEFAULTS: dict[str, Any] = {
     "draws": 1000,
     "tune": 500,
     "target_accept": 0.95,
-    "sampler": "pymc",
+    "sampler": "compiled",
 }
 FILTER_KEYS = {
     "outcome",

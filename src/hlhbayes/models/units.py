@@ -141,24 +141,31 @@ class Units:
         """Patients plus strata."""
         return len(self.pat_ids) + len(self.agg_ids)
 
-    def pooled_mix(self) -> np.ndarray:
-        """The etiology mix of all units with known composition, weighted by patients.
+    def pooled_mix(self, fitted: np.ndarray | None = None) -> np.ndarray:
+        """The etiology mix of the units with known composition, weighted by patients.
 
-        Uniform when no unit has a known composition (as :meth:`pooled_later` is 0.5).
+        ``fitted``: a boolean per unit (patients, then strata); only those units count (all by
+        default). Uniform when no counted unit has a known composition (as
+        :meth:`pooled_later` is 0.5).
         """
-        counts = self.pat_w.sum(axis=0)
-        known = ~np.isnan(self.agg_w).any(axis=1)
+        pat, agg = self._split(fitted)
+        counts = self.pat_w[pat].sum(axis=0)
+        known = ~np.isnan(self.agg_w).any(axis=1) & agg
         counts = counts + (self.agg_w[known] * self.agg_total[known, None]).sum(axis=0)
         total = counts.sum()
         if not total:
             return np.full(self.agg_w.shape[1], 1.0 / self.agg_w.shape[1])
         return counts / total
 
-    def pooled_later(self) -> float:
-        """The later-line fraction of all units with known line composition."""
-        known = ~np.isnan(self.agg_v)
-        later = self.pat_later.sum() + (self.agg_v[known] * self.agg_total[known]).sum()
-        total = len(self.pat_ids) + self.agg_total[known].sum()
+    def pooled_later(self, fitted: np.ndarray | None = None) -> float:
+        """The later-line fraction of the units with known line composition.
+
+        ``fitted``: as in :meth:`pooled_mix`.
+        """
+        pat, agg = self._split(fitted)
+        known = ~np.isnan(self.agg_v) & agg
+        later = self.pat_later[pat].sum() + (self.agg_v[known] * self.agg_total[known]).sum()
+        total = pat.sum() + self.agg_total[known].sum()
         return float(later / total) if total else 0.5
 
     def fingerprint(self, study: str | None = None) -> str:
@@ -196,6 +203,15 @@ class Units:
             values = np.ascontiguousarray(array, dtype=float)
             digest.update(str(values.shape).encode() + np.nan_to_num(values, nan=-1.0).tobytes())
         return digest.hexdigest()
+
+    def _split(self, fitted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n_pat = len(self.pat_ids)
+        if fitted is None:
+            return np.ones(n_pat, bool), np.ones(len(self.agg_ids), bool)
+        fitted = np.asarray(fitted, dtype=bool)
+        if fitted.shape != (self.n_units,):
+            raise ValueError(f"one value per unit ({self.n_units}) needed, got {fitted.shape}")
+        return fitted[:n_pat], fitted[n_pat:]
 
     def describe(self) -> dict:
         """Counts for dry runs and reports.
