@@ -75,7 +75,7 @@ def short_fit():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
         with pytest.warns(hlhbayes.ConvergenceWarning, match="did NOT converge"):
-            return hlhbayes.fit(draws=100, tune=100, chains=2, thresholds=(0.5, 0.8))
+            return hlhbayes.fit(draws=100, tune=100, chains=2)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def fit(
     chains: int | None = None,
     target_accept: float | None = None,
     sampler: str | None = None,
-    thresholds: Sequence[float] = (0.5,),
+    thresholds: Sequence[float] | None = None,
     method: str = "mcmc",
     progress: bool = False,
 ) -> Fit:
@@ -134,7 +134,8 @@ def fit(
         Sampler settings (default: the model's spec file, else 4 chains x 1000 draws, 500
         tuning, target_accept 0.95, PyMC's NUTS).
     thresholds
-        Report P(rate > threshold) for each (:meth:`Fit.probabilities`).
+        Report P(rate > threshold) for each (:meth:`Fit.probabilities`); default: the spec's
+        thresholds, each stated there with its clinical reason.
     method
         ``"mcmc"``, or ``"exact"`` (quadrature; ``random-effects`` only; no draws).
     progress
@@ -178,7 +179,7 @@ def fit(
         "chains": chains,
         "target_accept": target_accept,
         "sampler": sampler,
-        "thresholds": tuple(thresholds),
+        "thresholds": tuple(thresholds) if thresholds is not None else None,
         "method": method,
     }
     call = ", ".join(f"{k}={v!r}" for k, v in given.items() if v not in (None, (), "mcmc"))
@@ -186,7 +187,7 @@ def fit(
         spec=spec,
         data=base.root if base is not None else (Path(data) if data is not None else None),
         seed=seed,
-        thresholds=tuple(thresholds),
+        thresholds=tuple(thresholds) if thresholds is not None else spec.threshold_values(),
         method=method,
         progress=progress,
         command=[f"hlhbayes.fit({call})"],  # the provenance's record of how it was made

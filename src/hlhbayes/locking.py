@@ -173,7 +173,9 @@ def hold(guard: Guard, *, tidy: bool = False, reading: bool = False) -> Iterator
     except BaseException:
         _remove_empty(created)
         raise
-    held = Held(guard, time.time(), fd is not None, created=created)
+    # the file system's clock, which dates the leftovers (it can lag time.time() by a tick)
+    acquired = os.fstat(fd).st_mtime if fd is not None else time.time()
+    held = Held(guard, acquired, fd is not None, created=created)
     _held()[key] = held
     try:
         if not reading:

@@ -6,8 +6,8 @@ import time
 
 import click
 
-from hlhbayes.cli.common import emit_json
-from hlhbayes.cli.options import format_option
+from hlhbayes.cli.common import emit_payload
+from hlhbayes.cli.options import table_format_option
 
 
 @click.group()
@@ -29,15 +29,18 @@ def _size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-@cache.command()
-@format_option("table", "json")
+@cache.command(short_help="Where the cache is, its entries and its size.")
+@table_format_option()
 def info(fmt: str) -> None:
-    """Where the cache is, its entries (kind, model, size, last use) and its size."""
+    """Where the cache is, its entries and its size.
+
+    Each entry with its kind, model, size and last use.
+    """
     from hlhbayes.engine.cache import cache_info
 
     found = cache_info()
-    if fmt == "json":
-        emit_json(
+    if fmt != "table":
+        emit_payload(
             {
                 "location": str(found.location),
                 "max_bytes": found.max_bytes,
@@ -55,7 +58,8 @@ def info(fmt: str) -> None:
                     }
                     for e in found.entries
                 ],
-            }
+            },
+            fmt,
         )
         return
     click.echo(f"location: {found.location}")
@@ -69,9 +73,12 @@ def info(fmt: str) -> None:
         click.echo(f"  {e.key[:12]}  {e.kind:<8} {e.model:<24} {_size(e.size_bytes):>9}  {used}")
 
 
-@cache.command()
+@cache.command(short_help="Empty the compiled-fit cache.")
 def clear() -> None:
-    """Remove every compiled program and stored draw, and JAX's compiled machine code."""
+    """Empty the compiled-fit cache.
+
+    Removes every compiled program and stored draw, and JAX's compiled machine code.
+    """
     from hlhbayes.engine.cache import cache_clear, cache_info
 
     before = cache_info()
