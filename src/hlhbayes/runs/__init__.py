@@ -3,8 +3,8 @@
 - :mod:`~hlhbayes.runs.folder`: the files of a run folder, written whole (:func:`write_run`)
   and read back into one :class:`Run` (:func:`read_run`);
 - :mod:`~hlhbayes.runs.layout`: the default folder of an analysis, its history, the latest run,
-  where a fit writes (:func:`plan_output`), the output folders of the living commands, and the
-  lock of each output folder (:func:`reserve`).
+  where a fit writes (:func:`plan_output`), the output folders of the living commands;
+- :mod:`~hlhbayes.runs.locks`: the lock of each output folder (:func:`reserve`).
 """
 
 from hlhbayes.runs.folder import (
@@ -26,7 +26,6 @@ from hlhbayes.runs.layout import (
     baseline_dir,
     check_writable,
     default_run_dir,
-    guard,
     history_dir,
     latest_pointer,
     latest_run,
@@ -34,10 +33,10 @@ from hlhbayes.runs.layout import (
     output_dir,
     output_path,
     plan_output,
-    reserve,
     run_name,
     runs_folder,
 )
+from hlhbayes.runs.locks import guard, reserve
 
 __all__ = [
     "FIT",

@@ -85,7 +85,7 @@ def write_run(result: RunContent, out: Path, keep_previous: Path | None = None) 
     folder's lock puts it back. The lock is held for the writing (a caller that checked the
     folder before computing holds it from then on: :func:`hlhbayes.runs.reserve`).
     """
-    from hlhbayes.runs.layout import guard, reserve
+    from hlhbayes.runs.locks import guard, reserve
 
     def fill(folder: Path) -> None:
         fill_run(result, folder)

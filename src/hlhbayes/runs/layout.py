@@ -25,18 +25,15 @@ write. The lock of ``runs/<model>-<outcome>`` also covers the analysis's history
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hlhbayes.atomic import refuse_existing
 from hlhbayes.errors import HlhBayesError
-from hlhbayes.locking import Guard, hold
 from hlhbayes.runs.folder import SUMMARY, Run, read_run
+from hlhbayes.runs.locks import HISTORY
 from hlhbayes.workspace import runs_folder
 
-HISTORY = "history"
 LATEST = "LATEST"
 
 
@@ -59,28 +56,6 @@ def analysis_dir_of(path: Path) -> Path:
     """The folder ``runs/<model>-<outcome>`` of a path in its history (a run, ``LATEST``)."""
     history = Path(path).parent
     return history.parent.parent / history.name
-
-
-def guard(target: Path) -> Guard:
-    """The lock, journal and leftover places of the output folder ``target`` (and its history)."""
-    target = Path(target)
-    return Guard.beside(target, target.parent / HISTORY / target.name)
-
-
-@contextmanager
-def reserve(*targets: Path, tidy: bool = False) -> Iterator[None]:
-    """Hold the lock of every output folder of ``targets`` for the block (always in one order).
-
-    A command that writes a folder holds it from before its first check (is the folder there,
-    may it be replaced) to after its last write, so that a second command into the same folder
-    waits, and then sees the first one's result, before it computes anything. ``tidy``: remove
-    the stale leftovers of a killed command first.
-    """
-    guards = sorted({guard(t) for t in targets}, key=lambda g: str(g.lock.resolve()))
-    with ExitStack() as stack:
-        for g in guards:
-            stack.enter_context(hold(g, tidy=tidy))
-        yield
 
 
 def run_name(data_hash: str, when: datetime | None = None) -> str:
