@@ -230,7 +230,7 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
 @pytest.mark.sampling
 def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     out = tmp_path / "r"
-    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet"]
+    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet", "--no-sensitivity"]
     result = run(*args, "--out", str(out))
     assert result.exit_code == 3
     assert "WARNING: the fit did NOT converge" in result.stderr
@@ -315,7 +315,7 @@ import atexit, sys
 heavy = ("pymc", "pytensor", "numba", "arviz")
 atexit.register(lambda: print("loaded:", *sorted(m for m in heavy if m in sys.modules)))
 from hlhbayes.cli.main import main
-sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--quiet", "--out", sys.argv[1]]
+sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--no-sensitivity", "-q", "--out", sys.argv[1]]
 main()
 """
 
