@@ -3,7 +3,8 @@
 A report of the session's short fit must open with the summary-of-findings block (before every
 other table), speak no model vocabulary before its appendices, and print the averages of
 ``summary.json`` (what ``fit`` printed) as patients of 100. The slow test refits the shipped
-infection report with the command it records and compares its summary of findings.
+infection report with the command it records and compares its summary of findings and its
+sensitivity table.
 """
 
 from __future__ import annotations
@@ -190,9 +191,18 @@ def summary_rows(report_md: str) -> list[str]:
     return [ln for ln in block.splitlines() if ln.startswith("| **")]
 
 
+def sensitivity_block(report_md: str) -> list[str]:
+    """The sensitivity section's sentence and table rows (its header and glossary left out)."""
+    head = report_md.index("## 4. How sensitive is this answer?")
+    block = report_md[head : report_md.index("<details>", head)].splitlines()
+    sentence = next(ln for ln in block[1:] if ln.strip())
+    return [sentence, *(ln for ln in block if ln.startswith("|") and not ln.startswith("|-"))]
+
+
 @pytest.mark.slow
 def test_the_shipped_infection_report_is_what_its_recorded_command_gives(tmp_path, monkeypatch):
-    """Refit with the command the shipped report records; its summary of findings must match."""
+    """Refit with the command the shipped report records; its summary of findings must match,
+    and so must its sensitivity table (which that command fits too)."""
     text = SHIPPED.read_text(encoding="utf-8")
     command = recorded_fit_command(text)
     assert command[:2] == ["hlhbayes", "fit"]
@@ -204,6 +214,9 @@ def test_the_shipped_infection_report_is_what_its_recorded_command_gives(tmp_pat
     assert result.exit_code in (0, 3), result.output
     opened = open_run(tmp_path / "infection")
     context = build_context(opened, ReportOptions())
-    fresh = summary_rows(render_markdown(context))
-    assert fresh, "no summary of findings rendered"
-    assert fresh == summary_rows(text)
+    fresh = render_markdown(context)
+    assert summary_rows(fresh), "no summary of findings rendered"
+    assert summary_rows(fresh) == summary_rows(text)
+    # and how sensitive it is: the same table, fitted with the fit (same seed, same numbers)
+    assert len(sensitivity_block(fresh)) > 2, "no sensitivity table rendered"
+    assert sensitivity_block(fresh) == sensitivity_block(text)

@@ -56,11 +56,11 @@ GLOSSARY = {
         "Borrowed: how much of the estimate comes from other triggers and lines."
     ),
     "sensitivity": (
-        "Each scenario changes one choice: the prior on how much the studies differ (tau) or "
-        "the triggers differ (sigma_eta), at half or double its width or heavy-tailed "
-        "(half-Cauchy); or the small series, left out (fewer than 5 patients) or counted at half "
-        "weight (fewer than 10 patients, every outcome favourable). Lower end: the 2.5% end of "
-        "the 95% interval."
+        "Each scenario changes one choice of this analysis: how much the studies (or the "
+        "triggers) are assumed to differ, through a prior half or twice as wide, or heavy-tailed "
+        "(half-Cauchy: large differences more plausible); or the small series, left out (fewer "
+        "than 5 patients) or counted at half weight (fewer than 10 patients, every outcome "
+        "favourable). Lower end: the 2.5% end of the 95% interval."
     ),
     "support_hyperparameters": (
         "Contraction as above; sensitivity: how much the result moves when the prior (or the "
