@@ -331,7 +331,12 @@ def test_report_sensitivity_fits_the_table_once_and_keeps_it(
     provenance = runs.read_run(run_copy).provenance
     assert (record["seed"], record["units_hash"]) == (provenance["seed"], provenance["units_hash"])
     text = (tmp_path / "with" / "report.md").read_text()
-    assert len(table_rows(section(text))) == 2 * len(EL_SCENARIOS)  # two cells
+    rows = table_rows(section(text))
+    assert len(rows) == 2 * len(EL_SCENARIOS)  # two cells, each with its scenarios together
+    first, later = rows[0], rows[len(EL_SCENARIOS)]
+    assert first.startswith("| **Infection-triggered sHLH, anakinra as the first treatment** |")
+    assert rows[1].startswith("|  | Studies assumed more alike")  # the cell named once
+    assert "anakinra after another treatment failed** | This analysis, as fitted |" in later
     # the table is kept: asking again for those cells fits nothing
     ensure_sensitivity(open_run(run_copy), [("infection", "first")])
     assert len(fake_scenarios) == 1
@@ -380,13 +385,13 @@ def test_the_report_table_in_patients_of_100_with_one_plain_sentence(run_copy, f
     assert top["scenario"] == "downweight-small-extreme"
     moved = round(100 * abs(top["lower_vs_baseline"]))
     assert block["sentence"].startswith(
-        "The answer moves most when series of fewer than 10 patients in which every patient "
-        "responded counted as half their size"
+        "The scenario that moves the answer most is “series of fewer than 10 patients in which "
+        "every patient responded counted as half their size"
     )
     assert re.search(
-        rf"for infection-triggered sHLH, anakinra as the first treatment, the lower end of the "
-        rf"range expected in a new centre goes from \d+ to \d+ of 100 \(patients respond\), "
-        rf"{moved} fewer\. 1 of the 8 scenarios did not converge",
+        rf"”: for infection-triggered sHLH, anakinra as the first treatment, the lower end of the "
+        rf"range expected in a new centre goes from \d+ to 20 responders of 100 \({moved} fewer\)"
+        rf"\. 1 of the 8 scenarios did not converge",
         block["sentence"],
     ), block["sentence"]
     # and it speaks no model vocabulary (the section comes before the appendices)

@@ -136,25 +136,32 @@ def _status(r: dict[str, Any]) -> str:
     return words
 
 
+def _row(pair: dict[str, dict[str, Any]], label: str, several_cells: bool) -> dict[str, Any]:
+    """One scenario of one cell: both rates, the move of the new-centre lower end, the status."""
+    typical, new = pair.get("rate_typical"), pair.get("rate_new")
+    first = typical or new
+    assert first is not None
+    cells = [
+        first["in_words"],
+        _range(typical),
+        _range(new),
+        shift_of_100(new["lower_vs_baseline"] if new else None),
+        _status(first),
+    ]
+    if several_cells:
+        cells.insert(0, label)
+    return row(cells, "flag" if first["status"] == "not converged" else None)
+
+
 def _table(rows: list[dict[str, Any]], several_cells: bool, noise: float) -> dict[str, Any]:
-    by_key: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
-    for r in rows:
-        by_key.setdefault((r["etiology"], r["line"], r["scenario"]), {})[r["quantity"]] = r
+    by_cell: dict[Cell, dict[str, dict[str, dict[str, Any]]]] = {}
+    for r in rows:  # grouped by cell: each cell's scenarios together, the fit itself first
+        scenarios = by_cell.setdefault((r["etiology"], r["line"]), {})
+        scenarios.setdefault(r["scenario"], {})[r["quantity"]] = r
     out = []
-    for (e, ln, _), pair in by_key.items():
-        typical, new = pair.get("rate_typical"), pair.get("rate_new")
-        first = typical or new
-        assert first is not None
-        cells = [
-            first["in_words"],
-            _range(typical),
-            _range(new),
-            shift_of_100(new["lower_vs_baseline"] if new else None),
-            _status(first),
-        ]
-        if several_cells:
-            cells.insert(0, plain.cell_label(e, ln))
-        out.append(row(cells, "flag" if first["status"] == "not converged" else None))
+    for (e, ln), scenarios in by_cell.items():
+        for k, pair in enumerate(scenarios.values()):
+            out.append(_row(pair, plain.cell_label(e, ln) if k == 0 else "", several_cells))
     columns = [
         "What changes",
         "Average across studies, of 100 (95% interval)",
@@ -195,7 +202,7 @@ def sentence(rows: list[dict[str, Any]], noise: float, outcome: str) -> str:
     if top is None:
         return "No scenario gave usable numbers (see the status column)." + warning
     moved = abs(round(100 * top["lower_vs_baseline"]))
-    what = "patients respond" if outcome == "response" else "patients die"
+    what = "responders" if outcome == "response" else "deaths"
     if moved <= noise:
         return (
             "No scenario moves the lower end of the range expected in a new centre by more than "
@@ -203,10 +210,10 @@ def sentence(rows: list[dict[str, Any]], noise: float, outcome: str) -> str:
         )
     base = top["lower"] - top["lower_vs_baseline"]
     return (
-        f"The answer moves most when {_lower_first(top['in_words'])}: for "
-        f"{_lower_first(plain.cell_label(top['etiology'], top['line']))}, the lower end of the range "
-        f"expected in a new centre goes from {of_100(base)} to {of_100(top['lower'])} of 100 "
-        f"({what}), {moved} {'fewer' if top['lower_vs_baseline'] < 0 else 'more'}." + warning
+        f"The scenario that moves the answer most is “{_lower_first(top['in_words'])}”: for "
+        f"{_lower_first(plain.cell_label(top['etiology'], top['line']))}, the lower end of the "
+        f"range expected in a new centre goes from {of_100(base)} to {of_100(top['lower'])} "
+        f"{what} of 100 ({moved} {'fewer' if top['lower_vs_baseline'] < 0 else 'more'})." + warning
     )
 
 
