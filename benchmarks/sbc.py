@@ -17,16 +17,24 @@ etiology and study effects and, where a stratum's composition is unknown, its tr
 (``--simulate``):
 
 * ``model``: the model's own likelihood: a patient row is Bernoulli, a stratum
-  ``Binomial(n, mean probability of its members)``. Classic SBC: if model, simulator and sampler
-  agree, every rank is uniform.
+  ``Binomial(n, mean probability of its members)`` (the model's ``unit_probabilities``).
+  Classic SBC: if model, simulator and sampler agree, every rank is uniform.
 * ``convolution``: the exact likelihood the mean-probability binomial approximates
-  (:mod:`hlhbayes.models.convolution`): per stratum, its patients drawn from its composition
-  (stated counts where known, multinomial and binomial counts from the true latent mix where
-  not), one Bernoulli outcome per patient, summed: a convolution of binomials, one per cell.
-  Patient rows are the same draws as under ``model``. The fits still use the mean-probability
-  model, so this tests whether the approximation biases inference, instead of assuming it does
-  not: ranks, coverage and bias are reported as for ``model``, and the shift of each posterior
-  mean between the two simulators, paired (same truths, same patient outcomes, same seeds).
+  (:mod:`hlhbayes.models.convolution`): a stratum's count is the sum of one Bernoulli outcome
+  per patient, its patients as its composition states them (a convolution of binomials, one per
+  cell); where a composition is unknown, each patient's trigger or line is an independent draw
+  from the true latent mix, as multinomial cell counts would be. The fits still use the
+  mean-probability model, so this tests whether the approximation biases inference instead of
+  assuming it does not: ranks, coverage and bias are reported as for ``model``.
+
+The two simulators share everything but the likelihood of the strata: the true parameters, the
+fits' seeds and the random numbers. Every count is the quantile of its distribution at a
+uniform number common to both (a patient row ``[U < p]``, a stratum the quantile of the model's
+binomial or of the exact pmf), so each data set is an exact draw from its own simulator and the
+two differ only where the distributions differ (patient rows never; a stratum whose
+compositions are both unknown never, since there the exact count is the model's binomial). The
+posterior mean under ``convolution`` minus that under ``model``, per simulation, then measures
+what the approximation moves, with little noise of its own (``paired`` in the results).
 
 **Fitting.** All simulated data sets share one model structure, so one compiled program fits
 them, ``--batch`` at a time (:func:`hlhbayes.engine.sample_batch_with_retry`), at the production
@@ -140,10 +148,17 @@ class Simulated:
 
 
 def simulate(module: Any, units: Any, spec: Any, sims: int, seed: int) -> Simulated:
-    """Prior draws (PyMC's forward sampler) and the outcomes of both simulators."""
-    import pymc as pm
+    """Prior draws (PyMC's forward sampler) and the outcomes of both simulators.
 
-    from hlhbayes.inference import complete_tree
+    Both simulators draw each count as a quantile of its distribution at the same uniform
+    number (common random numbers): a patient row ``y = [U < p]``; a stratum the quantile of
+    the model's ``Binomial(n, mean p)`` or of the exact count's pmf
+    (:func:`hlhbayes.models.convolution.simulate_strata`). Each is an exact draw from its own
+    distribution, and the two data sets differ only where the distributions do.
+    """
+    import pymc as pm
+    from scipy import stats
+
     from hlhbayes.models.convolution import simulate_strata
 
     reference = module.build(units, spec.priors, spec.options)
@@ -157,39 +172,44 @@ def simulate(module: Any, units: Any, spec: Any, sims: int, seed: int) -> Simula
             compile_kwargs={"mode": "FAST_COMPILE"},  # the same draws, a fraction of the compile
         )
     prior_ds = prior["prior"].to_dataset()
-    # the likelihood is a Potential, so the outcomes are drawn as every fit draws its
-    # predictive: from the model's unit probabilities (binomial counts of mean probabilities)
-    tree = complete_tree(module, units, seed, prior=prior_ds)
-    prior_ds = tree["prior"].to_dataset()
-    predictive = tree["prior_predictive"].to_dataset()
-    rng = np.random.default_rng([seed, 2])
-    truths = {k: v.ravel() for k, v in quantity_draws(prior_ds, module, rng).items()}
-
-    def first_chain(name: str) -> np.ndarray | None:
-        return prior_ds[name].values[0] if name in prior_ds else None
-
-    convolution_events = np.zeros((sims, 0), dtype=np.int64)
+    truths = {
+        k: v.ravel()
+        for k, v in quantity_draws(prior_ds, module, np.random.default_rng([seed, 2])).items()
+    }
+    # the model's own formulas for every unit's probability (a patient's, a stratum's mean)
+    probabilities = module.unit_probabilities(prior_ds, units)
+    uniforms = np.random.default_rng([seed, 3]).random((sims, units.n_units))
+    n_pat = len(units.pat_ids)
+    patients = np.zeros((sims, 0), dtype=np.int64)
+    if n_pat:
+        patients = (uniforms[:, :n_pat] < probabilities["y_patient"][0]).astype(np.int64)
+    model_events = convolution_events = np.zeros((sims, 0), dtype=np.int64)
     if len(units.agg_ids):
+        u_strata = uniforms[:, n_pat:]
+        mean_p = probabilities["y_stratum"][0]
+        model_events = stats.binom.ppf(u_strata, units.agg_total, mean_p).astype(np.int64)
+
+        def first_chain(name: str) -> np.ndarray | None:
+            return prior_ds[name].values[0] if name in prior_ds else None
+
         convolution_events = simulate_strata(
             units,
             first_chain("eta"),
             first_chain("gamma"),
             first_chain("u"),
-            np.random.default_rng([seed, 3]),
+            np.random.default_rng([seed, 5]),
             mix_latent=first_chain("mix_latent"),
             later_latent=first_chain("later_latent"),
+            uniforms=u_strata,
         )
     outcomes: dict[str, list[dict[str, np.ndarray]]] = {mode: [] for mode in MODES}
     for s in range(sims):
-        patients = {}
-        if len(units.pat_ids):
-            patients["pat_y"] = np.asarray(predictive["y_patient"].values[0, s], np.int64)
-        model_strata, convolution_strata = {}, {}
-        if len(units.agg_ids):
-            model_strata["agg_events"] = np.asarray(predictive["y_stratum"].values[0, s], np.int64)
-            convolution_strata["agg_events"] = convolution_events[s]
-        outcomes["model"].append({**patients, **model_strata})
-        outcomes["convolution"].append({**patients, **convolution_strata})
+        shared = {"pat_y": patients[s]} if n_pat else {}
+        strata = len(units.agg_ids) > 0
+        outcomes["model"].append({**shared, **({"agg_events": model_events[s]} if strata else {})})
+        outcomes["convolution"].append(
+            {**shared, **({"agg_events": convolution_events[s]} if strata else {})}
+        )
     return Simulated(truths, outcomes)
 
 
@@ -269,13 +289,152 @@ def check_folder(out: Path, settings: dict[str, Any]) -> None:
         )
 
 
-def run(opts: argparse.Namespace) -> int:
-    start_wall, start_cpu = time.perf_counter(), time.process_time()
+@dataclass(frozen=True)
+class Batch:
+    """Fits run in one program call: the ``number``-th batch of a simulator, 0-based ``sims``."""
+
+    mode: str
+    number: int
+    sims: list[int]
+
+    def path(self, out: Path) -> Path:
+        return out / "batches" / f"{self.mode}-{self.number:04d}.json"
+
+
+def differing_sims(simulated: Simulated) -> list[int]:
+    """The simulations whose data differ between the two simulators (0-based)."""
+    model, convolution = simulated.outcomes["model"], simulated.outcomes["convolution"]
+    return [
+        s
+        for s, (a, b) in enumerate(zip(model, convolution, strict=True))
+        if any(not np.array_equal(a[k], b[k]) for k in a)
+    ]
+
+
+def plan_batches(modes: list[str], sims: int, differing: list[int], size: int) -> list[Batch]:
+    """Every batch to fit, in the order that keeps a run cut short balanced.
+
+    Under ``convolution`` only the data sets that differ from their ``model`` twin are fitted
+    when both simulators run: an identical data set with the same seed has the twin's fit.
+    Batches run in the order of their last simulation, so a partial run has whole pairs.
+    """
+    plan = []
+    for mode in modes:
+        own = differing if mode == "convolution" and "model" in modes else list(range(sims))
+        plan += [Batch(mode, i // size + 1, own[i : i + size]) for i in range(0, len(own), size)]
+    return sorted(plan, key=lambda b: (b.sims[-1], MODES.index(b.mode)))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The model, its spec and the evidence base's units the simulations take their shapes from."""
+
+    module: Any
+    spec: Any
+    units: Any
+
+
+def fit_batches(
+    todo: list[Batch],
+    total: int,
+    simulated: Simulated,
+    setup: Setup,
+    opts: argparse.Namespace,
+    started: float,
+) -> None:
+    """Fit each batch and write its records when done; one progress line per batch."""
     from hlhbayes import engine
-    from hlhbayes.atomic import json_text, write_atomically, write_json
+    from hlhbayes.atomic import write_json
+    from hlhbayes.models.compiled import compiled_inputs
+
+    if not todo:
+        return
+    module, spec, units = setup.module, setup.spec, setup.units
+
+    def inputs(mode: str, s: int) -> Any:
+        sim_units = replace(units, **simulated.outcomes[mode][s])
+        return compiled_inputs(module, sim_units, spec.priors, spec.options)
+
+    program = inputs(todo[0].mode, todo[0].sims[0])
+    sampler = engine.SamplerSettings(
+        chains=opts.chains, draws=opts.draws, tune=opts.tune, target_accept=opts.target_accept
+    )
+    policy = engine.RetryPolicy(steps=()) if opts.no_rerun else engine.RetryPolicy()
+    seeds = [int(x) for x in np.random.SeedSequence(opts.seed).generate_state(opts.sims)]
+    loop_start = time.perf_counter()
+    for done, batch in enumerate(todo, start=1):
+        if opts.max_minutes is not None and time.perf_counter() - started > 60 * opts.max_minutes:
+            log(f"--max-minutes {opts.max_minutes:g} reached: stopping; run again to continue")
+            return
+        b_wall, b_cpu = time.perf_counter(), time.process_time()
+        data = [inputs(batch.mode, s) for s in batch.sims]
+        if any(x.model.structure != program.model.structure for x in data):
+            sys.exit("error: the simulated data sets do not share one model structure")
+        fits = engine.sample_batch_with_retry(
+            program.model,
+            [x.data for x in data],
+            settings=sampler,
+            seeds=[seeds[s] for s in batch.sims],
+            coords=program.coords,
+            scenario_slots=opts.batch,
+            policy=policy,
+        ).fits
+        records = [
+            record_of(s, batch.mode, fit, simulated, module, opts)
+            for s, fit in zip(batch.sims, fits, strict=True)
+        ]
+        wall, cpu = time.perf_counter() - b_wall, time.process_time() - b_cpu
+        load = os.getloadavg()[0]
+        write_json(
+            batch.path(opts.out),
+            {"wall_s": wall, "cpu_s": cpu, "load_average": load, "records": records},
+        )
+        per_batch = (time.perf_counter() - loop_start) / done
+        first = sum(not r["first_run_converged"] for r in records)
+        after = sum(not r["converged"] for r in records)
+        sims = (
+            f"{batch.sims[0] + 1}-{batch.sims[-1] + 1}"
+            if batch.mode == "model"
+            else (",".join(str(s + 1) for s in batch.sims))
+        )
+        log(
+            f"batch {total - len(todo) + done}/{total} ({batch.mode}, sims {sims} of "
+            f"{opts.sims}): {wall:.0f} s wall, {cpu:.0f} s CPU, load {load:.1f}; gate: {first} "
+            f"failed at the first run, {after} after re-runs; elapsed "
+            f"{clock(time.perf_counter() - started)}, left ~{clock(per_batch * (len(todo) - done))}"
+        )
+
+
+def gather(
+    plan: list[Batch], modes: list[str], differing: list[int], sims: int, out: Path
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Per simulator the records of the simulations done under every simulator, and the batches.
+
+    A ``convolution`` data set identical to its ``model`` twin gets the twin's record
+    (``own_fit`` false).
+    """
+    fitted: dict[str, dict[int, dict[str, Any]]] = {mode: {} for mode in modes}
+    batches = []
+    for batch in plan:
+        if batch.path(out).exists():
+            held = json.loads(batch.path(out).read_text(encoding="utf-8"))
+            batches.append(held)
+            for r in held["records"]:
+                fitted[batch.mode][r["sim"]] = {**r, "own_fit": True}
+    if "convolution" in fitted and "model" in fitted:
+        own = {s + 1 for s in differing}
+        for sim, r in fitted["model"].items():
+            if sim not in own:
+                fitted["convolution"][sim] = {**r, "mode": "convolution", "own_fit": False}
+    whole = [s for s in range(1, sims + 1) if all(s in fitted[m] for m in modes)]
+    return {m: [fitted[m][s] for s in whole] for m in modes}, batches
+
+
+def run(opts: argparse.Namespace) -> int:
+    started, start_cpu = time.perf_counter(), time.process_time()
+    from hlhbayes.atomic import write_json
     from hlhbayes.evidence import load_evidence
     from hlhbayes.models import get_model
-    from hlhbayes.models.compiled import compiled_inputs
     from hlhbayes.models.spec import load_spec
 
     for name in ("pymc", "pymc.sampling", "pytensor", "numba"):
@@ -307,116 +466,49 @@ def run(opts: argparse.Namespace) -> int:
         "rerun": not opts.no_rerun,
         "seed": opts.seed,
     }
-    out = Path(opts.out)
+    out = opts.out
     check_folder(out, settings)  # before the simulations: a wrong folder fails at once
     t0 = time.perf_counter()
     simulated = simulate(module, units, spec, opts.sims, opts.seed)
     simulation_s = time.perf_counter() - t0
-    log(f"simulated {opts.sims} data sets per simulator in {simulation_s:.1f} s")
     settings["simulated_sha256"] = simulated.digest()
     check_folder(out, settings)
     if not (out / "settings.json").exists():
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "settings.json", settings)
-    batches_dir = out / "batches"
-    batches_dir.mkdir(exist_ok=True)
-
-    inputs = {
-        mode: [
-            compiled_inputs(
-                module, replace(units, **simulated.outcomes[mode][s]), spec.priors, spec.options
-            )
-            for s in range(opts.sims)
-        ]
-        for mode in modes
-    }
-    program = inputs[modes[0]][0].model
-    if any(x.model.structure != program.structure for m in modes for x in inputs[m]):
-        sys.exit("error: the simulated data sets do not share one model structure")
-    sampler = engine.SamplerSettings(
-        chains=opts.chains, draws=opts.draws, tune=opts.tune, target_accept=opts.target_accept
+    (out / "batches").mkdir(exist_ok=True)
+    differing = differing_sims(simulated)
+    log(
+        f"simulated {opts.sims} data sets per simulator in {simulation_s:.1f} s; "
+        f"{len(differing)} differ between the simulators"
     )
-    policy = engine.RetryPolicy(steps=()) if opts.no_rerun else engine.RetryPolicy()
-    seeds = [int(x) for x in np.random.SeedSequence(opts.seed).generate_state(opts.sims)]
-    plan = [
-        (mode, list(range(lo, min(lo + opts.batch, opts.sims))))
-        for lo in range(0, opts.sims, opts.batch)
-        for mode in modes  # interleaved: a run cut short has as many simulations of each
-    ]
-
-    def batch_path(mode: str, part: list[int]) -> Path:
-        return batches_dir / f"{mode}-{part[0] + 1:04d}-{part[-1] + 1:04d}.json"
-
-    todo = [(m, p) for m, p in plan if not batch_path(m, p).exists()]
+    plan = plan_batches(modes, opts.sims, differing, opts.batch)
+    todo = [b for b in plan if not b.path(out).exists()]
     if len(todo) < len(plan):
         log(f"resuming: {len(plan) - len(todo)} of {len(plan)} batches already done in {out}")
-    loop_start = time.perf_counter()
-    for done_here, (mode, part) in enumerate(todo, start=1):
-        if (
-            opts.max_minutes is not None
-            and time.perf_counter() - start_wall > 60 * opts.max_minutes
-        ):
-            log(f"--max-minutes {opts.max_minutes:g} reached: stopping; run again to continue")
-            break
-        b_wall, b_cpu = time.perf_counter(), time.process_time()
-        batch = engine.sample_batch_with_retry(
-            program,
-            [inputs[mode][s].data for s in part],
-            settings=sampler,
-            seeds=[seeds[s] for s in part],
-            coords=inputs[mode][0].coords,
-            scenario_slots=opts.batch,
-            policy=policy,
-        )
-        batch_records = [
-            record_of(s, mode, fit, simulated, module, opts)
-            for s, fit in zip(part, batch.fits, strict=True)
-        ]
-        wall, cpu = time.perf_counter() - b_wall, time.process_time() - b_cpu
-        load = os.getloadavg()[0]
-        write_json(
-            batch_path(mode, part),
-            {"wall_s": wall, "cpu_s": cpu, "load_average": load, "records": batch_records},
-        )
-        finished = len(plan) - len(todo) + done_here
-        per_batch = (time.perf_counter() - loop_start) / done_here
-        first = sum(not r["first_run_converged"] for r in batch_records)
-        after = sum(not r["converged"] for r in batch_records)
-        log(
-            f"batch {finished}/{len(plan)} ({mode}, sims {part[0] + 1}-{part[-1] + 1}/"
-            f"{opts.sims}): {wall:.0f} s wall, {cpu:.0f} s CPU, load {load:.1f}; gate: {first} "
-            f"failed at the first run, {after} after re-runs; elapsed "
-            f"{clock(time.perf_counter() - start_wall)}, left ~{clock(per_batch * (len(todo) - done_here))}"
-        )
+    fit_batches(todo, len(plan), simulated, Setup(module, spec, units), opts, started)
 
-    # 3. Everything done so far, this run's batches and earlier ones, summarised.
+    records, batches = gather(plan, modes, differing, opts.sims, out)
     names = quantity_names()
-    records: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
-    walls, cpus, loads = [], [], []
-    for mode, part in plan:
-        path = batch_path(mode, part)
-        if path.exists():
-            held = json.loads(path.read_text(encoding="utf-8"))
-            records[mode] += held["records"]
-            walls.append(held["wall_s"])
-            cpus.append(held["cpu_s"])
-            loads.append(held["load_average"])
     n_ranks = opts.thin_to + 1
+    done = len(records[modes[0]])
     result: dict[str, Any] = {
         "settings": {**settings, "bins": opts.bins, "simulators": modes, "sampler": "compiled"},
-        "complete": all(len(records[m]) == opts.sims for m in modes),
+        "complete": done == opts.sims,
         "modes": {
             mode: sbc_results.summarise_mode(records[mode], names, n_ranks, opts.bins)
             for mode in modes
         },
     }
     if len(modes) == 2:
+        result["data_differ"] = sbc_results.data_differences(simulated.outcomes, units.agg_ids)
         result["paired"] = sbc_results.paired_shift(records["model"], records["convolution"], names)
+    loads = [b["load_average"] for b in batches]
     result["runtime"] = {
-        "batches": len(walls),
-        "fits_wall_s": float(sum(walls)),
-        "fits_cpu_s": float(sum(cpus)),
-        "process_wall_s": time.perf_counter() - start_wall,
+        "batches": len(batches),
+        "fits_wall_s": float(sum(b["wall_s"] for b in batches)),
+        "fits_cpu_s": float(sum(b["cpu_s"] for b in batches)),
+        "process_wall_s": time.perf_counter() - started,
         "process_cpu_s": time.process_time() - start_cpu,
         "simulation_s": simulation_s,
         "load_average_mean": float(np.mean(loads)) if loads else None,
@@ -425,18 +517,9 @@ def run(opts: argparse.Namespace) -> int:
         "note": LOAD_NOTE,
     }
     sbc_results.print_table(result)
-    import pandas as pd
-
-    rows = sbc_results.rank_rows([r for m in modes for r in records[m]], names)
-    writes = {
-        out / "results.json": json_text(result).encode("utf-8"),
-        out / "ranks.csv": pd.DataFrame(rows).to_csv(index=False).encode("utf-8"),
-    }
-    if any(records.values()):
-        writes[out / "rank_histograms.png"] = sbc_results.rank_figure(result)
-    write_atomically(writes)
+    sbc_results.write_outputs(out, result, [r for m in modes for r in records[m]], names)
     if not result["complete"]:
-        log(f"partial: {', '.join(f'{m} {len(records[m])}' for m in modes)} of {opts.sims} done")
+        log(f"partial: {done} of {opts.sims} simulations done under every simulator")
     log(f"wrote {out / 'results.json'}, ranks.csv, rank_histograms.png")
     return 1 if any(result["modes"][m]["ranks_uniform"] is False for m in modes) else 0
 

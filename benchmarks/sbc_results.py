@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,31 +158,55 @@ def summarise_mode(
     }
 
 
+def data_differences(
+    outcomes: dict[str, list[dict[str, Any]]], strata: tuple[str, ...]
+) -> dict[str, Any]:
+    """How many simulated data sets, and which strata, differ between the two simulators."""
+    model = np.array([o["agg_events"] for o in outcomes["model"]]).reshape(
+        len(outcomes["model"]), -1
+    )
+    convolution = np.array([o["agg_events"] for o in outcomes["convolution"]]).reshape(model.shape)
+    differ = model != convolution
+    n = len(model)
+    return {
+        "simulations": int(differ.any(axis=1).sum()),
+        "share": float(differ.any(axis=1).mean()) if n else None,
+        "per_stratum": {s: int(differ[:, j].sum()) for j, s in enumerate(strata)},
+        "mean_events_convolution_minus_model": {
+            s: float((convolution[:, j] - model[:, j]).mean()) for j, s in enumerate(strata)
+        },
+    }
+
+
 def paired_shift(
     model: list[dict[str, Any]], convolution: list[dict[str, Any]], names: list[str]
 ) -> dict[str, Any]:
     """Posterior mean and 95 % width under the convolution minus under the model's binomial.
 
-    Over the simulations whose fits passed the gate under both simulators.
+    Over the simulations whose fits passed the gate under both simulators: all of them (a data
+    set identical under both has a shift of exactly 0) and those whose data differ.
     """
     by_sim = {r["sim"]: r for r in model if r["converged"]}
     pairs = [(by_sim[r["sim"]], r) for r in convolution if r["converged"] and r["sim"] in by_sim]
-    out: dict[str, Any] = {"pairs": len(pairs), "quantities": {}}
-    for name in names:
-        shift = np.array(
-            [c["quantities"][name]["mean"] - m["quantities"][name]["mean"] for m, c in pairs]
-        )
-        width = np.array(
-            [_width(c["quantities"][name]) - _width(m["quantities"][name]) for m, c in pairs]
-        )
-        n = len(pairs)
-        out["quantities"][name] = {
-            "mean_shift": float(shift.mean()) if n else None,
-            "mean_shift_se": float(shift.std(ddof=1) / math.sqrt(n)) if n > 1 else None,
-            "mean_abs_shift": float(np.abs(shift).mean()) if n else None,
-            "width95_change": float(width.mean()) if n else None,
-            "width95_change_se": float(width.std(ddof=1) / math.sqrt(n)) if n > 1 else None,
-        }
+    differing = [(m, c) for m, c in pairs if c["own_fit"]]
+    out: dict[str, Any] = {"pairs": len(pairs), "pairs_with_different_data": len(differing)}
+    for label, chosen in (("all", pairs), ("different_data", differing)):
+        out[label] = {}
+        for name in names:
+            shift = np.array(
+                [c["quantities"][name]["mean"] - m["quantities"][name]["mean"] for m, c in chosen]
+            )
+            width = np.array(
+                [_width(c["quantities"][name]) - _width(m["quantities"][name]) for m, c in chosen]
+            )
+            n = len(chosen)
+            out[label][name] = {
+                "mean_shift": float(shift.mean()) if n else None,
+                "mean_shift_se": float(shift.std(ddof=1) / math.sqrt(n)) if n > 1 else None,
+                "max_abs_shift": float(np.abs(shift).max()) if n else None,
+                "width95_change": float(width.mean()) if n else None,
+                "width95_change_se": float(width.std(ddof=1) / math.sqrt(n)) if n > 1 else None,
+            }
     return out
 
 
@@ -237,17 +262,23 @@ def print_table(result: dict[str, Any]) -> None:
             f"re-runs" + (f": sims {[f['sim'] for f in after]}" if after else "")
         )
     if "paired" in result:
-        p = result["paired"]
+        d, p = result["data_differ"], result["paired"]
         print()
         print(
-            f"convolution minus model, paired over {p['pairs']} simulations: posterior mean "
-            "shift (se), 95 % width change (se)"
+            f"data sets that differ between the simulators: {d['simulations']} of "
+            f"{s['sims']} "
+            f"(per stratum: {', '.join(f'{k} {v}' for k, v in d['per_stratum'].items() if v)})"
         )
-        for name, q in p["quantities"].items():
+        print(
+            f"convolution minus model over the {p['pairs_with_different_data']} fitted pairs "
+            "with different data: posterior mean shift (se), max |shift|, 95 % width change (se)"
+        )
+        for name, q in p["different_data"].items():
             if q["mean_shift"] is None:
                 continue
             print(
                 f"{name:<30}{q['mean_shift']:>9.4f} ({q['mean_shift_se'] or 0:.4f})"
+                f"{q['max_abs_shift']:>9.4f}"
                 f"{q['width95_change']:>9.4f} ({q['width95_change_se'] or 0:.4f})"
             )
     r = result["runtime"]
@@ -321,6 +352,7 @@ def rank_rows(records: list[dict[str, Any]], names: list[str]) -> list[dict[str,
                     "mean": q["mean"],
                     "ess_bulk": q["ess_bulk"],
                     "converged": r["converged"],
+                    "own_fit": r.get("own_fit", True),
                     "attempts": r["attempts"],
                     "divergences": r["divergences"],
                     "max_r_hat": r["max_r_hat"],
@@ -328,3 +360,20 @@ def rank_rows(records: list[dict[str, Any]], names: list[str]) -> list[dict[str,
                 }
             )
     return rows
+
+
+def write_outputs(
+    out: Path, result: dict[str, Any], records: list[dict[str, Any]], names: list[str]
+) -> None:
+    """``results.json``, ``ranks.csv`` and ``rank_histograms.png``, all written or none."""
+    import pandas as pd
+
+    from hlhbayes.atomic import json_text, write_atomically
+
+    writes = {
+        out / "results.json": json_text(result).encode("utf-8"),
+        out / "ranks.csv": pd.DataFrame(rank_rows(records, names)).to_csv(index=False).encode(),
+    }
+    if records:
+        writes[out / "rank_histograms.png"] = rank_figure(result)
+    write_atomically(writes)
