@@ -318,7 +318,7 @@ def rank_figure(result: dict[str, Any]) -> bytes:
                 ax.axhspan(lo, hi, color="tab:blue", alpha=0.12, lw=0)
                 ax.axhline(n / bins, color="black", lw=0.8)
             if t["chi2_p"] is not None:
-                title.append(f"{mode[:4]}: chi2 p={t['chi2_p']:.2f} KS p={t['ks_p']:.2f}")
+                title.append(f"{mode}: chi2 p={t['chi2_p']:.2f} KS p={t['ks_p']:.2f}")
         ax.set_title("\n".join(title), fontsize=7)
         ax.set_xticks([])
         ax.tick_params(labelsize=7)
