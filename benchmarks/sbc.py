@@ -63,20 +63,20 @@ and 95 % intervals; bias and RMSE of the posterior mean. Multiplicity: per simul
 tests, failing when any p-value is below 0.01 / 48 (Bonferroni); coverage 3 x 24 binomial
 tests, Bonferroni likewise.
 
-**Output folder** (``--out``, required): ``settings.json`` (what the simulations are: a resumed
-run must match it), ``batches/<simulator>-<first>-<last>.json`` (each batch's records, written
-when the batch is done, so an interrupted run continues where it stopped), and at the end
-``results.json`` (settings, machine load, run time, every statistic above), ``ranks.csv`` (one
-row per simulation, simulator and quantity) and ``rank_histograms.png``. Progress goes to
-stderr (a line per batch with the time elapsed and left), the result table to stdout. Exit 0,
-or 1 when a simulator's ranks fail the uniformity criterion or the folder belongs to other
-settings.
+**Output folder** (``--out``, required): ``settings.json`` (the settings; a resumed run must
+match them), ``batches/<simulator>-<n>.json`` (each batch's records, with the data every fit
+saw, written when the batch is done, so that an interrupted run continues where it stopped; a
+resumed run checks that they are the data it simulates), and at the end ``results.json``
+(settings, machine load, run time, every statistic above), ``ranks.csv`` (one row per
+simulation, simulator and quantity) and ``rank_histograms.png``. Progress goes to stderr (a line
+per batch with the time elapsed and left), the result table to stdout. Exit 0, or 1 when a
+simulator's ranks fail the uniformity criterion or the folder belongs to other settings or
+data.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -135,16 +135,6 @@ class Simulated:
 
     truths: dict[str, np.ndarray]
     outcomes: dict[str, list[dict[str, np.ndarray]]]
-
-    def digest(self) -> str:
-        h = hashlib.sha256()
-        for name in sorted(self.truths):
-            h.update(name.encode() + np.ascontiguousarray(self.truths[name], float).tobytes())
-        for mode in sorted(self.outcomes):
-            for sim in self.outcomes[mode]:
-                for key in sorted(sim):
-                    h.update(f"{mode}/{key}".encode() + np.ascontiguousarray(sim[key]).tobytes())
-        return h.hexdigest()
 
 
 def simulate(module: Any, units: Any, spec: Any, sims: int, seed: int) -> Simulated:
@@ -271,11 +261,7 @@ def clock(seconds: float) -> str:
 
 
 def check_folder(out: Path, settings: dict[str, Any]) -> None:
-    """Check that the folder's simulations (``settings.json``, if any) are these.
-
-    Keys missing from ``settings`` (the digest of the simulated data, before simulating) are
-    not compared.
-    """
+    """Check that the folder's simulations (``settings.json``, if any) have these settings."""
     path = out / "settings.json"
     if not path.exists():
         return
@@ -405,6 +391,25 @@ def fit_batches(
         )
 
 
+def check_batches(plan: list[Batch], simulated: Simulated, out: Path) -> None:
+    """Every finished batch fitted the data simulated now (the same settings, code and versions).
+
+    A change of PyMC's forward sampler, or of the model's formulas, changes the simulated data;
+    the fits of earlier data must then not be mixed with new ones.
+    """
+    for batch in plan:
+        path = batch.path(out)
+        if not path.exists():
+            continue
+        for r in json.loads(path.read_text(encoding="utf-8"))["records"]:
+            now = simulated.outcomes[batch.mode][r["sim"] - 1]
+            if any(list(map(int, now[k])) != r["data"][k] for k in now):
+                sys.exit(
+                    f"error: {path}: simulation {r['sim']} was fitted to other data than this "
+                    "code simulates now; choose another --out or delete the folder"
+                )
+
+
 def gather(
     plan: list[Batch], modes: list[str], differing: list[int], sims: int, out: Path
 ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
@@ -468,21 +473,20 @@ def run(opts: argparse.Namespace) -> int:
     }
     out = opts.out
     check_folder(out, settings)  # before the simulations: a wrong folder fails at once
-    t0 = time.perf_counter()
-    simulated = simulate(module, units, spec, opts.sims, opts.seed)
-    simulation_s = time.perf_counter() - t0
-    settings["simulated_sha256"] = simulated.digest()
-    check_folder(out, settings)
     if not (out / "settings.json").exists():
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "settings.json", settings)
     (out / "batches").mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    simulated = simulate(module, units, spec, opts.sims, opts.seed)
+    simulation_s = time.perf_counter() - t0
     differing = differing_sims(simulated)
     log(
         f"simulated {opts.sims} data sets per simulator in {simulation_s:.1f} s; "
         f"{len(differing)} differ between the simulators"
     )
     plan = plan_batches(modes, opts.sims, differing, opts.batch)
+    check_batches(plan, simulated, out)
     todo = [b for b in plan if not b.path(out).exists()]
     if len(todo) < len(plan):
         log(f"resuming: {len(plan) - len(todo)} of {len(plan)} batches already done in {out}")

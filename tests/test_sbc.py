@@ -241,3 +241,10 @@ def test_the_benchmark_runs_both_simulators_and_resumes(sbc_script, tmp_path, ca
 
     with pytest.raises(SystemExit, match="other settings \\(seed differ\\)"):
         sbc_script.main([*args, "--seed", "5"])
+    # a batch fitted to other data (other code or versions simulate otherwise) is refused
+    path = out / "batches" / "model-0001.json"
+    held = json.loads(path.read_text(encoding="utf-8"))
+    held["records"][0]["data"]["agg_events"][0] += 1
+    path.write_text(json.dumps(held), encoding="utf-8")
+    with pytest.raises(SystemExit, match="simulation 1 was fitted to other data"):
+        sbc_script.main(args)
