@@ -37,9 +37,9 @@ two triggers (mean of the logits here, mean of the probabilities in the model's 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from hlhbayes.models.units import Units
+from hlhbayes.special import expit
 
 _WHOLE = 1e-6  # tolerance of a count that must be whole (or a half)
 
