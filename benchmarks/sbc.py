@@ -34,7 +34,9 @@ binomial or of the exact pmf), so each data set is an exact draw from its own si
 two differ only where the distributions differ (patient rows never; a stratum whose
 compositions are both unknown never, since there the exact count is the model's binomial). The
 posterior mean under ``convolution`` minus that under ``model``, per simulation, then measures
-what the approximation moves, with little noise of its own (``paired`` in the results).
+what the approximation moves, with little noise of its own (``paired`` in the results). A
+``convolution`` data set identical to its ``model`` twin is not fitted again: with the same data
+and seed, the twin's fit is its fit.
 
 **Fitting.** All simulated data sets share one model structure, so one compiled program fits
 them, ``--batch`` at a time (:func:`hlhbayes.engine.sample_batch_with_retry`), at the production
