@@ -28,14 +28,6 @@ def logger(quiet: bool) -> Log:
     return feedback(quiet)
 
 
-def show_progress(quiet: bool) -> bool:
-    """Whether PyMC may draw its own progress bar: never, the command's display shows progress.
-
-    Two live displays on one terminal overwrite each other; :func:`logger` draws the one.
-    """
-    return False
-
-
 def command_line() -> list[str]:
     """The command as typed (recorded in provenance)."""
     return ["hlhbayes", *sys.argv[1:]]

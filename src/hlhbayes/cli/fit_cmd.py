@@ -15,7 +15,6 @@ from hlhbayes.cli.common import (
     emit_payload,
     logger,
     not_converged_line,
-    show_progress,
 )
 from hlhbayes.cli.dry_run import dry_run_payload
 from hlhbayes.cli.options import (
@@ -187,7 +186,6 @@ def fit(
         thresholds=thresholds or spec.threshold_values(),
         method=method,
         table_columns={"study_col": study_col, "events_col": events_col, "total_col": total_col},
-        progress=show_progress(quiet),
         command=command_line(),
         etiologies=etiologies,
         lines=lines,

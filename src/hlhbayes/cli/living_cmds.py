@@ -16,7 +16,6 @@ from hlhbayes.cli.common import (
     emit_payload,
     logger,
     not_converged_line,
-    show_progress,
 )
 from hlhbayes.cli.options import (
     Choice,
@@ -383,7 +382,7 @@ def cumulative(
     study_order(prepared, steps)  # validate before compiling anything
     with reserve(output_path("cumulative", spec.model, spec.filters.outcome, out)):
         folder = output_dir("cumulative", spec.model, spec.filters.outcome, out, force)
-        result = run_cumulative(prepared, steps, log, progress=show_progress(quiet))
+        result = run_cumulative(prepared, steps, log)
         write_cumulative(result, folder, cells, force)
     log(f"output folder: {folder}")
     frame = result.frame()
