@@ -33,10 +33,10 @@ def command_line() -> list[str]:
     return ["hlhbayes", *sys.argv[1:]]
 
 
-def emit_frame(frame: pd.DataFrame, fmt: str, wide: bool = False) -> None:
+def emit_frame(frame: pd.DataFrame, fmt: str, wide: bool | None = None) -> None:
     """Write a frame to stdout as a table, CSV or JSON records (missing as empty/null).
 
-    The table is :func:`hlhbayes.cli.tables.print_table`'s (long columns only with ``wide``);
+    The table is :func:`hlhbayes.cli.tables.print_table`'s (``wide``: the command's ``--wide``);
     CSV and JSON carry every column.
     """
     finish()

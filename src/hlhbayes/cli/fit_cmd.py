@@ -409,7 +409,7 @@ def _print_dry_run(prepared, header) -> None:
             for name, prior in spec.priors.items()
         ]
     )
-    print_table(priors, title="priors:", fold=["meaning"])
+    print_table(priors, title="priors:")
     if spec.options:
         click.echo("options: " + ", ".join(f"{k}={v}" for k, v in spec.options.items()))
     f = spec.filters

@@ -171,4 +171,4 @@ def print_plans(plans: list[Any], units: Any) -> None:
                 "description": sc.description + (f" [{ch.reason}]" if ch.reason else ""),
             }
         )
-    print_table(pd.DataFrame(rows), fold=["description"])
+    print_table(pd.DataFrame(rows))

@@ -9,13 +9,15 @@ One rule for every command's ``--format table`` (:func:`print_table`):
   integers (``4``, not ``4.0``); a command names a column's own format where it has one
   (rates and probabilities to three decimals); missing values are blank (or the table's
   ``missing`` text);
-- in a terminal the table fits its width: headers fold between words and text cells onto more
-  lines (text keeps :data:`TEXT_MIN` characters a line), numbers never fold; written to a file
-  or a pipe the table is as wide as its content, each row on one line, and never carries
-  colour or other escape codes;
-- long columns (a URL, a DOI link, or any text over :data:`LONG_TEXT` characters) are left out
-  unless ``--wide`` asks for them, with a note on stderr naming them, except the columns a
-  command folds instead (``fold``); ``--format csv`` and ``json`` always carry every column.
+- in a terminal the table fits its width where its columns allow: text cells fold onto more
+  lines between words (inside a word only beyond :data:`TEXT_MIN` characters), headers between
+  words (inside one only where nothing else makes the table fit), numbers never fold, and no
+  column is dropped; written to a file or a pipe the table is as wide as its content, each row
+  on one line, and never carries colour or other escape codes;
+- in a command that has ``--wide``, long columns (a URL, a DOI link, or any text over
+  :data:`LONG_TEXT` characters) are left out unless it asks for them, with a note on stderr
+  naming them; in a command without ``--wide`` (``wide=None``) long text folds like any other;
+  ``--format csv`` and ``json`` always carry every column.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numbers
 import re
 import shutil
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -39,7 +41,8 @@ LONG_TEXT = 60
 """A text column whose longest value is longer than this is shown only with ``--wide``."""
 
 TEXT_MIN = 10
-"""A text column squeezed to fit the terminal keeps at least this many characters a line."""
+"""A text column squeezed to fit the terminal folds between words, and inside a word only
+where the word is longer than this."""
 
 COLUMN_GAP = 2
 """Characters between two columns of the table."""
@@ -98,16 +101,14 @@ def cell_texts(
     return [missing if is_missing(v) else fmt(v) for v in values], numeric
 
 
-def shown_columns(
-    frame: pd.DataFrame, wide: bool, fold: Collection[str] = ()
-) -> tuple[list[str], list[str]]:
+def shown_columns(frame: pd.DataFrame, wide: bool | None) -> tuple[list[str], list[str]]:
     """``(shown, left_out)``: the columns a table prints, and the long ones it leaves out.
 
-    A column in ``fold`` is never left out: its long text folds onto more lines instead.
+    Only ``wide=False`` (a command with ``--wide``, not given) leaves long columns out.
     """
-    if wide:
+    if wide is None or wide:
         return list(frame.columns), []
-    left_out = [c for c in frame.columns if c not in fold and is_long(frame[c])]
+    left_out = [c for c in frame.columns if is_long(frame[c])]
     return [c for c in frame.columns if c not in left_out], left_out
 
 
@@ -143,33 +144,34 @@ def _rule_box() -> Any:
 
 def render(
     frame: pd.DataFrame,
-    wide: bool = False,
+    wide: bool | None = None,
     title: str | None = None,
     *,
     formats: Mapping[str, Format] | None = None,
     missing: str = "",
-    fold: Collection[str] = (),
 ) -> str:
     """``frame`` as the text of a terminal table (see the module docstring).
 
-    ``title``: a line above the table. ``formats``: column name -> its :data:`Format`.
-    ``missing``: the text of a missing value. ``fold``: long text columns shown (folded to the
-    terminal) rather than left out without ``wide``.
+    ``wide``: the command's ``--wide`` (``None`` for a command without it). ``title``: a line
+    above the table. ``formats``: column name -> its :data:`Format`. ``missing``: the text of a
+    missing value.
     """
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     formats = formats or {}
-    columns, _ = shown_columns(frame, wide, fold)
+    columns, _ = shown_columns(frame, wide)
     cells, numeric, natural, least, least_words = {}, {}, [], [], []
     for col in columns:
         texts, is_number = cell_texts(frame[col], formats.get(col), missing)
         cells[col], numeric[col] = texts, is_number
         longest = max((len(t) for t in texts), default=0)
         natural.append(max(longest, len(str(col))))
-        # a number never folds; text keeps TEXT_MIN characters a line
-        least.append(max(longest, 1) if is_number else max(1, min(longest, TEXT_MIN)))
+        # a number never folds; text folds between words, and inside a word longer than
+        # TEXT_MIN characters
+        word = max((len(w) for t in texts for w in t.split()), default=0)
+        least.append(max(longest, 1) if is_number else max(1, min(word, TEXT_MIN)))
         pieces = _HEADER_BREAKS.findall(str(col))
         least_words.append(max(least[-1], *(len(p) for p in pieces)) if pieces else least[-1])
     gaps = COLUMN_GAP * max(0, len(columns) - 1)
@@ -177,10 +179,10 @@ def render(
     room = shutil.get_terminal_size().columns - gaps if terminal else PIPE_WIDTH
     if sum(natural) <= room:
         widths = natural
-    elif sum(least_words) <= room or sum(least) > room:  # headers fold between words...
+    elif sum(least_words) <= room or sum(least) > room:  # headers fold between words ...
         widths = column_widths(natural, least_words, room)
-    else:  # ... or anywhere, if that is what makes the table fit
-        widths = column_widths(natural, least, room)
+    else:  # ... or, where that is what makes the table fit, inside as few words as it takes
+        widths = column_widths(least_words, least, room)
     table = Table(
         box=_rule_box(),
         padding=(0, COLUMN_GAP - 1, 0, 0),  # with the column divider: COLUMN_GAP apart
@@ -233,20 +235,19 @@ def _header(name: str, width: int) -> str:
 
 def print_table(
     frame: pd.DataFrame,
-    wide: bool = False,
+    wide: bool | None = None,
     title: str | None = None,
     *,
     formats: Mapping[str, Format] | None = None,
     missing: str = "",
-    fold: Collection[str] = (),
 ) -> None:
     """Print ``frame`` as a table on stdout (:func:`render`); name on stderr the columns left out.
 
     The one way a command prints a terminal table: build a frame (its column names are the
     headers), give the columns that have their own format (``formats``), print.
     """
-    click.echo(render(frame, wide, title, formats=formats, missing=missing, fold=fold), nl=False)
-    _, left_out = shown_columns(frame, wide, fold)
+    click.echo(render(frame, wide, title, formats=formats, missing=missing), nl=False)
+    _, left_out = shown_columns(frame, wide)
     if left_out:
         click.echo(
             f"(not shown: {', '.join(map(str, left_out))}; --wide or --format csv shows them)",
