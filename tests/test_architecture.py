@@ -23,6 +23,7 @@ FLOORS = {
     "locking": 1,
     "interrupts": 1,
     "priors": 1,
+    "special": 1,
     "progress": 1,
     "provenance": 1,
     "summary": 1,

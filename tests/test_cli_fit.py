@@ -320,7 +320,8 @@ def test_exact_never_prints_a_moment_it_cannot_compute(tmp_path):
 
 WARM_FIT = """
 import atexit, sys
-heavy = ("pymc", "pytensor", "numba", "arviz")
+heavy = ("pymc", "pytensor", "numba", "numpyro", "arviz", "arviz_stats", "arviz_base",
+         "scipy.special", "scipy.stats")
 atexit.register(lambda: print("loaded:", *sorted(m for m in heavy if m in sys.modules)))
 from hlhbayes.cli.main import main
 sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--quiet", "--out", sys.argv[1]]
@@ -331,9 +332,9 @@ main()
 @pytest.mark.slow
 def test_a_warm_fit_is_the_compiled_engine_without_pymc(default_fit, tmp_path):
     """The default fit in a new process, its program cached (by ``default_fit``): the hot path
-    loads the program and runs it with JAX alone (no PyMC, PyTensor or Numba), and gives the
-    same numbers. (arviz-stats, and numpyro through arviz-base, are loaded after sampling by
-    what each estimate rests on: Pareto k-hat and power-scaling sensitivity.)"""
+    loads the program and runs it with JAX alone (no PyMC, PyTensor, Numba or numpyro), computes
+    what each estimate rests on without ArviZ, and imports no ``scipy.special`` or
+    ``scipy.stats``; it gives the same numbers."""
     _, first = default_fit
     out = tmp_path / "warm"
     done = subprocess.run(

@@ -39,6 +39,7 @@ from hlhbayes.models.spec import Spec
 from hlhbayes.models.units import Units
 from hlhbayes.priors import Prior
 from hlhbayes.progress import Heartbeat, SamplingProgress
+from hlhbayes.special import binomial_logpmf
 
 PRIOR_DRAWS = 1000
 SAMPLERS = ("compiled", "pymc", "nutpie")
@@ -508,19 +509,6 @@ def _observed(units: Units, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _unit_coords(units: Units, dim: str) -> dict[str, list[str]]:
     return {dim: list(units.pat_ids if dim == "patient" else units.agg_ids)}
-
-
-def binomial_logpmf(y: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-    r"""The binomial log-pmf log Binomial(y | n, p), elementwise (``0 log 0 = 0`` at p of 0 or 1).
-
-    .. math:: \log\binom{n}{y} + y \log p + (n - y) \log(1 - p)
-
-    Written with ``scipy.special`` rather than ``scipy.stats.binom``, whose import alone costs
-    about a second of every fit.
-    """
-    from scipy.special import gammaln, xlog1py, xlogy
-
-    return gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1) + xlogy(y, p) + xlog1py(n - y, -p)
 
 
 def _log_likelihood(

@@ -17,6 +17,7 @@ from hlhbayes.models.numerics import use_strict_numerics
 from hlhbayes.models.study_effects import centred_studies, study_effects
 from hlhbayes.models.units import MODEL_ETIOLOGIES, MODEL_LINES, Filters, Units, build_units
 from hlhbayes.priors import FAMILIES, Prior, prior_data, prior_families, pymc_variable
+from hlhbayes.special import expit
 
 TEXT = ModelText(
     title=(
@@ -469,9 +470,7 @@ def _expit(x: xr.DataArray) -> xr.DataArray:
 
 
 def _expit_np(x: np.ndarray) -> np.ndarray:
-    from scipy.special import expit  # no overflow warning for extreme prior draws
-
-    return expit(x)
+    return expit(x)  # no overflow warning for extreme prior draws
 
 
 MODEL = EtiologyLine()

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.special import expit
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
@@ -20,6 +19,7 @@ from hlhbayes.models.study_effects import centred_studies, study_effects
 from hlhbayes.models.table import units_by_study
 from hlhbayes.models.units import Filters, Units
 from hlhbayes.priors import FAMILIES, Prior, prior_data, prior_families, pymc_variable
+from hlhbayes.special import expit
 
 TEXT = ModelText(
     title=(

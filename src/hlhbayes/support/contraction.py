@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import xarray as xr
 
+from hlhbayes.support import psis
 from hlhbayes.support.words import KHAT_FINITE_VARIANCE
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -53,14 +54,12 @@ class Ratio:
 
 
 def tail_khat(draws: xr.DataArray) -> float:
-    """Pareto k-hat of both tails of one quantity's draws (arviz-stats).
+    """Pareto k-hat of both tails of one quantity's draws (:func:`hlhbayes.support.psis.pareto_khat`).
 
     The draws are taken as independent (``r_eff = 1``): enough to tell whether a variance
     exists, and it spares an ESS computation per call.
     """
-    import arviz_stats  # noqa: F401  (registers the .azstats accessor)
-
-    return float(draws.azstats.pareto_khat(sample_dims=_sample_dims(draws), r_eff=1.0))
+    return psis.pareto_khat(draws.transpose(*_sample_dims(draws)).values, r_eff=1.0)
 
 
 def variance_ratio(

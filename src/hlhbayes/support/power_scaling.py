@@ -1,4 +1,4 @@
-r"""Power-scaling prior sensitivity of the hyperparameters (arviz-stats ``psense_summary``).
+r"""Power-scaling prior sensitivity of the hyperparameters (as arviz-stats ``psense_summary``).
 
 The prior of the hyperparameters (and, separately, the likelihood) is raised to a power
 :math:`\alpha` near 1; the change of each hyperparameter's posterior, estimated by Pareto-smoothed
@@ -18,13 +18,14 @@ posterior draws after sampling, so it is the same whichever sampler drew them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from hlhbayes.priors import Prior
+from hlhbayes.support import psis
 from hlhbayes.support.words import PSENSE_THRESHOLD
 
 LOG_PRIOR = "log_prior"
@@ -58,29 +59,44 @@ def with_log_prior(
 
 
 def prior_sensitivity(tree: xr.DataTree, names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """``psense_summary`` of the hyperparameters ``names``: one record each.
+    """Power-scaling sensitivity of the hyperparameters ``names``: one record each.
 
-    ``{"quantity", "prior", "likelihood", "diagnosis"}``; the tree needs ``posterior``,
-    ``log_prior`` and ``log_likelihood`` groups. The diagnosis is arviz-stats' own, at its
-    threshold :data:`~hlhbayes.support.words.PSENSE_THRESHOLD` (``"✓"``: neither).
+    ``{"quantity", "prior", "likelihood", "diagnosis"}``, as arviz-stats' ``psense_summary``
+    gives them (values rounded to 3 decimals; computed by :mod:`hlhbayes.support.psis`, a test
+    checks equality). The tree needs ``posterior``, ``log_prior`` and ``log_likelihood``
+    groups; the prior scaled is the sum of the ``log_prior`` variables, the likelihood the sum
+    of every pointwise log likelihood. The diagnosis uses the threshold
+    :data:`~hlhbayes.support.words.PSENSE_THRESHOLD` (``"✓"``: neither).
     """
-    import arviz_stats as azs
-
-    # psense_summary logs a warning with a link whenever it diagnoses something; the
-    # diagnosis itself is reported, so the warning would only clutter stderr
-    logger = logging.getLogger(azs.psense_summary.__module__)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        frame = azs.psense_summary(tree, var_names=list(names), threshold=PSENSE_THRESHOLD)
-    finally:
-        logger.setLevel(level)
-    return [
-        {
-            "quantity": str(name),
-            "prior": float(row["prior"]),
-            "likelihood": float(row["likelihood"]),
-            "diagnosis": str(row["diagnosis"]),
+    components = {
+        "prior": _per_draw_total(tree[LOG_PRIOR].to_dataset()),
+        "likelihood": _per_draw_total(tree["log_likelihood"].to_dataset()),
+    }
+    posterior = tree["posterior"]
+    records = []
+    for name in names:
+        draws = posterior[name].transpose("chain", "draw").values
+        values = {
+            part: round(psis.power_scale_sensitivity(draws, log_component), 3)
+            for part, log_component in components.items()
         }
-        for name, row in frame.iterrows()
-    ]
+        records.append({"quantity": str(name), **values, "diagnosis": diagnosis(**values)})
+    return records
+
+
+def diagnosis(prior: float, likelihood: float) -> str:
+    """arviz-stats' reading of a prior and a likelihood sensitivity."""
+    if prior >= PSENSE_THRESHOLD and likelihood >= PSENSE_THRESHOLD:
+        return "potential prior-data conflict"
+    if prior > PSENSE_THRESHOLD > likelihood:
+        return "potential strong prior / weak likelihood"
+    return "✓"
+
+
+def _per_draw_total(dataset: xr.Dataset) -> np.ndarray:
+    """``(chain, draw)``: the sum over every variable and every other dimension."""
+    total = np.zeros((dataset.sizes["chain"], dataset.sizes["draw"]))
+    for da in dataset.data_vars.values():
+        other = [d for d in da.dims if d not in ("chain", "draw")]
+        total += da.sum(other).transpose("chain", "draw").values
+    return total
