@@ -112,7 +112,7 @@ def print_steps(rates: pd.DataFrame, shown: pd.DataFrame) -> None:
             "converged",
         ],
     )
-    print_table(frame, formats={"mean": rate})
+    print_table(frame, formats={"mean": rate}, missing="-")
     tau = shown[shown["quantity"] == "tau"]
     if len(tau):
         click.echo(
