@@ -238,7 +238,7 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
 @pytest.mark.sampling
 def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     out = tmp_path / "r"
-    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet"]
+    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet", "--no-sensitivity"]
     result = run(*args, "--out", str(out))
     assert result.exit_code == 3
     assert "WARNING: the fit did NOT converge" in result.stderr
@@ -324,7 +324,7 @@ heavy = ("pymc", "pytensor", "numba", "numpyro", "arviz", "arviz_stats", "arviz_
          "scipy.special", "scipy.stats")
 atexit.register(lambda: print("loaded:", *sorted(m for m in heavy if m in sys.modules)))
 from hlhbayes.cli.main import main
-sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--quiet", "--out", sys.argv[1]]
+sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--no-sensitivity", "-q", "--out", sys.argv[1]]
 main()
 """
 

@@ -57,6 +57,8 @@ class FitResult:
     units: Units
     support: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    sensitivity: dict[str, Any] | None = None
+    """The sensitivity table of the fit, once made (``hlhbayes.living.reviewer``)."""
 
     def summary_json(self) -> dict[str, Any]:
         """The ``summary.json`` contract (DESIGN section 4), with two additive keys.

@@ -34,6 +34,7 @@ from hlhbayes.cli.options import (
 )
 from hlhbayes.cli.progress_display import finish
 from hlhbayes.cli.tables import interval, print_table
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
 from hlhbayes.rounding import probability, rate
 
@@ -104,6 +105,15 @@ from hlhbayes.rounding import probability, rate
     show_default=True,
     help="exact: quadrature instead of MCMC (random-effects only; instant).",
 )
+@click.option(
+    "--sensitivity/--no-sensitivity",
+    default=True,
+    show_default=True,
+    help="Also fit the sensitivity table a guideline reviewer asks for: the tau and sigma_eta "
+    "priors at half and double scale and half-Cauchy, series of fewer than 5 patients left "
+    "out, small series with every outcome favourable at half weight (one batch, about 20-40 s "
+    "more once compiled; stored in the run folder). Not for --method exact.",
+)
 @sampler_options(nuts=True)
 @output_options(
     "Run folder (default runs/<model>-<outcome>; an earlier run there moves to "
@@ -138,6 +148,7 @@ def fit(
     spec_path: Path | None,
     thresholds: tuple[float, ...],
     method: str,
+    sensitivity: bool,
     chains: int | None,
     draws: int | None,
     tune: int | None,
@@ -156,13 +167,18 @@ def fit(
     study: the MAP prior) with mean, median, 95% interval and P(rate > threshold); then what
     each estimate rests on (patients and studies with direct data, the uncertain share of strata
     of unknown composition, contraction from the prior, share borrowed, flags) and how much the
-    data say about each hyperparameter (contraction, power-scaling prior sensitivity); then a
-    diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
-    While another hlhbayes command writes the same run folder, waits for it before fitting.
+    data say about each hyperparameter (contraction, power-scaling prior sensitivity); then how
+    sensitive the estimates are (the sensitivity table: each scenario's rates and how far the
+    lower bound of the new-study rate moves; --no-sensitivity skips it); then a diagnostics
+    line. Exit 3 when the fit fails its convergence gate (results still written; a scenario of
+    the sensitivity table that fails its own is marked in the table, and the exit status stays
+    the fit's). While another hlhbayes command writes the same run folder, waits for it before
+    fitting.
     """
     from hlhbayes import pipeline
+    from hlhbayes.models import select_cells
     from hlhbayes.models.spec import command_line_priors, load_spec
-    from hlhbayes.runs import default_run_dir, plan_output, reserve, write_run
+    from hlhbayes.runs import SENSITIVITY_CSV, default_run_dir, plan_output, reserve, write_run
 
     log = logger(quiet)
     spec = load_spec(
@@ -194,6 +210,11 @@ def fit(
         lines=lines,
     )
     prepared = pipeline.prepare(request)
+    if method != "mcmc" and _given("sensitivity"):  # by default an exact fit goes without
+        raise HlhBayesError(
+            "--sensitivity: the sensitivity table refits by MCMC; it is not made for --method "
+            "exact (drop --sensitivity, or fit by MCMC)"
+        )
     default = default_run_dir(spec.model, spec.filters.outcome)
     header = _header(prepared)
     if dry_run:
@@ -209,6 +230,13 @@ def fit(
         target, keep_previous = plan_output(out, default, force)
         log(header)
         result = pipeline.run_fit(prepared, log)
+        if sensitivity and method == "mcmc":
+            from hlhbayes.living.reviewer import reviewer_sensitivity
+
+            cells = select_cells(prepared.model, etiologies, lines)
+            result.sensitivity = reviewer_sensitivity(
+                prepared, cells, result.records, result.diagnostics.converged, log, request.command
+            )
         write_run(result, target, keep_previous)
     if keep_previous is not None:
         log(f"the earlier run in {target} is kept in {keep_previous}")
@@ -219,6 +247,8 @@ def fit(
         payload = result.summary_json()
         payload["probabilities"] = result.probabilities
         payload["run"] = str(target)
+        if result.sensitivity is not None:
+            payload["sensitivity"] = result.sensitivity
         emit_json(payload)
     elif fmt == "csv":
         import pandas as pd
@@ -229,11 +259,15 @@ def fit(
         rows = with_support(records, result.support)
         frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + SUPPORT_COLUMNS)
         emit_frame(frame.assign(converged=d.converged), "csv")
+        if result.sensitivity is not None:  # one table on stdout: the other is in the run
+            log(f"sensitivity table: {target / SENSITIVITY_CSV}")
     else:
         _print_table(result, records, request.thresholds)
         _print_support(result, etiologies, lines)
         if not d.converged:  # the last line of the table says so itself
             click.echo(not_converged_line(d))
+        if result.sensitivity is not None:
+            _print_sensitivity(result.sensitivity)
     if method == "exact":
         log(f"exact posterior by quadrature (no MCMC); run folder: {target}")
     else:
@@ -242,11 +276,20 @@ def fit(
             f"diagnostics: max R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
             f"divergences {d.divergences}: {state}; run folder: {target}"
         )
+    _warn_sensitivity(result.sensitivity)
     if not d.converged:
         click.echo("WARNING: the fit did NOT converge; do not use these estimates.", err=True)
         for problem in d.problems():
             click.echo(f"  - {problem}", err=True)
         sys.exit(EXIT_NOT_CONVERGED)
+
+
+def _given(name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not its default)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source == ParameterSource.COMMANDLINE
 
 
 def _header(prepared) -> str:
@@ -391,6 +434,60 @@ def _print_support(result, etiologies: tuple[str, ...], lines: tuple[str, ...]) 
     for h in hyper:
         if h["words"]:
             click.echo(f"{h['words']} ({h['quantity']} contraction {h['contraction']:.2f})")
+
+
+def _print_sensitivity(record) -> None:
+    import pandas as pd
+
+    from hlhbayes.cli.tables import print_table
+    from hlhbayes.living.reviewer import compact_rows, largest_shift
+
+    rows = record["rows"]
+    frame = pd.DataFrame(compact_rows(rows))
+    if frame["etiology"].isna().all():  # a model without cells
+        frame = frame.drop(columns=["etiology", "line"])
+    click.echo("")
+    click.echo(
+        "how sensitive is this answer (typical: a typical study, new: a new study, with 95% "
+        "intervals; new lower vs fit: how far the lower bound of the new-study rate moves):"
+    )
+    print_table(frame)
+    seen = set()
+    for r in rows:
+        if r["status"] != "ok" and r["reason"] and (r["scenario"], r["reason"]) not in seen:
+            seen.add((r["scenario"], r["reason"]))
+            click.echo(f"{r['scenario']}: {r['status']} ({r['reason']})")
+    top = largest_shift(rows)
+    if top is not None:
+        cell = f" for {top['etiology']}/{top['line']}" if top["etiology"] else ""
+        base = top["lower"] - top["lower_vs_baseline"]
+        click.echo(
+            f"moves most{cell}: {top['scenario']} ({top['change']}) takes the lower bound of the "
+            f"new-study rate from {base:.3f} to {top['lower']:.3f} "
+            f"({top['lower_vs_baseline']:+.3f})"
+        )
+
+
+def _warn_sensitivity(record) -> None:
+    """Say on stderr, whatever the format, when a scenario of the table did not converge."""
+    if record is None:
+        return
+    from hlhbayes.living.reviewer import BASELINE
+
+    failed = sorted(
+        {
+            r["scenario"]
+            for r in record["rows"]
+            if r["status"] == "not converged" and r["scenario"] != BASELINE
+        }
+    )
+    if failed:
+        click.echo(
+            f"WARNING: {len(failed)} sensitivity scenario(s) did NOT converge ("
+            f"{', '.join(failed)}): marked 'not converged' in the table; do not use their "
+            "numbers.",
+            err=True,
+        )
 
 
 def _print_dry_run(prepared, header) -> None:
