@@ -28,7 +28,7 @@ from hlhbayes.models.spec import Spec, load_spec
 from hlhbayes.reporting import ReportOptions, build_context, open_run
 from hlhbayes.reporting.render import render_html
 from hlhbayes.reporting.sensitivity import sentence
-from test_report_findings import MODEL_WORDS, visible
+from test_reporting_findings import MODEL_WORDS, visible
 
 SHORT = ("--draws", "100", "--tune", "100", "--chains", "2", "-q")
 RE_SCENARIOS = [

@@ -100,7 +100,6 @@ def fit(
     sampler: str | None = None,
     thresholds: Sequence[float] | None = None,
     method: str = "mcmc",
-    progress: bool = False,
 ) -> Fit:
     """Fit a model to the evidence base: ``hlhbayes fit`` as a function.
 
@@ -139,8 +138,6 @@ def fit(
         thresholds, each stated there with its clinical reason.
     method
         ``"mcmc"``, or ``"exact"`` (quadrature; ``random-effects`` only; no draws).
-    progress
-        Show PyMC's progress bar while sampling.
     """
     from hlhbayes import pipeline
     from hlhbayes.evidence import EvidenceBase
@@ -190,7 +187,6 @@ def fit(
         seed=seed,
         thresholds=tuple(thresholds) if thresholds is not None else spec.threshold_values(),
         method=method,
-        progress=progress,
         command=[f"hlhbayes.fit({call})"],  # the provenance's record of how it was made
         etiologies=_names(etiology),
         lines=_names(line),

@@ -38,7 +38,6 @@ class FitRequest:
     thresholds: tuple[float, ...] = (0.5,)
     method: str = "mcmc"
     table_columns: dict[str, str | None] = field(default_factory=dict)
-    progress: bool = False
     command: list[str] | None = None
     etiologies: tuple[str, ...] = ()  # the cells asked for (recorded; empty: all)
     lines: tuple[str, ...] = ()
@@ -184,7 +183,7 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         return _result(prepared, None, records, probabilities, diagnostics, rests_on, notes)
     from hlhbayes.inference import sample_posterior
 
-    idata = sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
+    idata = sample_posterior(model, prepared.units, spec, request.seed, log)
     return _mcmc_result(prepared, idata)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from hlhbayes.cli.common import (
     emit_payload,
     logger,
     not_converged_line,
-    show_progress,
 )
 from hlhbayes.cli.dry_run import dry_run_payload
 from hlhbayes.cli.options import (
@@ -33,8 +33,10 @@ from hlhbayes.cli.options import (
     wait_options,
 )
 from hlhbayes.cli.progress_display import finish
+from hlhbayes.cli.tables import interval, print_table
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
+from hlhbayes.rounding import probability, rate
 
 
 @click.command(short_help="Fit a model and print the headline estimates.")
@@ -203,7 +205,6 @@ def fit(
         thresholds=thresholds or spec.threshold_values(),
         method=method,
         table_columns={"study_col": study_col, "events_col": events_col, "total_col": total_col},
-        progress=show_progress(quiet),
         command=command_line(),
         etiologies=etiologies,
         lines=lines,
@@ -308,17 +309,15 @@ def _shorten(text: str, width: int = 90) -> str:
 
 
 def _print_table(result, records, thresholds) -> None:
+    """The headline estimates: one row per cell and rate, P(rate > T) per threshold."""
+    import pandas as pd
+
     from hlhbayes.models.units import MODEL_ETIOLOGIES
 
     probs = {
         (p["quantity"], p["etiology"], p["line"], p["threshold"]): p["probability"]
         for p in result.probabilities
     }
-    head = (
-        f"{'etiology':<11}{'line':<7}{'quantity':<14}{'mean':>7}{'median':>8}  {'95% interval':<16}"
-    )
-    head += "".join(f"{'P(>' + format(t, 'g') + ')':>9}" for t in thresholds)
-    click.echo(head)
     order = {e: i for i, e in enumerate(MODEL_ETIOLOGIES)}
     rates = [r for r in records if r["quantity"] in ("rate_typical", "rate_new")]
     rates.sort(
@@ -328,15 +327,27 @@ def _print_table(result, records, thresholds) -> None:
             r["quantity"] != "rate_typical",
         )
     )
-    for r in rates:
-        line = (
-            f"{r['etiology'] or '-':<11}{r['line'] or '-':<7}{r['quantity']:<14}"
-            f"{r['mean']:>7.3f}{r['q50']:>8.3f}  [{r['q2.5']:.3f}, {r['q97.5']:.3f}]  "
-        )
-        line += "".join(
-            f"{probs[(r['quantity'], r['etiology'], r['line'], t)]:>9.3f}" for t in thresholds
-        )
-        click.echo(line)
+    heads = {t: f"P(>{t:g})" for t in thresholds}
+    frame = pd.DataFrame(
+        [
+            {
+                "etiology": r["etiology"],
+                "line": r["line"],
+                "quantity": r["quantity"],
+                "mean": r["mean"],
+                "median": r["q50"],
+                "95% interval": interval(r["q2.5"], r["q97.5"]),
+                **{
+                    heads[t]: probs[(r["quantity"], r["etiology"], r["line"], t)]
+                    for t in thresholds
+                },
+            }
+            for r in rates
+        ],
+        columns=["etiology", "line", "quantity", "mean", "median", "95% interval", *heads.values()],
+    )
+    formats = {"mean": rate, "median": rate, **dict.fromkeys(heads.values(), probability)}
+    print_table(frame, formats=formats, missing="-")
     hyper = [r for r in result.records if r["quantity"] not in ("rate_typical", "rate_new")]
     if hyper:
         click.echo(
@@ -356,15 +367,73 @@ def _moment(value: float | None) -> str:
 
 
 def _print_support(result, etiologies: tuple[str, ...], lines: tuple[str, ...]) -> None:
-    from hlhbayes.models import get_model, select_cells
-    from hlhbayes.support.words import table_lines
+    """What each estimate rests on: per cell, per hyperparameter, then the cells' words."""
+    import pandas as pd
 
-    if result.support is None:
+    from hlhbayes.models import get_model, select_cells
+    from hlhbayes.support import words
+
+    support = result.support
+    if support is None:
         return
-    click.echo("")
     cells = select_cells(get_model(result.model), etiologies, lines)
-    for line in table_lines(result.support, cells):
-        click.echo(line)
+    by_cell = {(c["etiology"], c["line"]): c for c in support["cells"]}
+    shown = [by_cell[key] for key in cells]
+    click.echo("")
+    click.echo(
+        "what each estimate rests on (patients and studies with direct data; uncertain: "
+        "expected share of strata of unknown composition):"
+    )
+    frame = pd.DataFrame(
+        [
+            {
+                "etiology": c["etiology"] or "-",
+                "line": c["line"] or "-",
+                "patients": c["direct_patients"],
+                "studies": c["direct_studies"],
+                "uncertain": c["uncertain_patients"],
+                "contraction": c["contraction"],
+                "borrowed": c["borrowed"],
+                "flag": words.flag_text(c["flags"]),
+            }
+            for c in shown
+        ]
+    )
+    two = words.fixed
+    print_table(
+        frame,
+        formats={
+            "patients": words.number,
+            "uncertain": words.number,
+            "contraction": two,
+            "borrowed": two,
+        },
+        missing="n/a",
+    )
+    hyper = support["hyperparameters"]
+    if hyper:
+        click.echo("")
+        frame = pd.DataFrame(
+            [
+                {
+                    "hyperparameter": h["quantity"],
+                    "contraction": h["contraction"],
+                    "psense prior": h["psense_prior"],
+                    "likelihood": h["psense_likelihood"],
+                    "diagnosis": words.diagnosis_text(h["psense_diagnosis"]),
+                }
+                for h in hyper
+            ]
+        )
+        three = functools.partial(words.fixed, digits=3)
+        formats = {"contraction": two, "psense prior": three, "likelihood": three}
+        print_table(frame, formats=formats, missing="n/a")
+    for c in shown:
+        if c["flags"]:
+            click.echo(f"{words.cell_label(c)}: {c['words']}")
+    for h in hyper:
+        if h["words"]:
+            click.echo(f"{h['words']} ({h['quantity']} contraction {h['contraction']:.2f})")
 
 
 def _print_sensitivity(record) -> None:
@@ -422,6 +491,8 @@ def _warn_sensitivity(record) -> None:
 
 
 def _print_dry_run(prepared, header) -> None:
+    import pandas as pd
+
     from hlhbayes import pipeline
 
     spec = prepared.request.spec
@@ -429,10 +500,13 @@ def _print_dry_run(prepared, header) -> None:
     click.echo(f"model: {spec.model} (spec: {spec.source or 'built-in defaults'})")
     text = prepared.model.text
     click.echo(text.equations)
-    click.echo("priors:")
-    for name, prior in spec.priors.items():
-        meaning = text.parameters.get(name, "")
-        click.echo(f"  {name:<10}~ {prior!s:<18}{meaning}".rstrip())
+    priors = pd.DataFrame(
+        [
+            {"parameter": name, "prior": str(prior), "meaning": text.parameters.get(name, "")}
+            for name, prior in spec.priors.items()
+        ]
+    )
+    print_table(priors, title="priors:")
     if spec.options:
         click.echo("options: " + ", ".join(f"{k}={v}" for k, v in spec.options.items()))
     f = spec.filters
@@ -453,17 +527,25 @@ def _print_dry_run(prepared, header) -> None:
     if prepared.request.method == "exact":
         return
     check = pipeline.prior_check(prepared)
-    click.echo("prior predictive (2.5%, 50%, 97.5%):")
+    rows = []
     for name, q in check["quantiles"].items():
         values = q.values
         if values.ndim == 1:
-            click.echo(f"  {name:<13}{values[0]:8.3f}{values[1]:8.3f}{values[2]:8.3f}")
+            rows.append({"quantity": name, "2.5%": values[0], "50%": values[1], "97.5%": values[2]})
         else:
             flat = values.reshape(3, -1)
-            click.echo(
-                f"  {name:<13}{flat[0].min():8.3f}{float(sorted(flat[1])[len(flat[1]) // 2]):8.3f}"
-                f"{flat[2].max():8.3f}  (range over cells)"
+            rows.append(
+                {
+                    "quantity": name,
+                    "2.5%": flat[0].min(),
+                    "50%": float(sorted(flat[1])[len(flat[1]) // 2]),
+                    "97.5%": flat[2].max(),
+                    "": "range over cells",
+                }
             )
+    frame = pd.DataFrame(rows, columns=["quantity", "2.5%", "50%", "97.5%", ""])
+    formats = dict.fromkeys(["2.5%", "50%", "97.5%"], rate)
+    print_table(frame, title="prior predictive:", formats=formats)
     ev = check["events"]
     lo, mid, hi = ev["predicted_events_95"]
-    click.echo(f"  observed events {ev['events']}; prior predictive {mid:.0f} [{lo:.0f}, {hi:.0f}]")
+    click.echo(f"observed events {ev['events']}; prior predictive {mid:.0f} [{lo:.0f}, {hi:.0f}]")
