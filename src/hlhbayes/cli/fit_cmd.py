@@ -437,10 +437,10 @@ def _print_support(result, etiologies: tuple[str, ...], lines: tuple[str, ...]) 
 
 
 def _print_sensitivity(record) -> None:
+    """The sensitivity table: one row per scenario and cell, then why some were not fitted."""
     import pandas as pd
 
-    from hlhbayes.cli.tables import print_table
-    from hlhbayes.living.reviewer import compact_rows, largest_shift
+    from hlhbayes.living.reviewer import BASELINE, compact_rows, largest_shift
 
     rows = record["rows"]
     frame = pd.DataFrame(compact_rows(rows))
@@ -451,10 +451,13 @@ def _print_sensitivity(record) -> None:
         "how sensitive is this answer (typical: a typical study, new: a new study, with 95% "
         "intervals; new lower vs fit: how far the lower bound of the new-study rate moves):"
     )
-    print_table(frame)
+    formats = {"typical": rate, "new": rate, "new lower vs fit": _signed_rate}
+    print_table(frame, formats=formats, missing="-")
     seen = set()
-    for r in rows:
-        if r["status"] != "ok" and r["reason"] and (r["scenario"], r["reason"]) not in seen:
+    for r in rows:  # the fit's own verdict is the NOT CONVERGED line above
+        if r["scenario"] == BASELINE or r["status"] == "ok" or not r["reason"]:
+            continue
+        if (r["scenario"], r["reason"]) not in seen:
             seen.add((r["scenario"], r["reason"]))
             click.echo(f"{r['scenario']}: {r['status']} ({r['reason']})")
     top = largest_shift(rows)
@@ -466,6 +469,12 @@ def _print_sensitivity(record) -> None:
             f"new-study rate from {base:.3f} to {top['lower']:.3f} "
             f"({top['lower_vs_baseline']:+.3f})"
         )
+
+
+def _signed_rate(value: float) -> str:
+    """A difference of rates with its sign: ``+0.050``, ``-0.139``, ``0.000``."""
+    text = rate(value)
+    return f"+{text}" if value > 0 and text != rate(0.0) else text
 
 
 def _warn_sensitivity(record) -> None:
