@@ -5,17 +5,22 @@ Usage::
     .venv/bin/python benchmarks/fit_speed.py --repeat 3
     .venv/bin/python benchmarks/fit_speed.py --repeat 1 --commands fit --conditions warm
     .venv/bin/python benchmarks/fit_speed.py --repeat 1 --commands sensitivity,cumulative,update
+    .venv/bin/python benchmarks/fit_speed.py --repeat 3 --commands fit,fit-sensitivity --conditions warm
 
 Commands measured (every one a new process; the parent times it from start to exit):
 
-* ``fit``: ``hlhbayes fit --etiology infection --quiet --out <tmp>`` (the default model at the
-  default settings: 4 chains x 1000 draws after 500 tuning steps, target_accept 0.95), run by a
-  worker process of this script that calls the command line's ``main`` in-process and times
-  its phases (below);
+* ``fit``: ``hlhbayes fit --etiology infection --no-sensitivity --quiet --out <tmp>`` (the fit
+  alone: the default model at the default settings, 4 chains x 1000 draws after 500 tuning
+  steps, target_accept 0.95), run by a worker process of this script that calls the command
+  line's ``main`` in-process and times its phases (below);
+* ``fit-sensitivity``: ``hlhbayes fit --etiology infection --quiet --out <tmp>``, the command
+  as a user types it: the fit, then its sensitivity table (8 scenarios in one batch, 3 model
+  structures); its time minus ``fit``'s is what the table costs;
 * ``sensitivity``: ``hlhbayes sensitivity --etiology infection`` (every scenario of the default
   cell, in one batch per model structure);
 * ``cumulative``: ``hlhbayes cumulative --etiology infection`` (one step per study);
-* ``as-data``: ``hlhbayes fit --model random-effects --data <AS.csv> --quiet --out <tmp>``:
+* ``as-data``: ``hlhbayes fit --model random-effects --data <AS.csv> --no-sensitivity --quiet
+  --out <tmp>``:
   the random-effects model on RBesT's ankylosing spondylitis placebo arms (8 studies; RBesT
   vignette "Getting started with RBesT (binary)", data set ``AS``), the data set of RBesT's own
   ``gMAP`` example, at the default settings and priors of the random-effects spec;
@@ -74,7 +79,7 @@ from typing import Any  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
-COMMANDS = ("fit", "as-data", "sensitivity", "cumulative", "update")
+COMMANDS = ("fit", "fit-sensitivity", "as-data", "sensitivity", "cumulative", "update")
 AS_DATA = (  # RBesT's AS data set: study, responders (ASAS20) on placebo, patients
     ("Study 1", 23, 107),
     ("Study 2", 12, 44),
@@ -111,7 +116,7 @@ ENGINE_LOAD = (
 
 
 def worker(out: str) -> None:
-    """Run ``hlhbayes fit --etiology infection`` in this process; print its phases as JSON."""
+    """Run ``hlhbayes fit --etiology infection`` (the fit alone) here; print its phases as JSON."""
     phases = dict.fromkeys(PHASES, 0.0)
 
     def timed(owner: Any, name: str, phase: str, keep: Callable[[Any], None] | None = None):
@@ -141,7 +146,16 @@ def worker(out: str) -> None:
     timed(pipeline, "summarise", "post-processing")
     timed(pipeline, "diagnose", "post-processing")
     timed(runs, "write_run", "writing")
-    sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--quiet", "--out", out]
+    sys.argv = [
+        "hlhbayes",
+        "fit",
+        "--etiology",
+        "infection",
+        "--no-sensitivity",
+        "-q",
+        "--out",
+        out,
+    ]
     code = 0
     try:
         main()
@@ -208,11 +222,13 @@ def run_once(command: str, cache: Path, scratch: Path) -> dict[str, Any]:
     cwd = scratch
     if command == "fit":
         argv = [sys.executable, __file__, "--worker", str(scratch / "run")]
+    elif command == "fit-sensitivity":
+        argv = [_hlhbayes(), "fit", "--etiology", "infection", "-q", "--out", "out"]
     elif command == "as-data":
         table = scratch / "AS.csv"
         table.write_text("study,events,total\n" + "".join(f"{s},{r},{n}\n" for s, r, n in AS_DATA))
-        argv = [_hlhbayes(), "fit", "--model", "random-effects", "--data", str(table), "-q",
-                "--out", "out"]  # fmt: skip
+        argv = [_hlhbayes(), "fit", "--model", "random-effects", "--data", str(table),
+                "--no-sensitivity", "-q", "--out", "out"]  # fmt: skip
     elif command == "update":
         cwd = _update_workspace(scratch, env)
         argv = [_hlhbayes(), "update", "--new", "Example2024", "--new", "Example2025", "-q"]
@@ -269,14 +285,14 @@ def _median(values: list[float]) -> str:
 
 def print_table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
     """Wall and CPU per command and condition, then the fit's phases."""
-    print(f"{'command':<12}{'condition':<10}{'wall s':>20}{'CPU s':>20}  load  target")
+    print(f"{'command':<17}{'condition':<10}{'wall s':>20}{'CPU s':>20}  load  target")
     for (command, condition), rows in results.items():
         target = TARGETS.get((command, condition))
         wall = [r["wall"] for r in rows]
         verdict = "-" if target is None else (
             f"<= {target:g}: {'ok' if statistics.median(wall) <= target else 'MISS'}")  # fmt: skip
         load = statistics.mean(r["load"] for r in rows)
-        print(f"{command:<12}{condition:<10}{_median(wall):>20}"
+        print(f"{command:<17}{condition:<10}{_median(wall):>20}"
               f"{_median([r['cpu'] for r in rows]):>20}  {load:4.1f}  {verdict}")  # fmt: skip
         failed = [r for r in rows if "error" in r]
         for r in failed:

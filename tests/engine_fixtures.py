@@ -9,7 +9,7 @@
   potential cancels the excluded studies' terms), for the padding tests.
 
 The project's own models speak the engine's contract themselves (models/base.py,
-``CompiledForm``); tests/test_engine_models.py checks them.
+``CompiledForm``); tests/test_models_compiled.py checks them.
 
 Also runnable as a script (``python engine_fixtures.py CACHE_DIR``): one cold or warm fit of the
 hierarchical model in a fresh process, printing a digest of the draws and the modules loaded.

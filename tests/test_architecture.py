@@ -32,6 +32,7 @@ FLOORS = {
     "engine": 1,
     "inputs": 1,
     "quoting": 1,
+    "rounding": 1,
     "spreadsheet": 1,
     "suggest": 1,
     "workspace": 1,

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from hlhbayes.cli import main
 from hlhbayes.engine.cache import CACHE_DIR_ENV, MAX_BYTES_ENV, CompiledFitCache, cache_key
+from table_text import records
 
 
 def _store(cache: CompiledFitCache, model: str, size: int) -> str:
@@ -46,7 +47,10 @@ def test_info_names_the_folder_its_entries_and_sizes(tmp_path, monkeypatch):
     lines = table.output.splitlines()
     assert lines[0] == f"location: {tmp_path}"
     assert lines[1].startswith("entries: 2 (") and "of at most 1.0 MB" in lines[1]
-    assert {line.split()[0] for line in lines[2:]} == {first[:12], second[:12]}
+    entries = records(table.output)
+    assert {e["entry"] for e in entries} == {first[:12], second[:12]}
+    assert {e["model"] for e in entries} == {"etiology-line", "random-effects"}
+    assert all(e["size"].endswith(" kB") for e in entries)  # 3000 bytes and more, in kB
 
 
 def test_clear_empties_it_and_says_what_went(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ from hlhbayes import __version__
 from hlhbayes.cli import main
 from hlhbayes.evidence import EvidenceBase, load_evidence
 from hlhbayes.evidence.describe import describe
+from table_text import is_rule, read_table, records, spans
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -153,7 +154,7 @@ def test_list_as_a_table(shipped: EvidenceBase) -> None:
         "patients",
         "strata",
     ]  # the references (URLs) only with --wide
-    assert set(lines[1]) == {"─"}  # the rule under the header
+    assert is_rule(lines[1]) and len(spans(lines[1])) == 9  # a rule under each column
     assert len(lines) == len(shipped.studies) + 2
     assert [line.split()[0] for line in lines[2:]] == sorted(shipped.studies)
     baverez = next(line.split() for line in lines if line.split()[0] == "Baverez2022")
@@ -163,6 +164,7 @@ def test_list_as_a_table(shipped: EvidenceBase) -> None:
     # text left-aligned under its header, counts right-aligned under theirs
     assert row.index("mixed") == lines[0].index("population")
     assert row.index("21") + 2 == lines[0].index("patients") + len("patients")
+    assert records(ok("data", "list").stdout)[1]["overlap_group"] == ""  # missing: blank
 
 
 def test_list_wide_shows_the_references() -> None:
@@ -448,40 +450,56 @@ def test_patients_of_a_study_without_rows() -> None:
 
 
 def test_describe_as_a_table() -> None:
-    lines = ok("describe", "Baverez2022").stdout.splitlines()
+    text = ok("describe", "Baverez2022").stdout
+    lines = text.splitlines()
     assert lines[0] == "Baverez2022: 21 patients"
-    for expected in [
-        "  men                             12 / 21  (57.1%)",
-        "  children (<18 y)                 3 / 21  (14.3%)",
-        "  anakinra first line             10 / 21  (47.6%)",
-        "  responders                      19 / 21  (90.5%)",
-        "  deaths                           3 / 21  (14.3%)",
-        "  Age (years)                     45 [33-58]  n=21",
-        "  H score                         244 [224-267]  n=21",
-        "  Anakinra duration (days)        18.5 [13-72.75]  n=20  (1 missing)",
-        "  Corticosteroid duration (days)  59 [5.25-157.5]  n=20  (1 missing)",
-        "    medians 180 (n=5) vs 14 (n=13); U=55, p=0.030",
-        "    medians 180 (n=3) vs 15.5 (n=14); U=33, p=0.146",
-        "  DISAGREES men                         stated 13      table 12      abstract",
-        "  DISAGREES anakinra_days_median        stated 21      table 18.5    Results paragraph 6",
-        "  agrees    hscore_q3                   stated 267.0   table 267     "
-        'Table 1 row "H score"',
-        "  (160 stated figures cannot be recomputed from the table; see data show)",
-    ]:
-        assert expected in lines, expected
-    by_line = lines.index("By anakinra line")
-    assert lines[by_line + 1 : by_line + 7] == [
-        "  line   patients  alone  with CS  responders  deaths",
-        "  1            10      6        4          10       0",
-        "  2             7      0        7           7       2",
-        "  3             2      0        2           1       0",
-        "  4             1      0        1           0       1",
-        "  5             1      0        1           1       0",
+    counts = {r[""]: (r["n"], r["of"], r["%"]) for r in records(text, "Counts")}
+    assert counts["men"] == ("12", "21", "57.1")
+    assert counts["children (<18 y)"] == ("3", "21", "14.3")
+    assert counts["anakinra first line"] == ("10", "21", "47.6")
+    assert counts["responders"] == ("19", "21", "90.5")
+    assert counts["deaths"] == ("3", "21", "14.3")
+    medians = next(line for line in lines if line.startswith("Medians [IQR]; quartiles by "))
+    assert {r[""]: list(r.values())[1:] for r in records(text, medians)} == {
+        "Age (years)": ["45", "33", "58", "21", "0"],
+        "H score": ["244", "224", "267", "21", "0"],
+        "Anakinra duration (days)": ["18.5", "13", "72.75", "20", "1"],
+        "Corticosteroid duration (days)": ["59", "5.25", "157.5", "20", "1"],
+    }
+    header, rows = read_table(text, "By anakinra line")
+    assert header == ["line", "patients", "alone", "with CS", "responders", "deaths"]
+    assert rows == [
+        ["1", "10", "6", "4", "10", "0"],
+        ["2", "7", "0", "7", "7", "2"],
+        ["3", "2", "0", "2", "1", "0"],
+        ["4", "1", "0", "1", "0", "1"],
+        ["5", "1", "0", "1", "1", "0"],
     ]
-    findings = lines[lines.index("Reconciliation: stated figures vs the patient table") + 1 :]
-    assert sum(line.startswith("  DISAGREES") for line in findings) == 8
-    assert sum(line.startswith("  agrees") for line in findings) == 34
-    assert findings[0].startswith("  DISAGREES")  # disagreements are listed first
+    by_etiology = "By etiology (a patient with several triggers counts in each)"
+    assert records(text, by_etiology)[0] == {
+        "etiology": "infection",
+        "patients": "12",
+        "first line": "8",
+        "responders": "11",
+        "deaths": "0",
+    }
+    durations = "Anakinra duration by etiology (Wilcoxon rank-sum test, two-sided)"
+    assert [list(r.values())[1:] for r in records(text, durations)] == [
+        ["180", "5", "14", "13", "55", "0.030"],
+        ["180", "3", "15.5", "14", "33", "0.146"],
+    ]
+    findings = records(text, "Reconciliation: stated figures vs the patient table")
+    shown = [(f[""], f["figure"], f["stated"], f["table"], f["where stated"]) for f in findings]
+    for expected in [
+        ("DISAGREES", "men", "13", "12", "abstract"),
+        ("DISAGREES", "anakinra_days_median", "21", "18.5", "Results paragraph 6"),
+        ("agrees", "hscore_q3", "267.0", "267", 'Table 1 row "H score"'),  # 267.0 as stated
+    ]:
+        assert expected in shown, expected
+    assert sum(f[""] == "DISAGREES" for f in findings) == 8
+    assert sum(f[""] == "agrees" for f in findings) == 34
+    assert findings[0][""] == "DISAGREES"  # disagreements are listed first
+    assert lines[-1] == "(160 stated figures cannot be recomputed from the table; see data show)"
 
 
 def test_describe_as_json(shipped: EvidenceBase) -> None:

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from hlhbayes.cli import main
 from hlhbayes.design.decision import prob_difference
 from hlhbayes.design.mixture import BetaMixture, read_prior_file
+from table_text import read_table
 
 AS_JSON = [
     {"w": 0.6167463, "a": 19.1916387, "b": 57.7779318},
@@ -209,6 +210,7 @@ def test_ess_json_contract_and_table(as_prior: Path):
     assert table == (
         "prior: 2-component beta mixture, mean 0.259, sd 0.0842\n"
         "method         ESS\n"
+        "───────────── ────\n"
         "ELIR          36.8\n"
         "moment        26.0\n"
         "Morita        62.7\n"
@@ -232,6 +234,7 @@ def test_ess_at_a_shape_of_one_prints_the_reason():
     assert ok("ess", "--prior", "beta:12,1").stdout == (
         "prior: Beta(12, 1), mean 0.923, sd 0.0712\n"
         "method         ESS\n"
+        "───────────── ────\n"
         "ELIR          1.00\n"
         "moment        13.0\n"
         "Morita           -\n"
@@ -277,6 +280,21 @@ def test_robustify_writes_the_rbest_robust_prior(as_prior: Path, tmp_path: Path)
     assert [round(c["w"], 6) for c in payload["mixture"]] == [0.493397, 0.306603, 0.2]
     assert round(payload["ess"]["elir"]) == 26
     assert read_prior_file(out).components() == payload["mixture"]
+
+
+def test_robustify_table_of_components(tmp_path: Path):
+    """Beta(10, 20) with 0.2 on Beta(0.4 x 5, 0.6 x 5): the mixture's mean is 0.8/3 + 0.08."""
+    out = tmp_path / "robust.json"
+    args = ["--weight", "0.2", "--mean", "0.4", "--n", "4", "--output", out]
+    lines = ok("robustify", "--prior", "beta:10,20", *args).stdout.splitlines()
+    assert lines[:5] == [
+        "robust prior: 2-component beta mixture, mean 0.347, sd 0.120",
+        "comp      w     a     b   mean",
+        "───── ────── ───── ───── ─────",
+        "   1  0.800  10.0  20.0  0.333",
+        "   2  0.200  2.00  3.00  0.400",
+    ]
+    assert lines[5].startswith("ESS: ELIR ")
 
 
 @pytest.mark.parametrize(
@@ -422,7 +440,11 @@ def test_oc_table_csv_plot_and_target_power(as_prior: Path, tmp_path: Path):
     assert "boundary: 9; success with at least 9 responders of 30\n" in table
     assert "type I error (P(success) at p = 0.2): 0.129\n" in table
     assert table.endswith(
-        " rate  P(success)\n0.200       0.129\n0.300       0.568\n0.400       0.906\n"
+        " rate  P(success)\n"
+        "────── ──────────\n"
+        "0.200       0.129\n"
+        "0.300       0.568\n"
+        "0.400       0.906\n"
     )
     assert fig.stat().st_size > 1000
     at_03 = ["oc", "--prior", as_prior, "--n", "30", "--p0", "0.2", "--prob", "0.9", "--rates"]
@@ -567,9 +589,14 @@ def test_oc2_reproduces_the_vignette_differences(as_prior: Path, tmp_path: Path)
         "--differences",
         "0,0.3",
     ).stdout
-    assert "  b:    10  11  12  13  15  17  19\n" in table
+    boundary = "boundary (success with at least b treatment responders; 25 = never):"
+    assert read_table(table, boundary) == (
+        ["control responders", "b"],
+        [[str(y), str(b)] for y, b in enumerate([10, 11, 12, 13, 15, 17, 19])],
+    )
     assert table.endswith(
         "  p_t    p_c  p_t - p_c  P(success)\n"
+        "────── ────── ────────── ──────────\n"
         "0.259  0.259      0.000       0.024\n"
         "0.559  0.259      0.300       0.806\n"
     )
@@ -709,10 +736,12 @@ def test_posterior_table(as_prior: Path):
         "\n"
         "posterior mixture (2 components):\n"
         "comp  prior w      w     a     b   mean\n"
+        "───── ──────── ────── ───── ───── ─────\n"
         "   1    0.617  0.532  31.2  75.8  0.292\n"
         "   2    0.383  0.468  15.5  27.4  0.362\n"
         "\n"
         "            mean      sd   2.5%    50%  97.5%\n"
+        "────────── ────── ─────── ────── ────── ─────\n"
         "prior      0.259  0.0842  0.108  0.250  0.470\n"
         "posterior  0.324  0.0686  0.215  0.315  0.482\n"
         "prior ESS: ELIR 36.8, moment 26.0, Morita 62.7\n"
@@ -777,13 +806,14 @@ def test_posterior_errors(as_prior: Path):
 def test_predictive_table_is_rbest_example_1():
     """R/preddist.R example 1: under the uniform prior each of 0..10 responders has 1/11."""
     lines = ok("predictive", "--prior", "beta:1,1", "--n", "10").stdout.splitlines()
-    assert lines[:3] == [
+    assert lines[:4] == [
         "prior: Beta(1, 1), mean 0.500, sd 0.289",
         "responders among 10 future patients: mean 5.00, sd 3.16; 2.5% 0, 50% 5, 97.5% 10",
         " y  P(Y = y)  P(Y <= y)",
+        "─── ───────── ─────────",
     ]
-    assert lines[3] == " 0     0.091      0.091" and lines[-1] == "10     0.091      1.000"
-    assert len(lines) == 14
+    assert lines[4] == " 0     0.091      0.091" and lines[-1] == "10     0.091      1.000"
+    assert len(lines) == 15
 
 
 def test_predictive_json_csv_and_plot(as_prior: Path, tmp_path: Path):

@@ -99,34 +99,3 @@ def test_a_dry_run_prints_json_for_scripts() -> None:
     assert payload["dry_run"] is True and payload["model"] == "random-effects"
     assert payload["dims"]["study"] == 8 and payload["filters"]["outcome"] == "response"
     assert set(payload["priors"]) == {"mu", "tau"}
-
-
-def test_a_narrow_terminal_squeezes_text_but_never_drops_a_column(monkeypatch) -> None:
-    import os
-
-    import pandas as pd
-
-    from hlhbayes.cli import tables
-
-    frame = pd.DataFrame(
-        {
-            "patient": [1, 2],
-            "regimen": ["alone", "with_corticosteroids"],
-            "corticosteroid_days": [0, 120],
-            "unknown": [0, 1],
-        }
-    )
-    monkeypatch.setattr(tables, "_isatty", lambda _stream: True)
-    monkeypatch.setattr(tables.shutil, "get_terminal_size", lambda: os.terminal_size((40, 20)))
-    text = tables.render(frame)
-    assert max(len(line) for line in text.splitlines()) <= 40
-    body = text.splitlines()
-    rule = next(i for i, line in enumerate(body) if set(line) == {"\u2500"})
-    first = body[rule + 1].split()
-    assert first == ["1", "alone", "0", "0"]  # every column is there, numbers whole
-    assert "120" in text  # a number never folds
-    monkeypatch.setattr(tables.shutil, "get_terminal_size", lambda: os.terminal_size((12, 20)))
-    narrow = tables.render(frame)  # no room: the least widths, wider than the terminal
-    assert "with_corti" in narrow and "120" in narrow
-    assert tables.column_widths([10, 20], [4, 5], 15) == [5, 10]
-    assert tables.column_widths([10, 20], [4, 5], 5) == [4, 5]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from hlhbayes.datatree import observed_log_likelihood
 from hlhbayes.evidence import load_evidence
 from hlhbayes.exact import random_effects_exact
 from hlhbayes.models.units import Filters, build_units
+from table_text import read_table, records
 
 AS_CSV = """study,r,n
 Study 1,23,107
@@ -119,19 +121,22 @@ def test_table_output_lists_both_rates(as_csv, tmp_path):
         str(tmp_path / "r"),
     )
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0].split() == [
-        "etiology",
-        "line",
-        "quantity",
-        "mean",
-        "median",
-        "95%",
-        "interval",
-        "P(>0.5)",
+    header, rows = read_table(result.stdout)
+    assert header == ["etiology", "line", "quantity", "mean", "median", "95% interval", "P(>0.5)"]
+    assert [r[:3] for r in rows] == [["-", "-", "rate_typical"], ["-", "-", "rate_new"]]
+    summary = {
+        r["quantity"]: r
+        for r in json.loads((tmp_path / "r" / "summary.json").read_text())["summary"]
+    }
+    new = summary["rate_new"]
+    assert rows[1][3:6] == [
+        f"{new['mean']:.3f}",
+        f"{new['q50']:.3f}",
+        f"[{new['q2.5']:.3f}, {new['q97.5']:.3f}]",
     ]
-    assert [ln.split()[2] for ln in lines[1:3]] == ["rate_typical", "rate_new"]
-    assert lines[3].startswith("hyperparameters: mu ")
+    assert re.fullmatch(r"[<>]?[01]\.\d{3}", rows[1][6])  # a probability, rounded as one
+    lines = result.stdout.splitlines()
+    assert lines[4].startswith("hyperparameters: mu ")
 
 
 def test_bad_table_is_one_line_per_problem_and_writes_nothing(tmp_path):
@@ -214,15 +219,18 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
         f"dry run: etiology-line, outcome response: {u['studies']} studies ({u['patients']} "
         f"patients, {u['strata']} strata; {u['events']}/{u['total']} events)"
     ) in text
-    for line in (
-        "alpha     ~ Normal(0, 1.5)",
-        "sigma_eta ~ HalfNormal(1)",
-        "tau       ~ HalfNormal(1)",
-        "gamma     ~ Normal(0, 1)",
-    ):
-        assert line in text
+    priors = {r["parameter"]: r["prior"] for r in records(text, "priors:")}
+    assert priors == {
+        "alpha": "Normal(0, 1.5)",
+        "sigma_eta": "HalfNormal(1)",
+        "tau": "HalfNormal(1)",
+        "gamma": "Normal(0, 1)",
+    }
     assert f"dims: study {u['studies']}, patient {u['patients']}, stratum {u['strata']}" in text
-    assert "prior predictive (2.5%, 50%, 97.5%):" in text
+    predictive = {r["quantity"]: r for r in records(text, "prior predictive:")}
+    assert list(predictive) == ["alpha", "sigma_eta", "tau", "gamma", "rate_typical", "rate_new"]
+    assert predictive["rate_new"][""] == "range over cells" and predictive["tau"][""] == ""
+    assert 0 < float(predictive["tau"]["2.5%"]) < float(predictive["tau"]["97.5%"])
     assert f"observed events {u['events']}" in text
     assert not out.exists()
 
@@ -230,7 +238,7 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
 @pytest.mark.sampling
 def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     out = tmp_path / "r"
-    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet"]
+    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet", "--no-sensitivity"]
     result = run(*args, "--out", str(out))
     assert result.exit_code == 3
     assert "WARNING: the fit did NOT converge" in result.stderr
@@ -269,7 +277,7 @@ def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
 def test_default_fit_converges_and_reports_both_lines(default_fit):
     result, out = default_fit  # hlhbayes fit --etiology infection --out OUT --quiet
     assert result.exit_code == 0, result.stderr
-    rows = [ln.split() for ln in result.stdout.splitlines()[1:5]]
+    _, rows = read_table(result.stdout)
     assert [(r[0], r[1], r[2]) for r in rows] == [
         ("infection", "first", "rate_typical"),
         ("infection", "first", "rate_new"),
@@ -316,7 +324,7 @@ heavy = ("pymc", "pytensor", "numba", "numpyro", "arviz", "arviz_stats", "arviz_
          "scipy.special", "scipy.stats")
 atexit.register(lambda: print("loaded:", *sorted(m for m in heavy if m in sys.modules)))
 from hlhbayes.cli.main import main
-sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--quiet", "--out", sys.argv[1]]
+sys.argv = ["hlhbayes", "fit", "--etiology", "infection", "--no-sensitivity", "-q", "--out", sys.argv[1]]
 main()
 """
 

@@ -1,4 +1,4 @@
-"""The rounding rule of printed design numbers, the tables, and the notes in plain words."""
+"""The rounding rule of printed design numbers, and the notes in plain words."""
 
 from __future__ import annotations
 
@@ -91,28 +91,6 @@ def test_a_probability_against_its_cutoff_shows_which_side(value, cutoff, shown)
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_exact_reads_back_as_the_same_float(x):
     assert float(text.exact(x)) == x
-
-
-# ---------------------------------------------------------------------- tables
-def test_records_table_aligns_and_formats():
-    table = text.records_table(
-        [{"name": "draws", "x": 0.1234567, "ok": True}, {"name": "fit", "x": 12.5, "ok": False}],
-        [("name", ""), ("x", "value"), ("ok", "chosen")],
-        left=1,
-    )
-    assert table == "       value  chosen\ndraws  0.123     yes\nfit     12.5      no"
-
-
-def test_mixture_table_and_summary_table():
-    post = AS_MAP.posterior(12, 30)
-    assert text.mixture_table(post, prior=AS_MAP) == (
-        "comp  prior w      w     a     b   mean\n"
-        "   1    0.617  0.532  31.2  75.8  0.292\n"
-        "   2    0.383  0.468  15.5  27.4  0.362"
-    )
-    assert text.summary_table([("prior", AS_MAP.summary())]) == (
-        "        mean      sd   2.5%    50%  97.5%\nprior  0.259  0.0842  0.108  0.250  0.470"
-    )
 
 
 def test_describe_prior():

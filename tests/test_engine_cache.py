@@ -1,7 +1,7 @@
 """The compiled-fit cache: it never serves a wrong or damaged program.
 
 Entries here hold arbitrary bytes (the cache does not interpret programs), so these tests need
-no JAX; tests/test_engine_sampling.py checks a damaged real program is rebuilt.
+no JAX; tests/test_engine_sampler.py checks a damaged real program is rebuilt.
 """
 
 from __future__ import annotations

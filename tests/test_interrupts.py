@@ -32,6 +32,7 @@ def test_ctrl_c_while_sampling_exits_130_and_writes_no_run(tmp_path: Path) -> No
         "2",
         "--tune",
         "500",
+        "--no-sensitivity",
     ]
     fit = Command([*args, "--draws", "50000", "--out", "run"], tmp_path)
     fit.said("; sampling").interrupt()

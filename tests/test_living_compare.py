@@ -14,6 +14,7 @@ from conftest import snapshot
 from hlhbayes.cli import main
 from hlhbayes.living.compare import COLUMNS, compare_records
 from hlhbayes.runs import history_dir, latest_run
+from table_text import read_table, records
 
 AS_CSV = "study,r,n\nS1,23,107\nS2,12,44\nS3,19,51\nS4,9,39\nS5,39,139\n"
 MORE = AS_CSV + "S6,6,20\nS7,30,78\n"
@@ -54,23 +55,26 @@ def test_table_has_before_after_shift_and_width(runs, tmp_path):
     assert lines[0] == "random-effects, outcome response"
     assert lines[1].startswith(f"A: {a} (data ") and lines[1].endswith(", converged)")
     assert lines[2].startswith(f"B: {b} (data ")
-    header = lines.index(
-        "quantity      etiology    line   before (A)              after (B)               "
-        "shift (SD)  width change"
-    )
-    body = lines[header + 1 : header + 5]
-    assert [ln.split()[0] for ln in body] == ["mu", "tau", "rate_typical", "rate_new"]
+    header, rows = read_table(result.stdout)
+    assert header == [
+        "quantity", "etiology", "line", "before (A)", "after (B)", "shift (SD)", "width change",
+        "relative",
+    ]  # fmt: skip
+    assert [r[0] for r in rows] == ["mu", "tau", "rate_typical", "rate_new"]
     ra, rb = _records(a)["rate_typical"], _records(b)["rate_typical"]
     shift = (rb["mean"] - ra["mean"]) / ra["sd"]
     width_a, width_b = ra["q97.5"] - ra["q2.5"], rb["q97.5"] - rb["q2.5"]
-    assert body[2] == (
-        f"rate_typical  -           -      "
-        f"{ra['mean']:.3f} [{ra['q2.5']:.3f}, {ra['q97.5']:.3f}]".ljust(57)
-        + f"{rb['mean']:.3f} [{rb['q2.5']:.3f}, {rb['q97.5']:.3f}]".ljust(24)
-        + f"{shift:+.2f}".rjust(10)
-        + f"  {width_b - width_a:+.3f} ({width_b / width_a - 1:+.0%})"
-    )
-    assert lines[header + 5].startswith("moved most: ")
+    assert rows[2] == [
+        "rate_typical",
+        "-",
+        "-",
+        f"{ra['mean']:.3f} [{ra['q2.5']:.3f}, {ra['q97.5']:.3f}]",
+        f"{rb['mean']:.3f} [{rb['q2.5']:.3f}, {rb['q97.5']:.3f}]",
+        f"{shift:+.2f}",
+        f"{width_b - width_a:+.3f}",
+        f"{width_b / width_a - 1:+.0%}",
+    ]
+    assert lines[-1].startswith("moved most: ")  # after the table
     assert result.stderr == f"figure: {figure}\n"
     assert figure.read_bytes().startswith(PNG)
 
@@ -111,7 +115,7 @@ def test_same_base_is_noted(runs):
     a, _ = runs
     result = run("compare", a, a, "--no-plot")
     assert "note: both runs used the same evidence base (same data hash)" in result.stdout
-    assert " +0.00 " in result.stdout
+    assert {r["shift (SD)"] for r in records(result.stdout)} == {"+0.00"}
 
 
 @pytest.mark.parametrize(

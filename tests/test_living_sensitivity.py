@@ -24,6 +24,7 @@ from hlhbayes.living.subset import units_of_studies
 from hlhbayes.models.spec import load_spec
 from hlhbayes.models.units import Filters, build_units
 from hlhbayes.priors import Prior
+from table_text import read_table
 
 TINY = ["--draws", "150", "--tune", "150", "--chains", "2"]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -180,17 +181,15 @@ def test_list_shows_the_plan_without_fitting(tmp_path):
         "--out", tmp_path / "s",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0].split() == ["scenario", "group", "units", "plan", "description"]
+    header, rows = read_table(result.stdout)
+    assert header == ["scenario", "group", "units", "plan", "description"]
     u = BASELINE.describe()
-    assert lines[1].split()[:8] == [
-        "baseline", "baseline", str(u["studies"]), "studies", f"({u['patients']}", "patients,",
-        str(u["strata"]), "strata)",
-    ]  # fmt: skip
-    assert lines[1].split()[8] == "fit"
-    assert "not run" in lines[2] and "[the same evidence units as the baseline]" in lines[2]
-    assert "not estimable" in lines[3]
-    assert "[no direct response data on infection/first in this scenario" in lines[3]
+    units = f"{u['studies']} studies ({u['patients']} patients, {u['strata']} strata)"
+    assert rows[0][:4] == ["baseline", "baseline", units, "fit"]
+    assert rows[1][3] == "not run"
+    assert rows[1][4].endswith(" [the same evidence units as the baseline]")  # not markup
+    assert rows[2][3] == "not estimable"
+    assert "[no direct response data on infection/first in this scenario" in rows[2][4]
     assert not (tmp_path / "s").exists()
 
 
@@ -207,11 +206,10 @@ def test_table_statuses_and_files(tmp_path):
     scenarios = f"baseline,all-conditions,{NO_INFECTION_FIRST}"
     result = run("sensitivity", "--scenarios", scenarios, *TINY, "--out", out)
     assert result.exit_code in (0, 3), result.output
-    lines = result.stdout.splitlines()
-    assert lines[0].split() == [
-        "scenario", "etiology", "line", "quantity", "mean", "95%", "interval", "studies", "status",
+    header, rows = read_table(result.stdout)
+    assert header == [
+        "scenario", "etiology", "line", "quantity", "mean", "95% interval", "studies", "status",
     ]  # fmt: skip
-    rows = [ln.split() for ln in lines[1:]]
     assert [(r[0], r[3]) for r in rows] == [
         (s, q)
         for s in ("baseline", "all-conditions", NO_INFECTION_FIRST)
@@ -220,14 +218,22 @@ def test_table_statuses_and_files(tmp_path):
     n = len(STUDIES)
     for r in rows[:2]:  # fitted: mean, interval, the baseline's studies, a status
         assert r[1:3] == ["infection", "first"]
-        assert 0 < float(r[4]) < 1 and r[7] == str(n)
-        assert " ".join(r[8:]) in ("ok", "not converged")
-    assert lines[3].endswith(f"{n}  not run: the same evidence units as the baseline")
+        assert 0 < float(r[4]) < 1 and r[6] == str(n)
+        assert r[7] in ("ok", "not converged")
     kept = len(studies_defining_response_as("hlh2004_resolution"))
-    assert lines[5].endswith(
-        f"{kept}  not estimable: no direct response data on infection/first in this scenario (an "
-        "estimate would rest on pooling and the priors alone)"
-    )
+    assert [r[6:] for r in rows[2:]] == [
+        [str(n), "not run"],
+        [str(n), "not run"],
+        [str(kept), "not estimable"],
+        [str(kept), "not estimable"],
+    ]
+    assert rows[4][4:6] == ["-", "-"]  # no estimate
+    lines = result.stdout.splitlines()
+    assert lines[-2:] == [
+        "note: all-conditions not run: the same evidence units as the baseline",
+        f"note: {NO_INFECTION_FIRST} not estimable: no direct response data on infection/first "
+        "in this scenario (an estimate would rest on pooling and the priors alone)",
+    ]
     assert sorted(p.name for p in out.iterdir()) == [
         "provenance.json",
         "sensitivity.csv",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,17 @@ def test_a_threshold_without_a_rate_or_a_reason_is_refused(tmp_path, monkeypatch
         load_spec("etiology-line")
     assert str(info.value).startswith(f"{path}: ")
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["etiology-line", "random-effects"])
+def test_the_provenance_form_is_json_that_gives_back_the_spec(name, monkeypatch):
+    monkeypatch.delenv("HLHBAYES_MODELS", raising=False)
+    monkeypatch.chdir(REPO)
+    spec = load_spec(name, prior_overrides=command_line_priors(name, (), None, 2.5))
+    record = json.loads(json.dumps(spec.to_dict()))
+    assert record["model"] == name
+    assert record["source"] == str(MODELS / f"{name}.yaml")
+    assert {k: Prior.from_dict(v) for k, v in record["priors"].items()} == spec.priors
+    assert record["options"] == spec.options and record["sampler"] == spec.sampler
+    assert record["filters"] == spec.filters.to_dict()
+    assert tuple(Threshold(**t) for t in record["thresholds"]) == spec.thresholds

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from hlhbayes.errors import HlhBayesError
-from hlhbayes.priors import FAMILIES, Prior, merge_priors
+from hlhbayes.priors import FAMILIES, Prior, merge_priors, prior_data, prior_families, pymc_variable
 
 
 @pytest.mark.parametrize(
@@ -157,3 +157,52 @@ def test_half_t_variance_by_quadrature():
     second = integrate.quad(lambda x: x * x * density(x), 0, np.inf)[0]
     assert mass == pytest.approx(1.0, abs=1e-9)
     assert prior.variance() == pytest.approx(second - mean**2, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("text", "reference"),
+    [
+        ("normal:0.5,1.5", stats.norm(0.5, 1.5)),
+        ("halfnormal:2", stats.halfnorm(scale=2)),
+        ("halfcauchy:0.5", stats.halfcauchy(scale=0.5)),
+        ("halfstudentt:3,1", None),  # the t folded at 0: its q quantile is the t's (1 + q) / 2
+        ("exponential:2", stats.expon(scale=0.5)),
+    ],
+)
+def test_quantiles_equal_scipy(text, reference):
+    prior = Prior.parse(text)
+    for q in (0.025, 0.5, 0.975):
+        expected = (
+            stats.t(df=3, scale=1).ppf((1 + q) / 2) if reference is None else reference.ppf(q)
+        )
+        assert prior.quantile(q) == pytest.approx(expected, rel=1e-10)
+    for q in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match=r"q must lie in \(0, 1\)"):
+            prior.quantile(q)
+
+
+def test_a_prior_as_a_compiled_model_sees_it():
+    priors = {"alpha": Prior.parse("normal:0.5,1.5"), "tau": Prior.parse("halfstudentt:3,1")}
+    data = prior_data(priors)
+    assert data == {
+        "prior_alpha_mu": 0.5,
+        "prior_alpha_sigma": 1.5,
+        "prior_tau_nu": 3.0,
+        "prior_tau_sigma": 1.0,
+    }
+    assert all(isinstance(v, np.float64) for v in data.values())
+    assert prior_families(priors) == {"alpha": "normal", "tau": "halfstudentt"}
+
+
+def test_the_pymc_variable_takes_tensors_as_parameters():
+    import pymc as pm
+
+    with pm.Model() as model:
+        scale = pm.Data("scale", 2.0)
+        pymc_variable("x", "halfnormal", {"sigma": scale})
+    point = np.array([0.7])
+    logp = pm.logp(model["x"], point).eval(mode="FAST_COMPILE")
+    np.testing.assert_allclose(logp, stats.halfnorm(scale=2).logpdf(point), rtol=1e-10)
+    model.set_data("scale", 0.5)
+    logp = pm.logp(model["x"], point).eval(mode="FAST_COMPILE")
+    np.testing.assert_allclose(logp, stats.halfnorm(scale=0.5).logpdf(point), rtol=1e-10)

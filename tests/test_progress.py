@@ -44,11 +44,3 @@ def test_sampling_progress_ends_the_heartbeat_at_the_first_draw_and_logs_quarter
         "sampling: 50% of 8 iterations",
         "sampling: 75% of 8 iterations",
     ]
-
-
-def test_no_milestones_when_a_progress_bar_is_shown():
-    lines: list[str] = []
-    progress = SamplingProgress(lines.append, total=100, milestones=False)
-    for _ in range(100):
-        progress()
-    assert lines == []

@@ -420,6 +420,7 @@ def test_fit_says_a_cell_without_direct_data_is_borrowed(tmp_path):
     out = tmp_path / "run"
     args = ["fit", "--etiology", "infection", "--exclude-study", "Baverez2022"]
     args += ["--exclude-study", "Bami2020", "--draws", "200", "--tune", "200", "--chains", "2"]
+    args += ["--no-sensitivity"]
     result = cli(*args, "-q", "--out", out)
     assert result.exit_code in (0, 3), result.output
     table = result.stdout

@@ -8,6 +8,7 @@ The same pipeline as ``hlhbayes fit`` and ``hlhbayes report``, for scripts and n
     fit = hlhbayes.fit(etiology="infection", seed=1)
     fit.summary()                       # pandas DataFrame, 95 % equal-tailed intervals
     fit.diagnostics.converged           # the convergence gate of the command line
+    fit.sensitivity()                   # how the rates move under other priors, small series
     fit.save("runs/infection")          # a run folder: hlhbayes report runs/infection
     fit.report(out_dir="reports")       # HTML and Markdown
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from hlhbayes.evidence import EvidenceBase
-    from hlhbayes.pipeline import FitResult
+    from hlhbayes.pipeline import FitResult, Prepared
     from hlhbayes.priors import Prior
     from hlhbayes.summary import Diagnostics
 
@@ -99,7 +100,6 @@ def fit(
     sampler: str | None = None,
     thresholds: Sequence[float] | None = None,
     method: str = "mcmc",
-    progress: bool = False,
 ) -> Fit:
     """Fit a model to the evidence base: ``hlhbayes fit`` as a function.
 
@@ -138,8 +138,6 @@ def fit(
         thresholds, each stated there with its clinical reason.
     method
         ``"mcmc"``, or ``"exact"`` (quadrature; ``random-effects`` only; no draws).
-    progress
-        Show PyMC's progress bar while sampling.
     """
     from hlhbayes import pipeline
     from hlhbayes.evidence import EvidenceBase
@@ -189,13 +187,13 @@ def fit(
         seed=seed,
         thresholds=tuple(thresholds) if thresholds is not None else spec.threshold_values(),
         method=method,
-        progress=progress,
         command=[f"hlhbayes.fit({call})"],  # the provenance's record of how it was made
         etiologies=_names(etiology),
         lines=_names(line),
     )
-    result = pipeline.run_fit(pipeline.prepare(request, base))
-    done = Fit(result)
+    prepared = pipeline.prepare(request, base)
+    result = pipeline.run_fit(prepared)
+    done = Fit(result, prepared=prepared)
     if not result.diagnostics.converged:
         problems = "; ".join(result.diagnostics.problems())
         warnings.warn(
@@ -222,6 +220,8 @@ class Fit:
     """The pipeline's result (summary records, provenance, evidence units)."""
     run_folder: Path | None = field(default=None)
     """Where :meth:`save` last wrote the fit (``None`` until then)."""
+    prepared: Prepared | None = field(default=None, repr=False)
+    """The fit as prepared (its units and evidence base); rebuilt from the provenance if absent."""
 
     @property
     def idata(self) -> xr.DataTree:
@@ -319,10 +319,61 @@ class Fit:
             da = da.sel({dim: chosen[dim]})
         return np.asarray(da.values, dtype=float).ravel()
 
+    def sensitivity(self, progress: bool = False) -> pd.DataFrame:
+        """How the rates move under the changes a guideline reviewer asks for: one row each.
+
+        The scenarios of ``hlhbayes fit``'s sensitivity table (which the command line makes by
+        default): the heterogeneity prior ``tau`` and the etiology-spread prior ``sigma_eta``
+        at half and double their scale and half-Cauchy, the series of fewer than 5 patients
+        left out, and the series of fewer than 10 patients with every outcome favourable at
+        likelihood weight 0.5. Each is this fit with one change (its data, sampler settings and
+        seed), all fitted in one batch the first time this is called (tens of seconds once the
+        programs are compiled); the fit itself is the ``baseline`` row. :meth:`save` then
+        stores the table in the run folder, and :meth:`report` shows it.
+
+        Columns: ``scenario, group, change, in_words, etiology, line, quantity, mean, lower,
+        upper, lower_vs_baseline, status, reason``, for the cells the fit was asked for and both
+        rates; ``lower`` and ``upper`` bound the 95 % equal-tailed interval and
+        ``lower_vs_baseline`` is how far ``lower`` moves from the fit's own. A scenario that
+        failed its convergence gate has status ``not converged`` (its numbers shown, not to be
+        used); one that could not be fitted, ``not run`` or ``not estimable`` with the
+        ``reason``. ``DataFrame.attrs["record"]`` holds the whole record (scenarios, hashes,
+        seed, sampler settings). ``progress``: print the progress of the batch.
+        """
+        import pandas as pd
+
+        from hlhbayes.errors import HlhBayesError
+        from hlhbayes.living.reviewer import COLUMNS, prepared_from_provenance, reviewer_sensitivity
+        from hlhbayes.models import select_cells
+
+        result = self.result
+        if result.idata is None:
+            raise HlhBayesError("an exact (quadrature) fit has no sensitivity table; fit by MCMC")
+        if result.sensitivity is None:
+            if self.prepared is None:
+                self.prepared = prepared_from_provenance(result.provenance)
+            asked = result.provenance["cells"]
+            cells = select_cells(
+                self.prepared.model, tuple(asked["etiologies"]), tuple(asked["lines"])
+            )
+            result.sensitivity = reviewer_sensitivity(
+                self.prepared,
+                cells,
+                result.records,
+                result.diagnostics.converged,
+                print if progress else (lambda _m: None),
+                result.provenance.get("command"),
+            )
+        record = result.sensitivity
+        frame = pd.DataFrame(record["rows"], columns=list(COLUMNS))
+        frame.attrs["interval"] = INTERVAL
+        frame.attrs["record"] = record
+        return frame
+
     def save(self, run_folder: str | Path, force: bool = False) -> Path:
         """Write the fit as a run folder (``fit.nc``, ``summary.json``, ...); returns its path.
 
-        The folder is written whole or not at all, under its lock, exactly as ``hlhbayes fit
+        With the sensitivity table when :meth:`sensitivity` made it. The folder is written whole or not at all, under its lock, exactly as ``hlhbayes fit
         --out RUN_FOLDER`` writes it; ``hlhbayes report``, ``design map`` and ``compare``
         read it. A folder that exists and is not empty is refused unless ``force`` (then it is
         replaced).
@@ -344,13 +395,15 @@ class Fit:
         etiology: str | Sequence[str] = (),
         line: str | Sequence[str] = (),
         thresholds: Sequence[float] = (),
+        sensitivity: bool = False,
     ) -> list[Path]:
         """Write the report (``hlhbayes report``) of the saved fit to ``<out_dir>/<name>/``.
 
         Call :meth:`save` first: a report is made from a run folder. ``name`` defaults to the
         run folder's name, ``fmt`` is ``html``, ``md`` or ``both``; ``etiology``, ``line`` and
-        ``thresholds`` focus it (default: what the fit was asked for). Returns the files
-        written.
+        ``thresholds`` focus it (default: what the fit was asked for). ``sensitivity``: if the
+        saved run has no sensitivity table for the cells shown, fit it first and keep it in the
+        run folder (as ``hlhbayes report --sensitivity``). Returns the files written.
         """
         from hlhbayes.errors import HlhBayesError
         from hlhbayes.reporting import ReportOptions, write_report
@@ -358,7 +411,9 @@ class Fit:
         if self.run_folder is None:
             raise HlhBayesError("save the fit first (fit.save(RUN_FOLDER)): a report reads a run")
         options = ReportOptions(_names(etiology), _names(line), tuple(thresholds))
-        return write_report(self.run_folder, Path(out_dir), name, fmt, options)
+        return write_report(
+            self.run_folder, Path(out_dir), name, fmt, options, sensitivity=sensitivity
+        )
 
     def __repr__(self) -> str:
         d = self.diagnostics

@@ -107,7 +107,6 @@ def sample_posterior(
     units: Units,
     spec: Spec,
     seed: int,
-    progress: bool = False,
     log: Log = _silent,
 ) -> xr.DataTree:
     """Run NUTS (and the prior draws) and assemble the full DataTree (:func:`complete_tree`)."""
@@ -121,7 +120,7 @@ def sample_posterior(
     if sampler == "compiled":
         posterior, sample_stats, prior = _compiled_fit(model, units, spec, seed, log)
     else:
-        posterior, sample_stats, prior = _pymc_fit(model, units, spec, seed, sampler, progress, log)
+        posterior, sample_stats, prior = _pymc_fit(model, units, spec, seed, sampler, log)
     log(f"sampled in {time.perf_counter() - start:.1f} s")
     return complete_tree(
         model, units, seed, posterior=posterior, sample_stats=sample_stats, prior=prior
@@ -210,7 +209,6 @@ def _pymc_fit(
     spec: Spec,
     seed: int,
     sampler: str,
-    progress: bool,
     log: Log,
     include: np.ndarray | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
@@ -227,7 +225,7 @@ def _pymc_fit(
     callback = None
     if sampler == "pymc":  # external samplers take no per-draw callback
         total = int(s["chains"]) * (int(s["draws"]) + int(s["tune"]))
-        callback = SamplingProgress(log, total, heartbeat, milestones=not progress)
+        callback = SamplingProgress(log, total, heartbeat)
     # PyMC's progress table writes to stdout, where results go: send it to stderr instead.
     with pymc_model, contextlib.redirect_stdout(sys.stderr), heartbeat:
         idata = pm.sample(
@@ -239,8 +237,7 @@ def _pymc_fit(
             cores=min(2, int(s["chains"])),
             target_accept=float(s["target_accept"]),
             random_seed=seed,
-            progressbar=progress,
-            quiet=True,
+            quiet=True,  # no bar of PyMC's: the command's own display shows progress
             compute_convergence_checks=False,
         )
     interrupts.check()  # PyMC returns the draws it has on Ctrl-C: stop instead
@@ -474,7 +471,7 @@ def _pymc_scenarios(
         start = time.perf_counter()
         scenario_spec = dataclasses.replace(spec, priors=dict(sc.priors))
         posterior, stats, prior = _pymc_fit(
-            model, sc.units, scenario_spec, seed, sampler, False, _silent, sc.weights
+            model, sc.units, scenario_spec, seed, sampler, _silent, sc.weights
         )
         tree = complete_tree(
             model,

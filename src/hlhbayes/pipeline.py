@@ -38,7 +38,6 @@ class FitRequest:
     thresholds: tuple[float, ...] = (0.5,)
     method: str = "mcmc"
     table_columns: dict[str, str | None] = field(default_factory=dict)
-    progress: bool = False
     command: list[str] | None = None
     etiologies: tuple[str, ...] = ()  # the cells asked for (recorded; empty: all)
     lines: tuple[str, ...] = ()
@@ -58,6 +57,8 @@ class FitResult:
     units: Units
     support: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    sensitivity: dict[str, Any] | None = None
+    """The sensitivity table of the fit, once made (``hlhbayes.living.reviewer``)."""
 
     def summary_json(self) -> dict[str, Any]:
         """The ``summary.json`` contract (DESIGN section 4), with two additive keys.
@@ -182,7 +183,7 @@ def run_fit(prepared: Prepared, log: Callable[[str], None] = lambda _m: None) ->
         return _result(prepared, None, records, probabilities, diagnostics, rests_on, notes)
     from hlhbayes.inference import sample_posterior
 
-    idata = sample_posterior(model, prepared.units, spec, request.seed, request.progress, log)
+    idata = sample_posterior(model, prepared.units, spec, request.seed, log)
     return _mcmc_result(prepared, idata)
 
 

@@ -1,10 +1,10 @@
 """Feedback during long silent work: a heartbeat while the model compiles, milestones while sampling.
 
 PyMC prints nothing while it compiles the model (about a minute and a half the first time on a
-machine, a few seconds once PyTensor's cache is warm) and draws its progress bar only on a
-terminal. :class:`Heartbeat` says every few seconds that compiling is still going on;
-:class:`SamplingProgress`, passed to ``pm.sample(callback=...)``, stops the heartbeat at the first
-draw and, when there is no progress bar, reports each quarter of the iterations.
+machine, a few seconds once PyTensor's cache is warm), and its own progress bar is off (the
+command's display shows progress). :class:`Heartbeat` says every few seconds that compiling is
+still going on; :class:`SamplingProgress`, passed to ``pm.sample(callback=...)``, stops the
+heartbeat at the first draw and reports each quarter of the iterations.
 """
 
 from __future__ import annotations
@@ -64,13 +64,11 @@ class SamplingProgress:
         log: Log,
         total: int,
         heartbeat: Heartbeat | None = None,
-        milestones: bool = True,
         steps: int = 4,
     ) -> None:
         self.log = log
         self.total = max(1, int(total))
         self.heartbeat = heartbeat
-        self.milestones = milestones
         self.marks = {round(self.total * k / steps): k for k in range(1, steps)}
         self.steps = steps
         self.count = 0
@@ -81,6 +79,6 @@ class SamplingProgress:
         if self.count == 1 and self.heartbeat is not None:
             self.heartbeat.stop()
             self.log(f"compiled and initialised in {self.heartbeat.elapsed:.1f} s; sampling")
-        if self.milestones and self.count in self.marks:
+        if self.count in self.marks:
             share = 100 * self.marks[self.count] // self.steps
             self.log(f"sampling: {share}% of {self.total} iterations")

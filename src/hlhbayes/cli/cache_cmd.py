@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 
 import click
+import pandas as pd
 
 from hlhbayes.cli.common import emit_payload
 from hlhbayes.cli.options import table_format_option
+from hlhbayes.cli.tables import print_table
 
 
 @click.group()
@@ -68,9 +70,21 @@ def info(fmt: str) -> None:
         f"compiled machine code: {_size(found.xla_bytes)}; "
         f"total {_size(found.total_bytes)} of at most {_size(found.max_bytes)}"
     )
-    for e in found.entries:
-        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
-        click.echo(f"  {e.key[:12]}  {e.kind:<8} {e.model:<24} {_size(e.size_bytes):>9}  {used}")
+    if found.entries:
+        frame = pd.DataFrame(
+            {
+                "entry": [e.key[:12] for e in found.entries],
+                "kind": [e.kind for e in found.entries],
+                "model": [e.model for e in found.entries],
+                "size": [e.size_bytes for e in found.entries],
+                "last used": [
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+                    for e in found.entries
+                ],
+            }
+        )
+        click.echo()
+        print_table(frame, formats={"size": _size})
 
 
 @cache.command(short_help="Empty the compiled-fit cache.")

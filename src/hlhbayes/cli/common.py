@@ -28,23 +28,15 @@ def logger(quiet: bool) -> Log:
     return feedback(quiet)
 
 
-def show_progress(quiet: bool) -> bool:
-    """Whether PyMC may draw its own progress bar: never, the command's display shows progress.
-
-    Two live displays on one terminal overwrite each other; :func:`logger` draws the one.
-    """
-    return False
-
-
 def command_line() -> list[str]:
     """The command as typed (recorded in provenance)."""
     return ["hlhbayes", *sys.argv[1:]]
 
 
-def emit_frame(frame: pd.DataFrame, fmt: str, wide: bool = False) -> None:
+def emit_frame(frame: pd.DataFrame, fmt: str, wide: bool | None = None) -> None:
     """Write a frame to stdout as a table, CSV or JSON records (missing as empty/null).
 
-    The table is :func:`hlhbayes.cli.tables.print_table`'s (long columns only with ``wide``);
+    The table is :func:`hlhbayes.cli.tables.print_table`'s (``wide``: the command's ``--wide``);
     CSV and JSON carry every column.
     """
     finish()

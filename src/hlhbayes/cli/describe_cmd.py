@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+import pandas as pd
 
 from hlhbayes.cli.common import emit_payload
 from hlhbayes.cli.options import data_option, table_format_option
+from hlhbayes.cli.tables import print_table
 from hlhbayes.evidence import load_evidence
 from hlhbayes.evidence.describe import describe as describe_study
+from hlhbayes.rounding import probability
 
 
 @click.command(short_help="Recompute a study's descriptive statistics.")
@@ -30,52 +34,120 @@ def describe(study: str, data_path: Path | None, fmt: str) -> None:
     _print_table(result)
 
 
-def _print_table(r: dict) -> None:
-    echo = click.echo
-    echo(f"{r['study']}: {r['n']} patients")
-    echo("\nCounts")
-    for label, c in r["counts"].items():
-        echo(f"  {label:<30}{c['n']:>4} / {c['of']:<4}({c['percent']:.1f}%)")
-    echo(f"\nMedians [IQR]; quartiles by {r['quantile_method']}")
-    for c in r["continuous"].values():
-        missing = f"  ({c['missing']} missing)" if c["missing"] else ""
-        if "median" in c:
-            echo(
-                f"  {c['label']:<32}{c['median']:g} [{c['q1']:g}-{c['q3']:g}]  n={c['n']}{missing}"
-            )
-    echo("\nBy anakinra line")
-    echo(f"  {'line':<6}{'patients':>9}{'alone':>7}{'with CS':>9}{'responders':>12}{'deaths':>8}")
-    for line, c in r["by_anakinra_line"].items():
-        echo(
-            f"  {line:<6}{c['patients']:>9}{c['alone']:>7}{c['with_corticosteroids']:>9}"
-            f"{c['responders']:>12}{c['deaths']:>8}"
-        )
-    echo("\nBy etiology (a patient with several triggers counts in each)")
-    echo(f"  {'etiology':<12}{'patients':>9}{'first line':>12}{'responders':>12}{'deaths':>8}")
-    for e, c in r["by_etiology"].items():
-        echo(
-            f"  {e:<12}{c['patients']:>9}{c['first_line']:>12}{c['responders']:>12}{c['deaths']:>8}"
-        )
-    echo("\nAnakinra duration by etiology")
-    for c in r["anakinra_duration_by_etiology"]:
-        echo(f"  {c['groups']}")
-        if "p_value" in c:
-            echo(
-                f"    medians {c['median_a']:g} (n={c['n_a']}) vs {c['median_b']:g} "
-                f"(n={c['n_b']}); U={c['u']:g}, p={c['p_value']:.3f}"
-            )
-    echo("\nReconciliation: stated figures vs the patient table")
-    findings = r["reconciliation"]
+def _print_table(r: dict[str, Any]) -> None:
+    """The description as tables: counts, medians, breakdowns, comparisons, reconciliation."""
+    click.echo(f"{r['study']}: {r['n']} patients")
+    counts = pd.DataFrame(
+        [
+            {"": label, "n": c["n"], "of": c["of"], "%": c["percent"]}
+            for label, c in r["counts"].items()
+        ]
+    )
+    _section(counts, "Counts", formats={"%": _percent})
+    continuous = pd.DataFrame(
+        [
+            {
+                "": c["label"],
+                "median": c.get("median"),
+                "Q1": c.get("q1"),
+                "Q3": c.get("q3"),
+                "n": c["n"],
+                "missing": c["missing"],
+            }
+            for c in r["continuous"].values()
+        ]
+    )
+    title = f"Medians [IQR]; quartiles by {r['quantile_method']}"
+    _section(continuous, title, formats={k: _stated for k in ("median", "Q1", "Q3")})
+    lines = pd.DataFrame(
+        [
+            {
+                "line": line,
+                "patients": c["patients"],
+                "alone": c["alone"],
+                "with CS": c["with_corticosteroids"],
+                "responders": c["responders"],
+                "deaths": c["deaths"],
+            }
+            for line, c in r["by_anakinra_line"].items()
+        ]
+    )
+    _section(lines, "By anakinra line")
+    etiologies = pd.DataFrame(
+        [
+            {
+                "etiology": e,
+                "patients": c["patients"],
+                "first line": c["first_line"],
+                "responders": c["responders"],
+                "deaths": c["deaths"],
+            }
+            for e, c in r["by_etiology"].items()
+        ]
+    )
+    _section(etiologies, "By etiology (a patient with several triggers counts in each)")
+    durations = pd.DataFrame(
+        [
+            {
+                "groups (A vs B)": c["groups"],
+                "median A": c.get("median_a"),
+                "n A": c.get("n_a"),
+                "median B": c.get("median_b"),
+                "n B": c.get("n_b"),
+                "U": c.get("u"),
+                "p": c.get("p_value"),
+            }
+            for c in r["anakinra_duration_by_etiology"]
+        ],
+        columns=["groups (A vs B)", "median A", "n A", "median B", "n B", "U", "p"],
+    )
+    _section(
+        durations,
+        "Anakinra duration by etiology (Wilcoxon rank-sum test, two-sided)",
+        formats={"median A": _stated, "median B": _stated, "U": _stated, "p": probability},
+    )
+    _print_reconciliation(r["reconciliation"])
+
+
+def _print_reconciliation(findings: list[dict[str, Any]]) -> None:
+    title = "Reconciliation: stated figures vs the patient table"
     if not findings:
-        echo("  (no stated aggregates to reconcile)")
-    for f in sorted(findings, key=lambda f: (f["status"] != "disagrees", f["key"])):
-        if f["status"] == "not recomputable":
-            continue
-        computed = "" if f["computed"] is None else f"{f['computed']:g}"
-        mark = "DISAGREES" if f["status"] == "disagrees" else "agrees"
-        echo(
-            f"  {mark:<10}{f['key']:<28}stated {f['stated']!s:<8}table {computed:<8}{f['location']}"
-        )
+        click.echo(f"\n{title}\n(no stated aggregates to reconcile)")
+        return
+    shown = sorted(
+        (f for f in findings if f["status"] != "not recomputable"),
+        key=lambda f: (f["status"] != "disagrees", f["key"]),
+    )
+    rows = pd.DataFrame(
+        [
+            {
+                "": "DISAGREES" if f["status"] == "disagrees" else "agrees",
+                "figure": f["key"],
+                "stated": f["stated"],
+                "table": f["computed"],
+                "where stated": f["location"],
+            }
+            for f in shown
+        ],
+        columns=["", "figure", "stated", "table", "where stated"],
+    )
+    # stated as the paper prints it (45.0 stays 45.0, 21 stays 21), the table's as computed
+    rows["stated"] = pd.Series([f["stated"] for f in shown], dtype=object)
+    _section(rows, title, formats={"stated": str, "table": _stated})
     skipped = sum(f["status"] == "not recomputable" for f in findings)
     if skipped:
-        echo(f"  ({skipped} stated figures cannot be recomputed from the table; see data show)")
+        click.echo(f"({skipped} stated figures cannot be recomputed from the table; see data show)")
+
+
+def _section(frame: pd.DataFrame, title: str, **options: Any) -> None:
+    click.echo()
+    print_table(frame, title=title, **options)
+
+
+def _stated(value: float) -> str:
+    """A median, quartile or statistic in full (``72.75``): compared with the paper's."""
+    return f"{value:g}"
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f}"

@@ -199,7 +199,7 @@ def map_cmd(
     at that bound). Prints the fit, the mixture against the draws and the effective sample
     size; writes the prior file (the robust mixture if --robust) and a figure.
     """
-    from hlhbayes.design import text
+    from hlhbayes.cli.design_output import print_map
     from hlhbayes.design.map_prior import load_map_draws, map_prior
     from hlhbayes.design.mixture import BetaMixture
     from hlhbayes.design.plots import plot_map_fit
@@ -251,40 +251,8 @@ def map_cmd(
         }
         emit_payload(payload, fmt)
         return
-    lines = [f"MAP prior {src.label} from {run}: {src.draws.size} draws"]
-    if src.support is not None:
-        lines.append(rests_on_line(src.support))
-    fits = result.fit.table()
-    if len(fits) > 1:
-        lines.append(
-            f"number of components by AIC (penalty {result.fit.penalty:g}; lowest chosen):"
-        )
-        lines.append(
-            text.records_table(
-                fits,
-                [("components", "K"), ("loglik", "log-lik"), ("aic", "AIC"), ("chosen", "chosen")],
-            )
-        )
-    lines += ["", f"beta mixture ({result.mixture.n_components} components):"]
-    lines.append(text.mixture_table(result.mixture))
-    lines += [text.note_lines(note) for note in text.fit_notes(result.fit.best)]
-    lines += [
-        "",
-        text.summary_table(
-            [("draws", result.draws_summary()), ("mixture", result.mixture.summary())]
-        ),
-    ]
-    lines += text.ess_lines(result.mixture)
-    if result.robust is not None:
-        rob = result.robust
-        vague = f"Beta({text.compact(rob.a[-1])}, {text.compact(rob.b[-1])})"
-        lines += [
-            "",
-            f"robust mixture (weight {robust_weight:g} on {vague}):",
-            text.mixture_table(rob),
-            *text.ess_lines(rob),
-        ]
-    click.echo("\n".join(lines))
+    rests_on = rests_on_line(src.support) if src.support is not None else None
+    print_map(result, src.label, run, rests_on, robust_weight)
 
 
 # ---------------------------------------------------------------------- ess / robustify
@@ -303,6 +271,7 @@ def ess_cmd(prior_text: str, fmt: str) -> None:
     Where a method is undefined (null in JSON), degenerate (a shape equal to 1) or negative, a
     note says why in plain words and which ESS to quote instead.
     """
+    from hlhbayes.cli.design_output import print_ess
     from hlhbayes.design import text
     from hlhbayes.design.ess import ess
 
@@ -313,10 +282,7 @@ def ess_cmd(prior_text: str, fmt: str) -> None:
         emit_payload({**values, "notes": notes}, fmt)
         return
     click.echo(f"prior: {text.describe_prior(mix)}")
-    rows = [{"method": text.ESS_NAMES[k], "ess": values[k]} for k in values]
-    click.echo(text.records_table(rows, [("method", "method"), ("ess", "ESS")], left=1))
-    for note in notes:
-        click.echo(text.note_lines(note))
+    print_ess(values, notes)
 
 
 @design.command("robustify")
@@ -345,6 +311,7 @@ def robustify_cmd(
     The prior's weights are scaled by (1 - WEIGHT) and Beta(MEAN (n+1), (1-MEAN)(n+1)) gets
     WEIGHT: with the defaults, Beta(1, 1).
     """
+    from hlhbayes.cli.design_output import print_ess_lines, print_mixture
     from hlhbayes.design import text
     from hlhbayes.design.ess import ess
 
@@ -364,8 +331,8 @@ def robustify_cmd(
         )
         return
     click.echo(f"robust prior: {text.describe_prior(mix)}")
-    click.echo(text.mixture_table(mix))
-    click.echo("\n".join(text.ess_lines(mix)))
+    print_mixture(mix)
+    print_ess_lines(mix)
 
 
 # ---------------------------------------------------------------------- posterior / predictive
@@ -387,6 +354,7 @@ def posterior_cmd(prior_text: str, responders: int, n: int, output: Path | None,
     \b
     Example: hlhbayes design posterior --prior map.json --responders 12 --n 20 --output post.json
     """  # noqa: D301 - \b is click's no-rewrap marker
+    from hlhbayes.cli.design_output import print_posterior
     from hlhbayes.design import text
 
     prior = _prior(prior_text, "--prior")
@@ -401,7 +369,7 @@ def posterior_cmd(prior_text: str, responders: int, n: int, output: Path | None,
             {**text.posterior_payload(prior, post, responders, n), "prior_file": output}, fmt
         )
         return
-    click.echo(text.posterior_report(prior, post, responders, n))
+    print_posterior(prior, post, responders, n)
 
 
 @design.command(
@@ -429,6 +397,7 @@ def predictive_cmd(prior_text: str, n: int, plot: Path | None, no_plot: bool, fm
     \b
     Example: hlhbayes design predictive --prior post.json --n 20 --plot predictive.png
     """  # noqa: D301 - \b is click's no-rewrap marker
+    from hlhbayes.cli.design_output import print_predictive
     from hlhbayes.design import text
     from hlhbayes.design.plots import plot_predictive
     from hlhbayes.design.predictive import predictive
@@ -447,7 +416,7 @@ def predictive_cmd(prior_text: str, n: int, plot: Path | None, no_plot: bool, fm
                 f"{r['responders']},{text.exact(r['probability'])},{text.exact(r['cumulative'])}"
             )
         return
-    click.echo(text.predictive_report(pred))
+    print_predictive(pred)
 
 
 # ---------------------------------------------------------------------- decide
@@ -592,6 +561,7 @@ def oc_cmd(
     distribution. With --target-power and --rate instead of --n, first finds the smallest n
     whose power at that rate reaches the target.
     """
+    from hlhbayes.cli.design_output import print_oc
     from hlhbayes.design import text
     from hlhbayes.design.decision import Rule1S
     from hlhbayes.design.oc import oc_1s, sample_size_1s
@@ -639,12 +609,7 @@ def oc_cmd(
     click.echo(f"prior: {text.describe_with_ess(prior)}")
     click.echo(text.boundary_sentence(oc.design.boundary, n, rule.lower_tail))
     click.echo(f"type I error (P(success) at p = {rule.p0:g}): {text.probability(oc.type_i_error)}")
-    click.echo(
-        text.records_table(
-            oc.records(),
-            [("rate", "rate", text.rate), ("probability_success", "P(success)", text.probability)],
-        )
-    )
+    print_oc(oc.records())
 
 
 # ---------------------------------------------------------------------- sample size
@@ -829,6 +794,7 @@ def oc2_cmd(
     probabilities by numerical integration), then the probability of success at every pair of
     true rates exactly from binomial sums.
     """
+    from hlhbayes.cli.design_output import print_oc2
     from hlhbayes.design import text
     from hlhbayes.design.decision import Rule2S
     from hlhbayes.design.oc import Design2S, oc_2s_table
@@ -865,7 +831,7 @@ def oc2_cmd(
                 f"{text.exact(r['rate_control'])},{text.exact(r['probability_success'])}"
             )
         return
-    click.echo(text.oc2_report(rule, pt, pc, table.designs, lower_tail))
+    print_oc2(rule, pt, pc, table.designs, lower_tail)
 
 
 # ---------------------------------------------------------------------- pos

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from hlhbayes.cli.common import (
     emit_payload,
     logger,
     not_converged_line,
-    show_progress,
 )
 from hlhbayes.cli.dry_run import dry_run_payload
 from hlhbayes.cli.options import (
@@ -33,7 +33,10 @@ from hlhbayes.cli.options import (
     wait_options,
 )
 from hlhbayes.cli.progress_display import finish
+from hlhbayes.cli.tables import interval, print_table
+from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
+from hlhbayes.rounding import probability, rate
 
 
 @click.command(short_help="Fit a model and print the headline estimates.")
@@ -102,6 +105,15 @@ from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
     show_default=True,
     help="exact: quadrature instead of MCMC (random-effects only; instant).",
 )
+@click.option(
+    "--sensitivity/--no-sensitivity",
+    default=True,
+    show_default=True,
+    help="Also fit the sensitivity table a guideline reviewer asks for: the tau and sigma_eta "
+    "priors at half and double scale and half-Cauchy, series of fewer than 5 patients left "
+    "out, small series with every outcome favourable at half weight (one batch, about 20-40 s "
+    "more once compiled; stored in the run folder). Not for --method exact.",
+)
 @sampler_options(nuts=True)
 @output_options(
     "Run folder (default runs/<model>-<outcome>; an earlier run there moves to "
@@ -136,6 +148,7 @@ def fit(
     spec_path: Path | None,
     thresholds: tuple[float, ...],
     method: str,
+    sensitivity: bool,
     chains: int | None,
     draws: int | None,
     tune: int | None,
@@ -154,13 +167,18 @@ def fit(
     study: the MAP prior) with mean, median, 95% interval and P(rate > threshold); then what
     each estimate rests on (patients and studies with direct data, the uncertain share of strata
     of unknown composition, contraction from the prior, share borrowed, flags) and how much the
-    data say about each hyperparameter (contraction, power-scaling prior sensitivity); then a
-    diagnostics line. Exit 3 when the fit fails its convergence gate (results still written).
-    While another hlhbayes command writes the same run folder, waits for it before fitting.
+    data say about each hyperparameter (contraction, power-scaling prior sensitivity); then how
+    sensitive the estimates are (the sensitivity table: each scenario's rates and how far the
+    lower bound of the new-study rate moves; --no-sensitivity skips it); then a diagnostics
+    line. Exit 3 when the fit fails its convergence gate (results still written; a scenario of
+    the sensitivity table that fails its own is marked in the table, and the exit status stays
+    the fit's). While another hlhbayes command writes the same run folder, waits for it before
+    fitting.
     """
     from hlhbayes import pipeline
+    from hlhbayes.models import select_cells
     from hlhbayes.models.spec import command_line_priors, load_spec
-    from hlhbayes.runs import default_run_dir, plan_output, reserve, write_run
+    from hlhbayes.runs import SENSITIVITY_CSV, default_run_dir, plan_output, reserve, write_run
 
     log = logger(quiet)
     spec = load_spec(
@@ -187,12 +205,16 @@ def fit(
         thresholds=thresholds or spec.threshold_values(),
         method=method,
         table_columns={"study_col": study_col, "events_col": events_col, "total_col": total_col},
-        progress=show_progress(quiet),
         command=command_line(),
         etiologies=etiologies,
         lines=lines,
     )
     prepared = pipeline.prepare(request)
+    if method != "mcmc" and _given("sensitivity"):  # by default an exact fit goes without
+        raise HlhBayesError(
+            "--sensitivity: the sensitivity table refits by MCMC; it is not made for --method "
+            "exact (drop --sensitivity, or fit by MCMC)"
+        )
     default = default_run_dir(spec.model, spec.filters.outcome)
     header = _header(prepared)
     if dry_run:
@@ -208,6 +230,13 @@ def fit(
         target, keep_previous = plan_output(out, default, force)
         log(header)
         result = pipeline.run_fit(prepared, log)
+        if sensitivity and method == "mcmc":
+            from hlhbayes.living.reviewer import reviewer_sensitivity
+
+            cells = select_cells(prepared.model, etiologies, lines)
+            result.sensitivity = reviewer_sensitivity(
+                prepared, cells, result.records, result.diagnostics.converged, log, request.command
+            )
         write_run(result, target, keep_previous)
     if keep_previous is not None:
         log(f"the earlier run in {target} is kept in {keep_previous}")
@@ -218,6 +247,8 @@ def fit(
         payload = result.summary_json()
         payload["probabilities"] = result.probabilities
         payload["run"] = str(target)
+        if result.sensitivity is not None:
+            payload["sensitivity"] = result.sensitivity
         emit_json(payload)
     elif fmt == "csv":
         import pandas as pd
@@ -228,11 +259,15 @@ def fit(
         rows = with_support(records, result.support)
         frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + SUPPORT_COLUMNS)
         emit_frame(frame.assign(converged=d.converged), "csv")
+        if result.sensitivity is not None:  # one table on stdout: the other is in the run
+            log(f"sensitivity table: {target / SENSITIVITY_CSV}")
     else:
         _print_table(result, records, request.thresholds)
         _print_support(result, etiologies, lines)
         if not d.converged:  # the last line of the table says so itself
             click.echo(not_converged_line(d))
+        if result.sensitivity is not None:
+            _print_sensitivity(result.sensitivity)
     if method == "exact":
         log(f"exact posterior by quadrature (no MCMC); run folder: {target}")
     else:
@@ -241,11 +276,20 @@ def fit(
             f"diagnostics: max R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
             f"divergences {d.divergences}: {state}; run folder: {target}"
         )
+    _warn_sensitivity(result.sensitivity)
     if not d.converged:
         click.echo("WARNING: the fit did NOT converge; do not use these estimates.", err=True)
         for problem in d.problems():
             click.echo(f"  - {problem}", err=True)
         sys.exit(EXIT_NOT_CONVERGED)
+
+
+def _given(name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not its default)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source == ParameterSource.COMMANDLINE
 
 
 def _header(prepared) -> str:
@@ -265,17 +309,15 @@ def _shorten(text: str, width: int = 90) -> str:
 
 
 def _print_table(result, records, thresholds) -> None:
+    """The headline estimates: one row per cell and rate, P(rate > T) per threshold."""
+    import pandas as pd
+
     from hlhbayes.models.units import MODEL_ETIOLOGIES
 
     probs = {
         (p["quantity"], p["etiology"], p["line"], p["threshold"]): p["probability"]
         for p in result.probabilities
     }
-    head = (
-        f"{'etiology':<11}{'line':<7}{'quantity':<14}{'mean':>7}{'median':>8}  {'95% interval':<16}"
-    )
-    head += "".join(f"{'P(>' + format(t, 'g') + ')':>9}" for t in thresholds)
-    click.echo(head)
     order = {e: i for i, e in enumerate(MODEL_ETIOLOGIES)}
     rates = [r for r in records if r["quantity"] in ("rate_typical", "rate_new")]
     rates.sort(
@@ -285,15 +327,27 @@ def _print_table(result, records, thresholds) -> None:
             r["quantity"] != "rate_typical",
         )
     )
-    for r in rates:
-        line = (
-            f"{r['etiology'] or '-':<11}{r['line'] or '-':<7}{r['quantity']:<14}"
-            f"{r['mean']:>7.3f}{r['q50']:>8.3f}  [{r['q2.5']:.3f}, {r['q97.5']:.3f}]  "
-        )
-        line += "".join(
-            f"{probs[(r['quantity'], r['etiology'], r['line'], t)]:>9.3f}" for t in thresholds
-        )
-        click.echo(line)
+    heads = {t: f"P(>{t:g})" for t in thresholds}
+    frame = pd.DataFrame(
+        [
+            {
+                "etiology": r["etiology"],
+                "line": r["line"],
+                "quantity": r["quantity"],
+                "mean": r["mean"],
+                "median": r["q50"],
+                "95% interval": interval(r["q2.5"], r["q97.5"]),
+                **{
+                    heads[t]: probs[(r["quantity"], r["etiology"], r["line"], t)]
+                    for t in thresholds
+                },
+            }
+            for r in rates
+        ],
+        columns=["etiology", "line", "quantity", "mean", "median", "95% interval", *heads.values()],
+    )
+    formats = {"mean": rate, "median": rate, **dict.fromkeys(heads.values(), probability)}
+    print_table(frame, formats=formats, missing="-")
     hyper = [r for r in result.records if r["quantity"] not in ("rate_typical", "rate_new")]
     if hyper:
         click.echo(
@@ -313,18 +367,132 @@ def _moment(value: float | None) -> str:
 
 
 def _print_support(result, etiologies: tuple[str, ...], lines: tuple[str, ...]) -> None:
-    from hlhbayes.models import get_model, select_cells
-    from hlhbayes.support.words import table_lines
+    """What each estimate rests on: per cell, per hyperparameter, then the cells' words."""
+    import pandas as pd
 
-    if result.support is None:
+    from hlhbayes.models import get_model, select_cells
+    from hlhbayes.support import words
+
+    support = result.support
+    if support is None:
         return
-    click.echo("")
     cells = select_cells(get_model(result.model), etiologies, lines)
-    for line in table_lines(result.support, cells):
-        click.echo(line)
+    by_cell = {(c["etiology"], c["line"]): c for c in support["cells"]}
+    shown = [by_cell[key] for key in cells]
+    click.echo("")
+    click.echo(
+        "what each estimate rests on (patients and studies with direct data; uncertain: "
+        "expected share of strata of unknown composition):"
+    )
+    frame = pd.DataFrame(
+        [
+            {
+                "etiology": c["etiology"] or "-",
+                "line": c["line"] or "-",
+                "patients": c["direct_patients"],
+                "studies": c["direct_studies"],
+                "uncertain": c["uncertain_patients"],
+                "contraction": c["contraction"],
+                "borrowed": c["borrowed"],
+                "flag": words.flag_text(c["flags"]),
+            }
+            for c in shown
+        ]
+    )
+    two = words.fixed
+    print_table(
+        frame,
+        formats={
+            "patients": words.number,
+            "uncertain": words.number,
+            "contraction": two,
+            "borrowed": two,
+        },
+        missing="n/a",
+    )
+    hyper = support["hyperparameters"]
+    if hyper:
+        click.echo("")
+        frame = pd.DataFrame(
+            [
+                {
+                    "hyperparameter": h["quantity"],
+                    "contraction": h["contraction"],
+                    "psense prior": h["psense_prior"],
+                    "likelihood": h["psense_likelihood"],
+                    "diagnosis": words.diagnosis_text(h["psense_diagnosis"]),
+                }
+                for h in hyper
+            ]
+        )
+        three = functools.partial(words.fixed, digits=3)
+        formats = {"contraction": two, "psense prior": three, "likelihood": three}
+        print_table(frame, formats=formats, missing="n/a")
+    for c in shown:
+        if c["flags"]:
+            click.echo(f"{words.cell_label(c)}: {c['words']}")
+    for h in hyper:
+        if h["words"]:
+            click.echo(f"{h['words']} ({h['quantity']} contraction {h['contraction']:.2f})")
+
+
+def _print_sensitivity(record) -> None:
+    import pandas as pd
+
+    from hlhbayes.cli.tables import print_table
+    from hlhbayes.living.reviewer import compact_rows, largest_shift
+
+    rows = record["rows"]
+    frame = pd.DataFrame(compact_rows(rows))
+    if frame["etiology"].isna().all():  # a model without cells
+        frame = frame.drop(columns=["etiology", "line"])
+    click.echo("")
+    click.echo(
+        "how sensitive is this answer (typical: a typical study, new: a new study, with 95% "
+        "intervals; new lower vs fit: how far the lower bound of the new-study rate moves):"
+    )
+    print_table(frame)
+    seen = set()
+    for r in rows:
+        if r["status"] != "ok" and r["reason"] and (r["scenario"], r["reason"]) not in seen:
+            seen.add((r["scenario"], r["reason"]))
+            click.echo(f"{r['scenario']}: {r['status']} ({r['reason']})")
+    top = largest_shift(rows)
+    if top is not None:
+        cell = f" for {top['etiology']}/{top['line']}" if top["etiology"] else ""
+        base = top["lower"] - top["lower_vs_baseline"]
+        click.echo(
+            f"moves most{cell}: {top['scenario']} ({top['change']}) takes the lower bound of the "
+            f"new-study rate from {base:.3f} to {top['lower']:.3f} "
+            f"({top['lower_vs_baseline']:+.3f})"
+        )
+
+
+def _warn_sensitivity(record) -> None:
+    """Say on stderr, whatever the format, when a scenario of the table did not converge."""
+    if record is None:
+        return
+    from hlhbayes.living.reviewer import BASELINE
+
+    failed = sorted(
+        {
+            r["scenario"]
+            for r in record["rows"]
+            if r["status"] == "not converged" and r["scenario"] != BASELINE
+        }
+    )
+    if failed:
+        click.echo(
+            f"WARNING: {len(failed)} sensitivity scenario(s) did NOT converge ("
+            f"{', '.join(failed)}): marked 'not converged' in the table; do not use their "
+            "numbers.",
+            err=True,
+        )
 
 
 def _print_dry_run(prepared, header) -> None:
+    import pandas as pd
+
     from hlhbayes import pipeline
 
     spec = prepared.request.spec
@@ -332,10 +500,13 @@ def _print_dry_run(prepared, header) -> None:
     click.echo(f"model: {spec.model} (spec: {spec.source or 'built-in defaults'})")
     text = prepared.model.text
     click.echo(text.equations)
-    click.echo("priors:")
-    for name, prior in spec.priors.items():
-        meaning = text.parameters.get(name, "")
-        click.echo(f"  {name:<10}~ {prior!s:<18}{meaning}".rstrip())
+    priors = pd.DataFrame(
+        [
+            {"parameter": name, "prior": str(prior), "meaning": text.parameters.get(name, "")}
+            for name, prior in spec.priors.items()
+        ]
+    )
+    print_table(priors, title="priors:")
     if spec.options:
         click.echo("options: " + ", ".join(f"{k}={v}" for k, v in spec.options.items()))
     f = spec.filters
@@ -356,17 +527,25 @@ def _print_dry_run(prepared, header) -> None:
     if prepared.request.method == "exact":
         return
     check = pipeline.prior_check(prepared)
-    click.echo("prior predictive (2.5%, 50%, 97.5%):")
+    rows = []
     for name, q in check["quantiles"].items():
         values = q.values
         if values.ndim == 1:
-            click.echo(f"  {name:<13}{values[0]:8.3f}{values[1]:8.3f}{values[2]:8.3f}")
+            rows.append({"quantity": name, "2.5%": values[0], "50%": values[1], "97.5%": values[2]})
         else:
             flat = values.reshape(3, -1)
-            click.echo(
-                f"  {name:<13}{flat[0].min():8.3f}{float(sorted(flat[1])[len(flat[1]) // 2]):8.3f}"
-                f"{flat[2].max():8.3f}  (range over cells)"
+            rows.append(
+                {
+                    "quantity": name,
+                    "2.5%": flat[0].min(),
+                    "50%": float(sorted(flat[1])[len(flat[1]) // 2]),
+                    "97.5%": flat[2].max(),
+                    "": "range over cells",
+                }
             )
+    frame = pd.DataFrame(rows, columns=["quantity", "2.5%", "50%", "97.5%", ""])
+    formats = dict.fromkeys(["2.5%", "50%", "97.5%"], rate)
+    print_table(frame, title="prior predictive:", formats=formats)
     ev = check["events"]
     lo, mid, hi = ev["predicted_events_95"]
-    click.echo(f"  observed events {ev['events']}; prior predictive {mid:.0f} [{lo:.0f}, {hi:.0f}]")
+    click.echo(f"observed events {ev['events']}; prior predictive {mid:.0f} [{lo:.0f}, {hi:.0f}]")

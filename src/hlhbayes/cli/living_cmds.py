@@ -16,7 +16,6 @@ from hlhbayes.cli.common import (
     emit_payload,
     logger,
     not_converged_line,
-    show_progress,
 )
 from hlhbayes.cli.options import (
     Choice,
@@ -32,7 +31,6 @@ from hlhbayes.cli.options import (
     table_format_option,
     wait_options,
 )
-from hlhbayes.models.units import MODEL_ETIOLOGIES
 
 
 def _warn_not_converged(what: str) -> None:
@@ -179,6 +177,7 @@ def _units(prepared) -> str:
 
 
 def _print_update(u) -> None:
+    from hlhbayes.cli.living_output import print_changes, print_conflicts
     from hlhbayes.living import compare, conflict
 
     plan = u.plan
@@ -208,8 +207,7 @@ def _print_update(u) -> None:
     for note in notes:
         click.echo(f"note: {note}")
     if u.comparison is not None:
-        for line in compare.table_lines(u.comparison.frame):
-            click.echo(line)
+        print_changes(u.comparison.frame)
         top = compare.largest_shifts(u.comparison.frame)
         if len(top):
             click.echo(
@@ -223,8 +221,7 @@ def _print_update(u) -> None:
             "prior-data conflict of the new studies with the previous fit's predictive "
             f"(two-sided mid-p; flagged when < {conflict.CONFLICT_LEVEL}):"
         )
-        for line in conflict.table_lines(u.conflict):
-            click.echo(line)
+        print_conflicts(u.conflict)
         flagged = [r for r in u.conflict if r["conflict"]]
         click.echo(
             f"{len(flagged)} of {len(u.conflict)} new units in conflict with the previous fit"
@@ -261,12 +258,12 @@ def compare(run_a: Path, run_b: Path, fmt: str, figure: Path | None, no_figure: 
     ((mean_B - mean_A) / sd_A) and the change of the interval's width (absolute and relative).
     Runs of different models or outcomes are refused.
     """
+    from hlhbayes.cli.living_output import print_changes
     from hlhbayes.living.compare import (
         compare_runs,
         default_figure,
         label,
         largest_shifts,
-        table_lines,
         write_figure,
     )
 
@@ -295,8 +292,7 @@ def compare(run_a: Path, run_b: Path, fmt: str, figure: Path | None, no_figure: 
         )
     for note in result.notes:
         click.echo(f"note: {note}")
-    for line in table_lines(result.frame):
-        click.echo(line)
+    print_changes(result.frame)
     top = largest_shifts(result.frame)
     if len(top):
         click.echo(
@@ -383,7 +379,7 @@ def cumulative(
     study_order(prepared, steps)  # validate before compiling anything
     with reserve(output_path("cumulative", spec.model, spec.filters.outcome, out)):
         folder = output_dir("cumulative", spec.model, spec.filters.outcome, out, force)
-        result = run_cumulative(prepared, steps, log, progress=show_progress(quiet))
+        result = run_cumulative(prepared, steps, log)
         write_cumulative(result, folder, cells, force)
     log(f"output folder: {folder}")
     frame = result.frame()
@@ -402,7 +398,9 @@ def cumulative(
     elif fmt == "csv":
         emit_frame(frame, "csv")
     else:
-        _print_cumulative(rates, shown)
+        from hlhbayes.cli.living_output import print_steps
+
+        print_steps(rates, shown)
     if not result.converged:
         _warn_not_converged("at least one step")
 
@@ -411,39 +409,6 @@ def _json_rows(frame) -> list[dict[str, Any]]:
     from hlhbayes.living.compare import frame_records
 
     return frame_records(frame)
-
-
-def _print_cumulative(rates, shown) -> None:
-    click.echo(
-        f"{'step':<5}{'study added':<26}{'year':>5}{'n':>4}  {'etiology':<11}{'line':<7}"
-        f"{'quantity':<14}{'mean':>7}  {'95% interval':<16}  converged"
-    )
-    etiologies = {e: i for i, e in enumerate(MODEL_ETIOLOGIES)}
-    rows = sorted(
-        rates.to_dict(orient="records"),
-        key=lambda r: (
-            r["step"],
-            etiologies.get(r["etiology"], -1),
-            r["line"] or "",
-            r["quantity"] != "rate_typical",
-        ),
-    )
-    for r in rows:
-        year = "" if r["year"] is None or r["year"] != r["year"] else str(int(r["year"]))
-        click.echo(
-            f"{r['step']:<5}{r['study']:<26}{year:>5}{r['studies']:>4}  {r['etiology'] or '-':<11}"
-            f"{r['line'] or '-':<7}{r['quantity']:<14}{r['mean']:>7.3f}  "
-            f"[{r['q2.5']:.3f}, {r['q97.5']:.3f}]  {'yes' if r['converged'] else 'NO'}"
-        )
-    tau = shown[shown["quantity"] == "tau"]
-    if len(tau):
-        click.echo(
-            "tau by step: "
-            + "; ".join(
-                f"{r['step']}: {r['mean']:.2f} [{r['q2.5']:.2f}, {r['q97.5']:.2f}]"
-                for r in tau.to_dict(orient="records")
-            )
-        )
 
 
 @click.command(short_help="Headline estimates under alternative choices.")
@@ -511,7 +476,9 @@ def sensitivity(
         sens.build_scenarios(spec, data_path, prepared.units, prepared.base), _patterns(scenarios)
     )
     if list_only:
-        _list_scenarios(sens.plan_scenarios(chosen, cells, prepared))
+        from hlhbayes.cli.living_output import print_plans
+
+        print_plans(sens.plan_scenarios(chosen, cells, prepared), _units)
         return
     with reserve(output_path("sensitivity", spec.model, spec.filters.outcome, out)):
         folder = output_dir("sensitivity", spec.model, spec.filters.outcome, out, force)
@@ -531,38 +498,8 @@ def sensitivity(
     elif fmt == "csv":
         emit_frame(frame, "csv")
     else:
-        _print_sensitivity(frame)
+        from hlhbayes.cli.living_output import print_scenarios
+
+        print_scenarios(frame)
     if not result.converged:
         _warn_not_converged("at least one scenario")
-
-
-def _print_sensitivity(frame) -> None:
-    click.echo(
-        f"{'scenario':<34}{'etiology':<11}{'line':<7}{'quantity':<14}{'mean':>7}  "
-        f"{'95% interval':<16}  {'studies':>7}  status"
-    )
-    for r in frame.to_dict(orient="records"):
-        if r["mean"] is None or r["mean"] != r["mean"]:
-            numbers = f"{'':>7}  {'':<16}"
-        else:
-            numbers = f"{r['mean']:>7.3f}  [{r['q2.5']:.3f}, {r['q97.5']:.3f}]"
-        studies = "" if r["studies"] is None or r["studies"] != r["studies"] else int(r["studies"])
-        status = r["status"] + (
-            f": {r['reason']}" if r["status"] in ("not estimable", "not run") else ""
-        )
-        click.echo(
-            f"{r['scenario']:<34}{r['etiology'] or '-':<11}{r['line'] or '-':<7}"
-            f"{r['quantity']:<14}{numbers}  {studies!s:>7}  {status}"
-        )
-
-
-def _list_scenarios(plans) -> None:
-    click.echo(f"{'scenario':<34}{'group':<22}{'units':<36}{'plan':<16}description")
-    for ch in plans:
-        sc = ch.scenario
-        units = _units(ch.prepared) if ch.prepared is not None else "-"
-        plan = {"fit": "fit", "not run": "not run", "not estimable": "not estimable"}[ch.status]
-        if ch.status == "fit" and ch.missing:
-            plan = "fit (partly)"
-        reason = f" [{ch.reason}]" if ch.reason else ""
-        click.echo(f"{sc.name:<34}{sc.group:<22}{units:<36}{plan:<16}{sc.description}{reason}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hlhbayes.cli.common import command_line
+from hlhbayes.cli.common import command_line, logger
 from hlhbayes.cli.options import (
     cell_options,
     format_option,
@@ -15,6 +15,7 @@ from hlhbayes.cli.options import (
     threshold_option,
     wait_options,
 )
+from hlhbayes.cli.progress_display import finish
 
 
 @click.command(short_help="Write the report of a fit.")
@@ -50,6 +51,12 @@ from hlhbayes.cli.options import (
     is_flag=True,
     help="Report a run whose data hash no longer matches its data (a banner says so).",
 )
+@click.option(
+    "--sensitivity",
+    is_flag=True,
+    help="If the run has no sensitivity table for the cells shown (fitted with "
+    "--no-sensitivity, or before it existed), fit it first and keep it in the run folder.",
+)
 @quiet_option
 @wait_options
 def report(
@@ -61,6 +68,7 @@ def report(
     lines: tuple[str, ...],
     thresholds: tuple[float, ...],
     allow_stale: bool,
+    sensitivity: bool,
     quiet: bool,
 ) -> None:
     """Write the report of a fit.
@@ -72,8 +80,9 @@ def report(
     priors and sampler settings, convergence diagnostics (with a NOT CONVERGED banner when the
     fit failed its gate) and PSIS-LOO, the estimated rates with 95% intervals and P(rate > T),
     and figures (forest plot, densities, prior vs posterior, trace and rank plots, posterior
-    predictive check). With --out-dir, the report goes to OUT_DIR/NAME/ instead. Prints the
-    files written.
+    predictive check), and how sensitive the answer is (the run's sensitivity table, which fit
+    makes by default; --sensitivity makes it for a run without one). With --out-dir, the report
+    goes to OUT_DIR/NAME/ instead. Prints the files written.
     """
     import matplotlib
 
@@ -96,7 +105,10 @@ def report(
             command=command_line(),
         ),
         allow_stale=allow_stale,
+        sensitivity=sensitivity,
+        log=logger(quiet),
     )
+    finish()  # a live progress display (of the sensitivity table) ends before the paths
     for path in paths:
         click.echo(str(path))
     if not quiet:

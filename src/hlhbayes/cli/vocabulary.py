@@ -66,6 +66,9 @@ VOCABULARY: dict[str, str] = {
     "--list": "List the scenarios and exit (sensitivity)",
     "--name": "The report folder's name",
     "--allow-stale": "Report a run whose evidence base has changed since",
+    "--sensitivity": "The sensitivity table of a fit (priors at half and double scale and "
+    "half-Cauchy, small series out or down-weighted): fit makes it unless --no-sensitivity; "
+    "report makes it for a run without one",
     # design
     "--components": "Number of beta mixture components",
     "--robust": "Weight (a probability) of a vague component added to the MAP prior",

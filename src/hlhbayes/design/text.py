@@ -1,95 +1,30 @@
-"""Plain-text renderings of priors, ESS and operating characteristics (the CLI's tables).
+"""Design results in words: priors, ESS notes, sample-size sentences, in the rounding rule.
 
-**The rounding rule.** Every number a design command prints passes through one of three
-helpers: :func:`number` (about three significant digits: shapes, effective sample sizes,
-standard deviations, log-likelihoods), :func:`rate` (three decimals: response rates, their
-means, quantiles and differences) and :func:`probability` (three decimals, with ``<0.001`` and
-``>0.999`` for values that are not exactly 0 or 1: weights, posterior probabilities, power).
-``--format json`` (and CSV, through :func:`exact`) carries full precision.
+Every number printed here passes through the rounding rule of ``hlhbayes.rounding``
+(``number``, ``compact``, ``rate``, ``probability``; the design commands take them from here);
+``--format json`` (and CSV, through :func:`exact`) carries full precision. The commands' tables
+are drawn by ``hlhbayes.cli.design_output``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hlhbayes.design.decision import Rule2S
 from hlhbayes.design.em import MixtureFit
 from hlhbayes.design.mixture import BetaMixture
 from hlhbayes.design.oc import SampleSize
-from hlhbayes.design.predictive import Predictive
-
-SIGNIFICANT = 3
-"""Significant digits of a printed number (:func:`number`)."""
-
-DECIMALS = 3
-"""Decimals of a printed rate or probability (:func:`rate`, :func:`probability`)."""
-
-SUMMARY_KEYS = ("mean", "sd", "q2.5", "q50", "q97.5")
-SUMMARY_HEADERS = ("mean", "sd", "2.5%", "50%", "97.5%")
+from hlhbayes.rounding import DECIMALS, compact, number, probability, rate
 
 NOTE_WIDTH = 100
 """Notes are wrapped to this width (``note:`` and a space, then an indent of six spaces)."""
 
-Formatter = Callable[[Any], str]
 
-
-# ---------------------------------------------------------------------- the rounding rule
-def number(value: float | None, digits: int = SIGNIFICANT) -> str:
-    """``value`` to ``digits`` significant digits; its whole part is never rounded away.
-
-    ``36.817`` -> ``36.8``, ``7.2`` -> ``7.20``, ``0.084233`` -> ``0.0842``, ``4250.8`` ->
-    ``4251``, ``0`` -> ``0``; below ``1e-4`` in size, scientific (``1.23e-05``); ``None`` ->
-    ``-``.
-    """
-    if value is None:
-        return "-"
-    x = float(value)
-    if not math.isfinite(x):
-        return str(x)
-    if x == 0:
-        return "0"
-    rounded = float(f"{x:.{digits - 1}e}")  # the carry of 9.996 -> 10.0 moves the exponent
-    exponent = math.floor(math.log10(abs(rounded)))
-    if exponent < -4:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{max(0, digits - 1 - exponent)}f}"
-
-
-def compact(value: float) -> str:
-    """:func:`number` without trailing zeros, for prose: ``Beta(1, 1)``, ``Beta(12.1, 1.48)``."""
-    text = number(value)
-    if "." in text and "e" not in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def rate(value: float | None, decimals: int = DECIMALS) -> str:
-    """A rate (or a difference of rates) to ``decimals`` decimals (``None`` -> ``-``)."""
-    if value is None:
-        return "-"
-    text = f"{float(value):.{decimals}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-def probability(value: float | None, decimals: int = DECIMALS) -> str:
-    """A probability to ``decimals`` decimals; ``<0.001`` / ``>0.999`` when not exactly 0 / 1."""
-    if value is None:
-        return "-"
-    x = float(value)
-    half = 0.5 * 10.0**-decimals
-    if 0.0 < x < half:
-        return f"<{10.0**-decimals:.{decimals}f}"
-    if 1.0 - half <= x < 1.0:
-        return f">{1.0 - 10.0**-decimals:.{decimals}f}"
-    return rate(x, decimals)
-
-
+# ---------------------------------------------------------------------- numbers
 def probability_against(value: float, cutoff: float, most: int = 7) -> str:
     """A probability compared with ``cutoff``: more decimals only where three would tie.
 
@@ -106,80 +41,6 @@ def probability_against(value: float, cutoff: float, most: int = 7) -> str:
 def exact(value: float) -> str:
     """Full precision (the shortest text that reads back as the same float), for CSV."""
     return repr(float(value))
-
-
-# ---------------------------------------------------------------------- tables
-def records_table(
-    records: Sequence[Mapping[str, object]],
-    columns: Sequence[tuple[str, str] | tuple[str, str, Formatter]],
-    left: int = 0,
-) -> str:
-    """An aligned table of ``records``; ``columns`` are ``(key, header[, formatter])``.
-
-    Without a formatter a float is printed by :func:`number`, a flag as yes/no. The first
-    ``left`` columns are aligned left (row names), the others right.
-    """
-    formatters = [c[2] if len(c) == 3 else _cell for c in columns]  # type: ignore[misc]
-    cells = [[f(r.get(c[0])) for c, f in zip(columns, formatters, strict=True)] for r in records]
-    widths = [
-        max(len(c[1]), *(len(row[i]) for row in cells)) if cells else len(c[1])
-        for i, c in enumerate(columns)
-    ]
-    align = ["<" if i < left else ">" for i in range(len(columns))]
-    rows = [[c[1] for c in columns], *cells]
-    return "\n".join(
-        "  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, float | np.floating):
-        return number(float(value))
-    return str(value)
-
-
-def mixture_table(mix: BetaMixture, prior: BetaMixture | None = None) -> str:
-    """One row per component: weight, a, b and the component mean.
-
-    With ``prior`` (the mixture before the data), its weights too: the weights a posterior
-    moved away from, by each component's marginal likelihood.
-    """
-    rows: list[dict[str, object]] = []
-    for k in range(mix.n_components):
-        row: dict[str, object] = {"comp": k + 1}
-        if prior is not None:
-            row["prior_w"] = float(prior.weights[k])
-        row |= {
-            "w": float(mix.weights[k]),
-            "a": float(mix.a[k]),
-            "b": float(mix.b[k]),
-            "mean": float(mix.component_means[k]),
-        }
-        rows.append(row)
-    columns: list[tuple[str, str, Formatter]] = [("comp", "comp", str)]
-    if prior is not None:
-        columns.append(("prior_w", "prior w", probability))
-    columns += [
-        ("w", "w", probability),
-        ("a", "a", number),
-        ("b", "b", number),
-        ("mean", "mean", rate),
-    ]
-    return records_table(rows, columns)
-
-
-def summary_table(rows: Iterable[tuple[str, Mapping[str, float]]]) -> str:
-    """Rows of mean, sd and 2.5/50/97.5% quantiles (the sd by :func:`number`, the rest rates)."""
-    records = [{"name": name, **values} for name, values in rows]
-    columns: list[tuple[str, str, Formatter]] = [("name", "", str)]
-    for key, header in zip(SUMMARY_KEYS, SUMMARY_HEADERS, strict=True):
-        columns.append((key, header, number if key == "sd" else rate))
-    return records_table(records, columns, left=1)
 
 
 ESS_NAMES = {"elir": "ELIR", "moment": "moment", "morita": "Morita", "elir_logit": "ELIR (logit)"}
@@ -405,42 +266,6 @@ def posterior_payload(
     }
 
 
-def posterior_report(prior: BetaMixture, post: BetaMixture, responders: int, n: int) -> str:
-    """The table form of ``hlhbayes design posterior``: mixture, summaries, ESS with notes."""
-    many = post.n_components > 1
-    lines = [
-        f"prior: {describe_prior(prior)}",
-        f"data: {responders} responders of {n}",
-        "",
-        f"posterior mixture ({post.n_components} component{'s' if many else ''}):",
-        mixture_table(post, prior=prior),
-        "",
-        summary_table([("prior", prior.summary()), ("posterior", post.summary())]),
-    ]
-    for name, mix in (("prior", prior), ("posterior", post)):
-        first, *notes = ess_lines(mix)
-        lines += [f"{name} {first}", *notes]
-    return "\n".join(lines)
-
-
-def predictive_report(pred: Predictive) -> str:
-    """The table form of ``hlhbayes design predictive``: summary line, then P(Y = y), P(Y <= y)."""
-    s = pred.summary()
-    head = (
-        f"responders among {pred.n} future patients: mean {number(s['mean'])}, sd "
-        f"{number(s['sd'])}; 2.5% {s['q2.5']:g}, 50% {s['q50']:g}, 97.5% {s['q97.5']:g}"
-    )
-    table = records_table(
-        pred.records(),
-        [
-            ("responders", "y"),
-            ("probability", "P(Y = y)", probability),
-            ("cumulative", "P(Y <= y)", probability),
-        ],
-    )
-    return "\n".join([f"prior: {describe_prior(pred.distribution)}", head, table])
-
-
 def boundary_sentence(boundary: int | None, n: int, lower_tail: bool) -> str:
     """``boundary: 9; success with at least 9 responders of 30`` (or ``at most``, or none)."""
     if boundary is None:
@@ -478,57 +303,3 @@ def size_sentence(size: SampleSize, where: str, what: str) -> str:
             f"(stays above up to {size.n_max})"
         )
     return out
-
-
-def oc2_report(
-    rule: Rule2S,
-    prior_t: BetaMixture,
-    prior_c: BetaMixture,
-    designs: Sequence[Mapping[str, Any]],
-    lower_tail: bool,
-) -> str:
-    """The table form of ``hlhbayes design oc2``: priors, then per design boundary and OC."""
-    lines = [
-        f"two arms: success if {rule.describe()}",
-        f"treatment prior: {describe_with_ess(prior_t)}",
-        f"control prior:   {describe_with_ess(prior_c)}",
-    ]
-    word = "at most" if lower_tail else "at least"
-    for entry in designs:
-        b = entry["boundary"]
-        never = "-1" if lower_tail else entry["n_treatment"] + 1
-        lines += [
-            "",
-            f"design n_treat = {entry['n_treatment']}, n_control = {entry['n_control']}",
-            f"boundary (success with {word} b treatment responders; {never} = never):",
-            "  y_c: " + " ".join(f"{i:>3}" for i in range(len(b))),
-            "  b:   " + " ".join(f"{v:>3}" for v in b),
-        ]
-        for item in entry.get("delta_for_target", []):
-            d = item["delta"]
-            value = "not reached" if d is None else rate(d)
-            lines.append(
-                f"difference with power {entry['target_power']:g} at p_c = "
-                f"{rate(item['rate_control'])}: {value}"
-            )
-        records = [
-            {
-                "p_t": r["rate_treatment"],
-                "p_c": r["rate_control"],
-                "diff": r["rate_treatment"] - r["rate_control"],
-                "p": r["probability_success"],
-            }
-            for r in entry["oc"]
-        ]
-        lines.append(
-            records_table(
-                records,
-                [
-                    ("p_t", "p_t", rate),
-                    ("p_c", "p_c", rate),
-                    ("diff", "p_t - p_c", rate),
-                    ("p", "P(success)", probability),
-                ],
-            )
-        )
-    return "\n".join(lines)

@@ -185,36 +185,3 @@ def label(row: dict[str, Any] | pd.Series) -> str:
     """``rate_new infection/later`` or ``tau``."""
     cell = "/".join(str(row[k]) for k in ("etiology", "line") if not _missing(row[k]))
     return f"{row['quantity']} {cell}".strip()
-
-
-def table_lines(frame: pd.DataFrame) -> list[str]:
-    """The comparison as an aligned text table (before, after, shift, width change)."""
-    lines = [
-        f"{'quantity':<14}{'etiology':<12}{'line':<7}{'before (A)':<24}{'after (B)':<24}"
-        f"{'shift (SD)':>10}  width change"
-    ]
-    for row in frame.to_dict(orient="records"):
-        width = (
-            ""
-            if _missing(row["width_change"])
-            else f"{row['width_change']:+.3f}"
-            + ("" if _missing(row["width_change_rel"]) else f" ({row['width_change_rel']:+.0%})")
-        )
-        shift = "" if _missing(row["shift_sd"]) else f"{row['shift_sd']:+.2f}"
-        lines.append(
-            f"{row['quantity']:<14}{_cell(row['etiology']):<12}{_cell(row['line']):<7}"
-            f"{_interval(row, 'a'):<24}{_interval(row, 'b'):<24}{shift:>10}  {width:<18}".rstrip()
-        )
-    return lines
-
-
-def _cell(value: Any) -> str:
-    return "-" if _missing(value) else str(value)
-
-
-def _interval(row: dict[str, Any], suffix: str) -> str:
-    if _missing(row[f"mean_{suffix}"]):
-        return "(absent)"
-    return (
-        f"{row[f'mean_{suffix}']:.3f} [{row[f'q2.5_{suffix}']:.3f}, {row[f'q97.5_{suffix}']:.3f}]"
-    )

@@ -149,19 +149,3 @@ def _judge(result: dict[str, Any], level: float) -> dict[str, Any]:
     result["direction"] = "fewer" if result["p_lower"] < result["p_upper"] else "more"
     result["conflict"] = result["p_value"] < level
     return result
-
-
-def table_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """The conflict rows as an aligned text table."""
-    lines = [
-        f"{'study':<22}{'unit':<28}{'observed':>9}  {'predicted mean [95%]':<22}{'mid-p':>7}  flag"
-    ]
-    for r in rows:
-        unit = r["unit"] if r["kind"] != "stratum" else f"stratum {r['unit']}"
-        predicted = f"{r['predicted_mean']:.1f} [{r['predicted_q2.5']}, {r['predicted_q97.5']}]"
-        flag = f"CONFLICT ({r['direction']} than predicted)" if r["conflict"] else "-"
-        lines.append(
-            f"{r['study']:<22}{unit:<28}{str(r['observed']) + '/' + str(r['total']):>9}  "
-            f"{predicted:<22}{r['p_value']:>7.3f}  {flag}"
-        )
-    return lines

@@ -172,7 +172,6 @@ def run_cumulative(
     prepared: pipeline.Prepared,
     order: tuple[str, ...] = (),
     log: Log = _silent,
-    progress: bool = False,
 ) -> CumulativeResult:
     """Fit the analysis after each study of the order: every step in one compiled program."""
     from hlhbayes.inference import Scenario, sample_scenarios

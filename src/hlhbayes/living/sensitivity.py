@@ -136,7 +136,8 @@ def prior_variants(prior: Prior) -> list[Prior]:
     return out
 
 
-def _prior_scenarios(spec: Spec) -> list[Scenario]:
+def prior_scenarios(spec: Spec) -> list[Scenario]:
+    """The prior scenarios: each prior of :data:`SCALE_PRIORS` the model has, varied."""
     out = []
     for name, group in SCALE_PRIORS.items():
         if name not in spec.priors:
@@ -161,7 +162,12 @@ def series_sizes(units: Units) -> dict[str, tuple[int, int]]:
     return {sid: (int(patients[i]), int(events[i])) for i, sid in enumerate(units.studies)}
 
 
-def _small_study_scenarios(spec: Spec, units: Units, excluded: list[str]) -> list[Scenario]:
+def small_study_scenarios(spec: Spec, units: Units, excluded: list[str]) -> list[Scenario]:
+    """``no-small-series`` and ``downweight-small-extreme`` of ``units``.
+
+    ``excluded``: the studies the baseline already leaves out (``no-small-series`` adds the
+    small ones to them).
+    """
     sizes = series_sizes(units)
     small = [sid for sid, (n, _) in sizes.items() if n < SMALL_SERIES]
     no_small = Scenario(
@@ -205,9 +211,9 @@ def build_scenarios(
     f = spec.filters
     tau = spec.priors["tau"]
     out = [Scenario("baseline", "baseline", f"the saved spec (tau ~ {tau})")]
-    out += _prior_scenarios(spec)
+    out += prior_scenarios(spec)
     excluded = list(f.exclude_studies)
-    out += _small_study_scenarios(spec, units, excluded)
+    out += small_study_scenarios(spec, units, excluded)
     for sid in units.studies:
         out.append(
             Scenario(

@@ -76,6 +76,22 @@ class Spec:
         """The spec's thresholds, in its order."""
         return tuple(t.value for t in self.thresholds)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Spec:
+        """The spec as :meth:`to_dict` recorded it (a run's provenance), merged already."""
+        thresholds = tuple(
+            Threshold(float(t["value"]), str(t["reason"])) for t in data.get("thresholds") or ()
+        )
+        return cls(
+            model=str(data["model"]),
+            priors={name: Prior.from_dict(p) for name, p in data["priors"].items()},
+            options=dict(data.get("options") or {}),
+            filters=Filters.from_dict(data["filters"]),
+            sampler=dict(data.get("sampler") or {}),
+            source=data.get("source"),
+            thresholds=thresholds or DEFAULT_THRESHOLDS,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Serialisable form (for provenance and reports)."""
         return {

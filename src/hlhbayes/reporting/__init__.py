@@ -8,15 +8,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from hlhbayes import runs
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.locking import hold
 from hlhbayes.reporting import pdf
-from hlhbayes.reporting.context import ReportOptions, build_context
+from hlhbayes.reporting.context import ReportOptions, build_context, focus_cells
 from hlhbayes.reporting.loading import CheckedRun, open_run
 from hlhbayes.reporting.render import FILES, FORMATS, check_name, report_guard, write_files
+from hlhbayes.reporting.sensitivity import ensure_sensitivity
 
 
 def default_name(run: Path) -> str:
@@ -45,6 +47,8 @@ def write_report(
     fmt: str = "both",
     options: ReportOptions | None = None,
     allow_stale: bool = False,
+    sensitivity: bool = False,
+    log: Callable[[str], None] = lambda _m: None,
 ) -> list[Path]:
     """Write the report of the run folder ``run`` (see :func:`report_target` for where).
 
@@ -53,6 +57,10 @@ def write_report(
     :class:`~hlhbayes.errors.HlhBayesError` (one line) for a folder that is not a run, a stale
     run (unless ``allow_stale``), bad options and a PDF without Chromium; nothing is written
     then.
+
+    ``sensitivity``: when the run has no sensitivity table for the cells shown, fit it first
+    (as ``fit`` would have; progress on ``log``) and keep it in the run folder; without it, a
+    run with no table gets a sentence saying how to make one.
     """
     if fmt not in FORMATS:
         raise HlhBayesError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -62,7 +70,10 @@ def write_report(
     # one report into one folder at a time, held from before the figures are drawn
     with hold(report_guard(target)):
         opened = open_run(Path(run), allow_stale=allow_stale)
-        context = build_context(opened, options or ReportOptions())
+        options = options or ReportOptions()
+        if sensitivity:
+            ensure_sensitivity(opened, focus_cells(opened, options), log, options.command)
+        context = build_context(opened, options)
         return write_files(context, target, fmt)
 
 

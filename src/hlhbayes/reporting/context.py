@@ -22,6 +22,7 @@ from hlhbayes.reporting.findings import findings_context
 from hlhbayes.reporting.forest import forest_table
 from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.ranks import RankCheck, rank_check, rank_note
+from hlhbayes.reporting.sensitivity import sensitivity_context
 from hlhbayes.reporting.support import support_context, support_of
 from hlhbayes.reporting.text import question
 from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK, Diagnostics
@@ -120,7 +121,11 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         tables.hyperparameter_table(run),
     ]
     support = support_context(run, cells)
-    for t in [*table_list, *support["tables"].values()]:
+    sensitivity = sensitivity_context(run, cells)
+    shown_tables = [*table_list, *support["tables"].values()]
+    if sensitivity["shown"]:
+        shown_tables.append(sensitivity["table"])
+    for t in shown_tables:
         t["glossary"] = plain.glossary(
             t["id"], max_r_hat=f"{MAX_R_HAT:g}", min_ess=f"{MIN_ESS_BULK:g}"
         )
@@ -143,6 +148,7 @@ def build_context(run: CheckedRun, options: ReportOptions) -> dict[str, Any]:
         "approximation": run.model.text.note,
         "tables": {t["id"]: t for t in table_list},
         "support": support,
+        "sensitivity": sensitivity,
         "gate": _gate(run),
         "loo_lines": loo_lines,
         "figures": _figures(run, rows, cells, posterior, outcome, ranks),

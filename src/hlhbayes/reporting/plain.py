@@ -55,6 +55,13 @@ GLOSSARY = {
         "Contraction: how much the data narrowed the prior (1: completely, 0: not at all). "
         "Borrowed: how much of the estimate comes from other triggers and lines."
     ),
+    "sensitivity": (
+        "Each scenario changes one choice of this analysis: how much the studies (or the "
+        "triggers) are assumed to differ, through a prior half or twice as wide, or heavy-tailed "
+        "(half-Cauchy: large differences more plausible); or the small series, left out (fewer "
+        "than 5 patients) or counted at half weight (fewer than 10 patients, every outcome "
+        "favourable). Lower end: the 2.5% end of the 95% interval."
+    ),
     "support_hyperparameters": (
         "Contraction as above; sensitivity: how much the result moves when the prior (or the "
         "likelihood) is made a little stronger or weaker."

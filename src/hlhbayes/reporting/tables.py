@@ -276,7 +276,7 @@ def results_table(
     for e, ln in cells:
         for q in ("rate_typical", "rate_new"):
             rec = records[(q, e, ln)]
-            draws = _cell_draws(posterior, q, e, ln)
+            draws = cell_draws(posterior, q, e, ln)
             error = float(rec.get("mcse_mean") or precision.mean_error(draws))
             low_error, high_error = precision.interval_errors(draws)
             probs = [
@@ -338,7 +338,8 @@ def _to_error(value: float, error: float) -> str:
     return precision.rounded(value, precision.decimals(error, most=3, least=0))
 
 
-def _cell_draws(posterior, quantity: str, etiology: str | None, line: str | None) -> np.ndarray:
+def cell_draws(posterior, quantity: str, etiology: str | None, line: str | None) -> np.ndarray:
+    """The draws of one rate of one cell, as ``(chain, draw)``."""
     da = posterior[quantity]
     if etiology is not None:
         da = da.sel(etiology=etiology, line=line)

@@ -10,6 +10,10 @@ A run folder holds
 - ``provenance.json``: data hash and source, model spec, seed, method, units, package versions,
   time, command, the cells the fit was asked for and (for a user's table) how its columns were
   read;
+- ``sensitivity.json`` and ``sensitivity.csv``: the sensitivity table of the fit
+  (:mod:`hlhbayes.living.reviewer`), when ``fit`` made it (the default) or ``report
+  --sensitivity`` added it (:func:`add_sensitivity`): the JSON is the whole record (rows, cells,
+  scenarios, hashes, seed, sampler settings, command, time), the CSV its rows;
 - ``report/``: the run's report, once ``hlhbayes report`` has written it there (the default).
 
 :func:`write_run` writes it whole or not at all; :func:`read_run` reads it into a :class:`Run`,
@@ -24,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hlhbayes.atomic import write_folder, write_json
+from hlhbayes.atomic import json_text, write_atomically, write_folder, write_json
 from hlhbayes.errors import HlhBayesError
+from hlhbayes.spreadsheet import inert_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +41,8 @@ SUMMARY = "summary.json"
 SUMMARY_CSV = "summary.csv"
 PROBABILITIES = "probabilities.json"
 PROVENANCE = "provenance.json"
+SENSITIVITY = "sensitivity.json"
+SENSITIVITY_CSV = "sensitivity.csv"
 RUN_FILES = (PROVENANCE, SUMMARY, FIT)
 """The files every MCMC run folder has."""
 REPORT = "report"
@@ -63,6 +70,7 @@ class RunContent(Protocol):
     records: list[dict[str, Any]]
     probabilities: list[dict[str, Any]]
     provenance: dict[str, Any]
+    sensitivity: dict[str, Any] | None
 
     def summary_json(self) -> dict[str, Any]:
         """The ``summary.json`` contract."""
@@ -103,6 +111,41 @@ def fill_run(result: RunContent, folder: Path) -> None:
     summary_frame(result.records).to_csv(folder / SUMMARY_CSV, index=False)
     write_json(folder / PROBABILITIES, result.probabilities)
     write_json(folder / PROVENANCE, result.provenance)
+    if result.sensitivity is not None:
+        for name, content in sensitivity_files(result.sensitivity).items():
+            (folder / name).write_bytes(content)
+
+
+def sensitivity_files(record: dict[str, Any]) -> dict[str, bytes]:
+    """The two files of a sensitivity table: the record as JSON, its rows as CSV.
+
+    ``record``: with ``columns`` and ``rows`` (:func:`hlhbayes.living.reviewer.reviewer_sensitivity`).
+    Text a spreadsheet would run as a formula (a study id of a user's table) is made inert.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(record["rows"], columns=record["columns"])
+    return {
+        SENSITIVITY: json_text(record).encode("utf-8"),
+        SENSITIVITY_CSV: inert_frame(frame).to_csv(index=False, lineterminator="\n").encode(),
+    }
+
+
+def add_sensitivity(path: Path, record: dict[str, Any]) -> None:
+    """Store the sensitivity table ``record`` in the run folder ``path`` (replacing one there).
+
+    Both files are written together or not at all, under the folder's lock; a folder that is
+    not a run is refused (:class:`~hlhbayes.errors.HlhBayesError`) and left untouched.
+    """
+    from hlhbayes.runs.locks import guard, reserve
+
+    path = Path(path)
+    with reserve(path):
+        read_run(path)
+        files = sensitivity_files(record)
+        write_atomically(
+            {path / name: content for name, content in files.items()}, journal=guard(path).journal
+        )
 
 
 @dataclass(eq=False)
@@ -113,6 +156,8 @@ class Run:
     summary: dict[str, Any]
     provenance: dict[str, Any] = field(default_factory=dict)
     probabilities: list[dict[str, Any]] = field(default_factory=list)
+    sensitivity: dict[str, Any] | None = None
+    """The sensitivity table (``sensitivity.json``), ``None`` when the run has none."""
     _groups: dict[str, xr.Dataset] = field(default_factory=dict, repr=False)
     _tree: xr.DataTree | None = field(default=None, repr=False)
 
@@ -222,6 +267,7 @@ def read_run(path: Path) -> Run:
     summary = _read_json(summary_path)
     provenance = _read_json(path / PROVENANCE) if (path / PROVENANCE).is_file() else {}
     probabilities = _read_json(path / PROBABILITIES) if (path / PROBABILITIES).is_file() else []
+    sensitivity = _read_json(path / SENSITIVITY) if (path / SENSITIVITY).is_file() else None
     if not isinstance(summary, dict):
         raise HlhBayesError(f"{summary_path}: not a summary.json of hlhbayes")
     for key in ("model", "outcome", "summary"):
@@ -229,7 +275,11 @@ def read_run(path: Path) -> Run:
             raise HlhBayesError(f"{summary_path}: no {key!r}: not a summary.json of hlhbayes")
     if not isinstance(provenance, dict):
         raise HlhBayesError(f"{path}: not a run folder ({PROVENANCE} is not a record)")
-    return Run(path, summary, provenance, probabilities)
+    if sensitivity is not None and not (
+        isinstance(sensitivity, dict) and isinstance(sensitivity.get("rows"), list)
+    ):
+        raise HlhBayesError(f"{path / SENSITIVITY}: not a sensitivity table of hlhbayes")
+    return Run(path, summary, provenance, probabilities, sensitivity)
 
 
 def _read_json(file: Path) -> Any:

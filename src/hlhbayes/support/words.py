@@ -119,42 +119,6 @@ def cell_label(cell: dict[str, Any]) -> str:
     return f"{cell['etiology']}, {cell['line']} line"
 
 
-def table_lines(support: dict[str, Any], cells: list[tuple[str | None, str | None]]) -> list[str]:
-    """The support of ``cells`` and of the hyperparameters as aligned text (``fit``'s block)."""
-    lines = [
-        "what each estimate rests on (patients and studies with direct data; uncertain: "
-        "expected share of strata of unknown composition):",
-        f"{'etiology':<11}{'line':<7}{'patients':>9}{'studies':>8}{'uncertain':>10}"
-        f"{'contraction':>12}{'borrowed':>9}  flag",
-    ]
-    by_cell = {(c["etiology"], c["line"]): c for c in support["cells"]}
-    for key in cells:
-        c = by_cell[key]
-        lines.append(
-            f"{c['etiology'] or '-':<11}{c['line'] or '-':<7}{number(c['direct_patients']):>9}"
-            f"{c['direct_studies']:>8}{number(c['uncertain_patients']):>10}"
-            f"{fixed(c['contraction']):>12}{fixed(c['borrowed']):>9}  {flag_text(c['flags'])}"
-        )
-    lines.append(
-        f"{'hyperparameter':<18}{'contraction':>12}{'psense prior':>14}{'likelihood':>12}  "
-        "diagnosis"
-    )
-    for h in support["hyperparameters"]:
-        lines.append(
-            f"{h['quantity']:<18}{fixed(h['contraction']):>12}"
-            f"{fixed(h['psense_prior'], 3):>14}{fixed(h['psense_likelihood'], 3):>12}  "
-            f"{diagnosis_text(h['psense_diagnosis'])}"
-        )
-    for key in cells:
-        c = by_cell[key]
-        if c["flags"]:
-            lines.append(f"{cell_label(c)}: {c['words']}")
-    for h in support["hyperparameters"]:
-        if h["words"]:
-            lines.append(f"{h['words']} ({h['quantity']} contraction {h['contraction']:.2f})")
-    return lines
-
-
 def rests_on_line(cell: dict[str, Any]) -> str:
     """One line for a cell alone (``design map``): its sentence and its two measures."""
     return (

@@ -357,7 +357,8 @@ def test_random_effects_on_a_user_table(tmp_path):
     table = tmp_path / "as.csv"
     table.write_text(AS_CSV)
     run = tmp_path / "re"
-    fitted = cli("fit", "--model", "random-effects", "--data", table, *SHORT, "--out", run)
+    args = ("--model", "random-effects", "--data", table, *SHORT, "--no-sensitivity")
+    fitted = cli("fit", *args, "--out", run)
     assert fitted.exit_code in (0, 3), fitted.output
     result = cli("report", run, "--out-dir", tmp_path / "reports", "--format", "html", "-q")
     assert result.exit_code == 0, result.output

@@ -3,8 +3,8 @@
 The models declare their data (models/base.py, ``CompiledForm``); every varying input is a
 ``pm.Data`` container, so the engine pads it and passes it as arguments of one program. The
 structural tests check the declaration and that padding changes nothing; the slow tests compare
-the engine's prior draws with PyMC's. The posteriors are checked against PyMC's NUTS in
-tests/test_inference.py and against quadrature in tests/test_models_random_effects.py.
+the engine's prior draws with PyMC's, and the posteriors with PyMC's NUTS (here) and with
+quadrature (tests/test_models_random_effects.py).
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def test_shrunken_estimates_lie_between_own_and_pooled_in_random_effects(tmp_pat
     out = tmp_path / "run"
     fitted = cli(
         "fit", "--model", "random-effects", "--data", table_file, "--out", out,
-        "--draws", "500", "--tune", "300", "--chains", "2", "-q",
+        "--draws", "500", "--tune", "300", "--chains", "2", "--no-sensitivity", "-q",
     )  # fmt: skip
     assert fitted.exit_code in (0, 3), fitted.output
     run = open_run(out)

@@ -137,6 +137,7 @@ def test_a_fit_in_a_terminal_draws_a_live_line(tmp_path) -> None:
             "30",
             "--chains",
             "2",
+            "--no-sensitivity",
             "--out",
             str(tmp_path / "run"),
         ],
