@@ -29,7 +29,7 @@ per test: a chance failure ~ 4e-3; a wrong distribution gives p far below 1e-10 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> engine.CompiledFitCache:
-    return engine.CompiledFitCache(tmp_path_factory.mktemp("engine-models-cache"))
+    return fx.program_cache(tmp_path_factory.mktemp("engine-models-cache"))
 
 
 @pytest.mark.parametrize("name", ["etiology-line", "random-effects"])
