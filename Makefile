@@ -5,6 +5,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint clean reports docs cli-reference
 
+# The packages are installed without compiling their bytecode up front (most of it is never
+# imported); Python writes it on first import instead, which PYTHONDONTWRITEBYTECODE would stop:
+# then every process (the test suite starts dozens) would compile what it imports again.
+unexport PYTHONDONTWRITEBYTECODE
+
 # uv installs the same packages as pip several times faster (parallel downloads, no bytecode
 # compiled up front); pip itself is the fallback where uv cannot be installed or run.
 $(STAMP): pyproject.toml scripts/python.sh
@@ -18,9 +23,10 @@ $(STAMP): pyproject.toml scripts/python.sh
 run: $(STAMP)
 	$(VENV)/bin/hlhbayes fit --etiology infection
 
-## test: install, then run the whole test suite (slow sampling tests included)
+## test: install, then run the whole test suite (slow sampling tests included), one worker per
+## core: each test module (and the readers of one shared fit) on one worker (tests/conftest.py)
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto --dist loadgroup
 
 ## reports: fit the shipped evidence base and regenerate reports/infection and reports/overview
 ## (a fit that fails its convergence gate exits 3: its report is still written, with a banner)

@@ -18,17 +18,75 @@ DATA = SHIPPED / "data"
 MODELS = SHIPPED / "models"
 
 
+# --------------------------------------------------------------------------------------------
+# Running the suite on several workers (pytest-xdist, `make test`)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items) -> None:
+    """On a worker: group the readers of ``default_fit``; put the modules that sample first.
+
+    The modules are handed to the workers in this order, each to the first worker free: the
+    slow ones first, then the other sampling ones, the many short structural ones last, so that
+    the workers finish together. Within a module, tests keep their order.
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    for item in items:
+        if "default_fit" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("default_fit"))
+
+    def tier(module: str) -> int:
+        marks = {m.name for item in by_module[module] for m in item.iter_markers()}
+        return 0 if "slow" in marks else 1 if "sampling" in marks else 2
+
+    by_module: dict[str, list] = {}
+    for item in items:
+        by_module.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    order = sorted(by_module, key=tier)  # stable: collection order within a tier
+    items[:] = [item for module in order for item in by_module[module]]
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Each test module goes to one worker, whole, so its module fixtures are made once.
+
+    Tests marked ``xdist_group(NAME)`` go together instead, wherever their modules go: the
+    readers of the session's fit at the default settings (``default_fit``) then make it once.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.rfind("@") > nodeid.rfind("]"):  # the group xdist appends
+                return nodeid.rsplit("@", 1)[1]
+            return nodeid.split("::", 1)[0]
+
+    config.option.loadscopereorder = False  # keep the order of the collection (above)
+    return ModulesAndGroups(config, log)
+
+
 @pytest.fixture(scope="session")
 def shipped() -> EvidenceBase:
     return load_evidence(DATA)
 
 
+def copy_base(target: Path, source: Path = DATA) -> Path:
+    """Copy the evidence base ``source`` to ``target``, without its hidden files.
+
+    Hidden files beside the records are another command's: the lock of a command reading the
+    base at the same moment (another test, in parallel), or a change of it in progress.
+    """
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".*"))
+    return target
+
+
 @pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
     """A writable copy of the shipped evidence base."""
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    return target
+    return copy_base(tmp_path / "data")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -47,17 +105,23 @@ def cli(*args: str | Path):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+DEFAULT_FIT = ("fit", "--etiology", "infection")
+"""The command of ``default_fit`` (without its output folder and ``--quiet``)."""
+
+
 @pytest.fixture(scope="session")
 def default_fit(tmp_path_factory) -> tuple:
     """``hlhbayes fit --etiology infection`` at the default settings, once per test session.
 
     The fit at real settings that several slow tests read (it takes half a minute and more),
-    without its sensitivity table (the test of the shipped report fits one): returns the
+    with its sensitivity table (as a user types it, and as the shipped report was made),
+    run in the checkout (its workspace: the shipped evidence base and specs): returns the
     command's result and its run folder.
     """
     out = tmp_path_factory.mktemp("default-fit") / "run"
-    args = ("fit", "--etiology", "infection", "--no-sensitivity", "--out", out, "--quiet")
-    return cli(*args), out
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        return cli(*DEFAULT_FIT, "--out", out, "--quiet"), out
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
 
+from conftest import copy_base
 from hlhbayes.cli import main
 from hlhbayes.evidence import default_data_dir
 from hlhbayes.evidence.schema import Patient, Reported, Stratum, Study
@@ -34,7 +34,7 @@ def test_template_lists_every_schema_field(tmp_path):
 
 def test_blank_template_is_refused_naming_each_field_then_accepted_when_filled(tmp_path):
     base = tmp_path / "base"
-    shutil.copytree(default_data_dir(), base)
+    copy_base(base, default_data_dir())
     before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
     assert invoke("data", "template", "New2026", "--out", str(tmp_path)).exit_code == 0
     path = tmp_path / "New2026.yaml"
@@ -90,7 +90,7 @@ def test_template_refuses_an_id_with_a_trailing_newline(tmp_path):
 
 def test_template_refuses_a_folder_inside_the_evidence_base(tmp_path, monkeypatch):
     base = tmp_path / "base"
-    shutil.copytree(default_data_dir(), base)
+    copy_base(base, default_data_dir())
     before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
     monkeypatch.setenv("HLHBAYES_DATA", str(base))
     for folder in (base, base / "studies", base / "patients", base / "studies" / "new"):
@@ -102,7 +102,7 @@ def test_template_refuses_a_folder_inside_the_evidence_base(tmp_path, monkeypatc
         )
     # the studies/ folder of another evidence base is refused too
     other = tmp_path / "other"
-    shutil.copytree(default_data_dir(), other)
+    copy_base(other, default_data_dir())
     result = invoke("data", "template", "New2026", "--out", str(other / "studies"))
     assert result.exit_code == 1
     assert {p: p.read_bytes() for p in base.rglob("*") if p.is_file()} == before

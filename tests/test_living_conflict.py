@@ -16,7 +16,7 @@ import xarray as xr
 from scipy import stats
 from scipy.special import expit
 
-from conftest import DATA
+from conftest import copy_base
 from hlhbayes.evidence import load_evidence
 from hlhbayes.evidence.add import apply_addition, plan_addition
 from hlhbayes.living.conflict import (
@@ -50,10 +50,7 @@ def _posterior(draws: int = 50, tau: float = 0.0) -> xr.Dataset:
 @pytest.fixture(scope="module")
 def with_example(tmp_path_factory) -> Path:
     """The shipped base plus the README's two example studies."""
-    import shutil
-
-    root = tmp_path_factory.mktemp("base") / "data"
-    shutil.copytree(DATA, root)
+    root = copy_base(tmp_path_factory.mktemp("base") / "data")
     apply_addition(
         plan_addition(root, FIXTURES / "example_study.yaml", FIXTURES / "example_patients.csv")
     )

@@ -1,8 +1,10 @@
 """``hlhbayes update``: the README's worked example, later updates, and refusals that change nothing.
 
-Sampling uses tiny settings (2 chains x 150 draws): the numbers are not checked, the structure,
-the files and the safety properties are. Fits may fail the convergence gate at these settings
-(exit 3, results still written), which the tests accept.
+The README's example runs once, at the default settings (its numbers are the README's), and the
+tests of its files, output and later updates read that one run. Later updates sample with tiny
+settings (2 chains x 150 draws): the numbers are not checked, the structure, the files and the
+safety properties are. Fits may fail the convergence gate at these settings (exit 3, results
+still written), which the tests accept.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA, snapshot
+from conftest import copy_base, snapshot
 from hlhbayes.cli import main
 from hlhbayes.runs import history_dir
 
@@ -71,15 +73,16 @@ def test_readme_section_shows_the_tested_files():
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> dict:
-    """The README example run in scratch folders: two series added, then one update."""
+    """The README example run in scratch folders at the default settings: two series added,
+    then one update (four analyses, each a baseline and an update fit)."""
     root = tmp_path_factory.mktemp("living")
     data, runs = root / "data", root / "runs"
-    shutil.copytree(DATA, data)
+    copy_base(data)
     results = []
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(FIXTURES)
         for args in readme_commands():
-            results.append(run(*with_folders(args, data, runs)))
+            results.append(run(*with_folders(args, data, runs, sampler=("--quiet",))))
     return {"data": data, "runs": runs, "results": results}
 
 
@@ -241,14 +244,9 @@ def test_an_analysis_without_evidence_is_planned_but_not_fitted(tmp_path):
 
 
 @pytest.mark.slow
-def test_readme_example_at_default_settings(tmp_path, monkeypatch):
+def test_readme_example_at_default_settings(example):
     """The README's numbers: default settings converge and flag Example2025's 4/11."""
-    data, runs = tmp_path / "data", tmp_path / "runs"
-    shutil.copytree(DATA, data)
-    monkeypatch.chdir(FIXTURES)
-    results = []
-    for args in readme_commands():
-        results.append(run(*with_folders(args, data, runs, sampler=("--quiet",))))
+    results = example["results"]
     assert [r.exit_code for r in results] == [0, 0, 0], results[-1].output
     out = results[-1].stdout
     assert out.count("diagnostics: ") == 4 and "NOT CONVERGED" not in out
@@ -265,7 +263,7 @@ def test_readme_example_at_default_settings(tmp_path, monkeypatch):
 @pytest.fixture
 def scratch(tmp_path) -> tuple[Path, Path]:
     data, runs = tmp_path / "data", tmp_path / "runs"
-    shutil.copytree(DATA, data)
+    copy_base(data)
     folder = runs / "random-effects-response"  # a previous run of fit
     folder.mkdir(parents=True)
     (folder / "summary.json").write_text(
