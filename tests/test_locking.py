@@ -89,6 +89,70 @@ def test_a_waiting_holder_says_so_once_then_gets_the_lock(
     )
 
 
+def _hold_then(guard: locking.Guard, reading: bool, seconds: float, second) -> list[float]:
+    """Hold ``guard`` for ``seconds`` while ``second`` runs in another thread; when it got it."""
+    got: list[float] = []
+
+    def run() -> None:
+        second()
+        got.append(time.monotonic())
+
+    with locking.hold(guard, reading=reading):
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(seconds)
+        released = time.monotonic()
+    thread.join(timeout=30)
+    assert got and got[0] >= released
+    return got
+
+
+def test_a_reader_waits_for_another_reader_without_a_word_even_without_patience(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = locking.Guard.inside(tmp_path)
+    locking.set_patience(0)
+
+    def read() -> None:
+        with locking.hold(guard, reading=True):
+            assert '"reading": true' in guard.lock.read_text()
+
+    with caplog.at_level(logging.WARNING, logger="hlhbayes"):
+        _hold_then(guard, True, 0.3, read)
+    assert caplog.records == []
+    assert not guard.lock.exists()
+
+
+def test_a_reader_waits_for_a_writer_as_any_command(tmp_path: Path) -> None:
+    guard = locking.Guard.inside(tmp_path)
+    locking.set_patience(0)
+    with locking.hold(guard):
+
+        def read() -> None:
+            with locking.hold(guard, reading=True):
+                pass
+
+        refused = in_thread(read)
+    assert isinstance(refused, locking.Busy)
+    assert str(refused).startswith(f"{tmp_path}/ is in use by another hlhbayes command (pid ")
+
+
+def test_a_reader_held_up_longer_than_a_read_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locking, "READER_GRACE", 0.1)
+    guard = locking.Guard.inside(tmp_path)
+
+    def read() -> None:
+        with locking.hold(guard, reading=True):
+            pass
+
+    with caplog.at_level(logging.WARNING, logger="hlhbayes"):
+        _hold_then(guard, True, 0.6, read)
+    waiting = [r.getMessage() for r in caplog.records]
+    assert len(waiting) == 1 and waiting[0].startswith("waiting for another hlhbayes command")
+
+
 def test_a_lock_file_a_killed_process_left_is_taken_over(tmp_path: Path) -> None:
     guard = locking.Guard.inside(tmp_path)
     guard.lock.write_text('{"pid": 999999999, "command": "hlhbayes data add", "since": "x"}\n')

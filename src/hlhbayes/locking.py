@@ -13,10 +13,13 @@ A place is the evidence base (``data/``), or one output folder (``runs/<model>-<
 :func:`hold` takes the lock, exclusively: ``fcntl.flock`` on the lock file. If another process
 holds it, the command says once on stderr that it is waiting for it (``waiting for another
 hlhbayes command using data/ (pid N: ...) ...``) and waits up to :func:`set_patience` seconds (an
-hour by default; ``--no-wait``: not at all), then refuses with one line (:class:`Busy`). Once
-the lock is held, a journal left behind is undone first; then :meth:`Held.tidy` removes the
-leftovers that are older than the lock (no live process can own them: every writer holds the
-lock while its temporary names exist).
+hour by default; ``--no-wait``: not at all), then refuses with one line (:class:`Busy`). A
+command that only reads (``hold(..., reading=True)``: loading the evidence base) and finds the
+lock held by another reader waits for it without a word, whatever its patience, for up to
+:data:`READER_GRACE` seconds: a read takes a moment, and two commands reading one base at once
+should neither announce nor refuse each other. Once the lock is held, a journal left behind is
+undone first; then :meth:`Held.tidy` removes the leftovers that are older than the lock (no
+live process can own them: every writer holds the lock while its temporary names exist).
 
 Why ``flock`` on a file that is removed again: the system drops the lock of a process that
 dies, even by ``kill -9``, so there is no stale lock to clear by hand. The holder writes its pid,
@@ -217,12 +220,18 @@ def _make_folders(folder: Path) -> list[Path]:
     return list(reversed(missing))  # outermost first
 
 
+READER_GRACE = 2.0
+"""Seconds a reader waits, silently, for a holder that only reads (or has not yet written who it
+is): reading the evidence base takes well under this."""
+
+
 def _acquire(guard: Guard, reading: bool) -> int | None:
     """The locked file descriptor of ``guard.lock``; ``None`` when there can be no lock."""
     if fcntl is None:
         return None
     patience = _settings["patience"]
-    deadline = time.monotonic() + patience
+    start = time.monotonic()
+    deadline = start + patience
     announced = False
     delay = 0.05
     while True:
@@ -235,8 +244,13 @@ def _acquire(guard: Guard, reading: bool) -> int | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _holder(fd)
+            record = _holder_record(fd)
             os.close(fd)
+            another_reader = record.get("reading", not record)  # an empty file: not yet said
+            if reading and another_reader and time.monotonic() < start + READER_GRACE:
+                time.sleep(0.01)
+                continue
+            holder = _holder(record)
             if time.monotonic() >= deadline:
                 raise Busy(_refusal(guard, holder, patience)) from None
             if not announced:
@@ -257,7 +271,7 @@ def _acquire(guard: Guard, reading: bool) -> int | None:
             )
             return None
         if _same_file(fd, guard.lock):
-            _write_holder(fd)
+            _write_holder(fd, reading)
             return fd
         os.close(fd)  # the holder before us removed it: lock the file now at the path
 
@@ -271,12 +285,14 @@ def _same_file(fd: int, path: Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
-def _write_holder(fd: int) -> None:
+def _write_holder(fd: int, reading: bool) -> None:
     record = {
         "pid": os.getpid(),
         "command": journal.this_command(),
         "since": datetime.now().astimezone().strftime("%H:%M:%S"),
     }
+    if reading:
+        record["reading"] = True
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
@@ -284,12 +300,20 @@ def _write_holder(fd: int) -> None:
         pass  # the lock holds without it; only the waiting message is poorer
 
 
-def _holder(fd: int) -> str:
-    """Who holds the lock, from what it wrote into the lock file."""
+def _holder_record(fd: int) -> dict:
+    """What the holder wrote into the lock file (empty if nothing, or nothing readable)."""
     try:
         record = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _holder(record: dict) -> str:
+    """Who holds the lock, from what it wrote into the lock file."""
+    try:
         return f"pid {int(record['pid'])}: {record['command']}, since {record['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return "pid unknown"
 
 
