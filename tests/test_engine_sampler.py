@@ -97,7 +97,7 @@ def test_hierarchical_posterior_equals_pymc_nuts(cache):
     (result,) = engine.sample_batch(
         fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache
     ).fits
-    reference = pymc_nuts(fx.hierarchical_pymc(fx.hierarchical_data()), tune=1000, seed=5)
+    reference = pymc_nuts(fx.hierarchical_pymc(fx.hierarchical_data()), tune=500, seed=5)
     assert result.convergence.converged, result.convergence
     problems = mcmc_disagreements(result.posterior, reference, ["mu", "tau", "theta"])
     assert not problems, problems

@@ -205,7 +205,9 @@ def test_two_sampled_fits_into_one_folder_both_kept(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("fitted")
-    assert Command([*EXACT, "--out", "run"], work).finish()[0] == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        assert cli(*EXACT, "--out", "run").exit_code == 0
     return work
 
 
@@ -221,11 +223,15 @@ def fitted(tmp_path_factory) -> Path:
     ids=["report", "cumulative", "sensitivity", "update", "fit"],
 )
 def test_a_place_in_use_is_refused_before_computing(
-    fitted: Path, tmp_path: Path, args: list[str], place: str
+    fitted: Path, tmp_path: Path, args: list[str], place: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The holder is another process; the refused command runs here (the refusal of a separate
+    process is tested above, with ``data add``)."""
     shutil.copytree(fitted, tmp_path, dirs_exist_ok=True)
     holder = Command([*EXACT, "--out", place], tmp_path, "locked").paused()
-    code, stdout, stderr = Command([*args, "--no-wait"], tmp_path).finish()
+    monkeypatch.chdir(tmp_path)
+    refused = cli(*args, "--no-wait")
+    code, stdout, stderr = refused.exit_code, refused.stdout, refused.stderr
     assert code == 1 and stdout == ""
     assert stderr.count("\n") == 1  # one line, before anything was computed
     holding = " ".join([*EXACT, "--out", place])

@@ -110,7 +110,9 @@ FIT_STEPS = ["locked", "staged", "journaled", "set-aside-1", "moved-1", "moved",
 def one_run(tmp_path_factory) -> Path:
     """A working folder whose runs/ holds one run of random-effects (seed 1)."""
     work = tmp_path_factory.mktemp("one-run")
-    assert Command([*FIT, "--seed", "1"], work).finish()[0] == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        assert cli(*FIT, "--seed", "1").exit_code == 0
     return work
 
 
