@@ -166,12 +166,22 @@ def _fresh_process_fit(cache_dir: str) -> None:
         prior_draws=200,
         cache=engine.CompiledFitCache(Path(cache_dir)),
     )
+    batch = engine.sample_batch(
+        hierarchical(),
+        [hierarchical_data(), hierarchical_data(mu_sigma=0.5)],
+        settings=SamplerSettings(chains=2, draws=200, tune=200),
+        seeds=[3, 4],
+        cache=engine.CompiledFitCache(Path(cache_dir)),
+    )
     heavy = ("pymc", "pytensor", "numpyro", "arviz", "arviz_base", "arviz_stats")
     print(
         json.dumps(
             {
                 "posterior": digest([result.posterior[v].values for v in sorted(result.posterior)]),
                 "prior": digest([result.prior[v].values for v in sorted(result.prior)]),
+                "batch": digest(
+                    [f.posterior[v].values for f in batch.fits for v in sorted(f.posterior)]
+                ),
                 "modules": sorted(m for m in heavy if m in sys.modules),
                 "seconds": time.perf_counter() - start,
             }

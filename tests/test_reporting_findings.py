@@ -194,9 +194,10 @@ def summary_rows(report_md: str) -> list[str]:
 SENSITIVITY_TOLERANCE = 8
 """Patients of 100 by which a refit's sensitivity figures may differ from the shipped ones.
 
-The scenarios are fitted in batches whose compiled program, for one cache key, has been seen
-to differ with the process that built it, and so to give other draws of the same posterior:
-the figures agree within Monte Carlo error, not digit for digit. An interval end's Monte Carlo
+On the machine that made the shipped reports, with the same code and packages, the refit gives
+the same numbers; elsewhere XLA may compile the programs to other machine code (other CPU
+features), and the scenarios' chains then take other paths through the same posterior: the
+figures agree within Monte Carlo error, not digit for digit. An interval end's Monte Carlo
 error is about 2 of 100 (the report states it for the fit's own); two independent runs then
 differ by about sqrt(2) x 2 = 2.8 in standard deviation, and 8 is about three of those."""
 
