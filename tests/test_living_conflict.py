@@ -85,6 +85,10 @@ def test_mixtures_by_brute_force():
     assert binomial_mixture(6, draws) == pytest.approx(
         (stats.binom.pmf(np.arange(7), 6, 0.3) + stats.binom.pmf(np.arange(7), 6, 0.8)) / 2
     )
+    # certain draws (p = 0 or 1) and an empty unit, as scipy has them
+    for n, draws in [(5, np.array([0.0, 1.0, 0.4])), (0, np.array([0.0, 0.5])), (1, np.ones(3))]:
+        expected = stats.binom.pmf(np.arange(n + 1)[None, :], n, draws[:, None]).mean(axis=0)
+        assert binomial_mixture(n, draws) == pytest.approx(expected, abs=1e-15)
 
 
 def test_etiology_line_strata_and_patient_rows(with_example):

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from hlhbayes.models import get_model
 from hlhbayes.models.units import Units
+from hlhbayes.special import binomial_logpmf
 
 CONFLICT_LEVEL = 0.05
 """Two-sided mid-p below which a new unit is flagged as conflicting with the previous fit."""
@@ -58,7 +58,7 @@ def new_study_posterior(
 def binomial_mixture(n: int, p: np.ndarray) -> np.ndarray:
     """Predictive pmf over 0..n: ``Binomial(n, p)`` averaged over the draws ``p``."""
     k = np.arange(n + 1)
-    return stats.binom.pmf(k[None, :], n, np.ravel(p)[:, None]).mean(axis=0)
+    return np.exp(binomial_logpmf(k[None, :], n, np.ravel(p)[:, None])).mean(axis=0)
 
 
 def poisson_binomial_mixture(p: np.ndarray) -> np.ndarray:
