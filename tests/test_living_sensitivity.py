@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -191,6 +193,23 @@ def test_list_shows_the_plan_without_fitting(tmp_path):
     assert rows[2][3] == "not estimable"
     assert "[no direct response data on infection/first in this scenario" in rows[2][4]
     assert not (tmp_path / "s").exists()
+    # the same plan in the machine formats, every column whole
+    listed = [
+        "sensitivity",
+        "--list",
+        "--scenarios",
+        f"baseline,all-conditions,{NO_INFECTION_FIRST}",
+    ]
+    as_json = json.loads(run(*listed, "--format", "json").stdout)
+    assert (as_json["model"], as_json["outcome"]) == ("etiology-line", "response")
+    assert [(r["scenario"], r["plan"]) for r in as_json["scenarios"]] == [
+        (r[0], r[3]) for r in rows
+    ]
+    as_csv = list(csv.DictReader(io.StringIO(run(*listed, "--format", "csv").stdout)))
+    assert [(r["scenario"], r["units"], r["plan"]) for r in as_csv] == [
+        (r[0], r[2], r[3]) for r in rows
+    ]
+    assert as_csv[1]["description"].endswith(" [the same evidence units as the baseline]")
 
 
 def test_unknown_scenario_is_refused(tmp_path):

@@ -476,9 +476,19 @@ def sensitivity(
         sens.build_scenarios(spec, data_path, prepared.units, prepared.base), _patterns(scenarios)
     )
     if list_only:
-        from hlhbayes.cli.living_output import print_plans
+        from hlhbayes.cli.living_output import plan_frame
 
-        print_plans(sens.plan_scenarios(chosen, cells, prepared), _units)
+        plans = plan_frame(sens.plan_scenarios(chosen, cells, prepared), _units)
+        if fmt == "json":
+            emit_json(
+                {
+                    "model": spec.model,
+                    "outcome": spec.filters.outcome,
+                    "scenarios": _json_rows(plans),
+                }
+            )
+        else:
+            emit_frame(plans, fmt)
         return
     with reserve(output_path("sensitivity", spec.model, spec.filters.outcome, out)):
         folder = output_dir("sensitivity", spec.model, spec.filters.outcome, out, force)

@@ -151,7 +151,7 @@ def print_scenarios(frame: pd.DataFrame) -> None:
         click.echo(f"note: {scenario} {status}: {reason}")
 
 
-def print_plans(plans: list[Any], units: Any) -> None:
+def plan_frame(plans: list[Any], units: Any) -> pd.DataFrame:
     """``sensitivity --list``: each scenario's group, evidence units, plan and description.
 
     ``units``: a function from a prepared fit to its units in words.
@@ -171,4 +171,4 @@ def print_plans(plans: list[Any], units: Any) -> None:
                 "description": sc.description + (f" [{ch.reason}]" if ch.reason else ""),
             }
         )
-    print_table(pd.DataFrame(rows))
+    return pd.DataFrame(rows)
