@@ -232,6 +232,20 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
     assert predictive["rate_new"][""] == "range over cells" and predictive["tau"][""] == ""
     assert 0 < float(predictive["tau"]["2.5%"]) < float(predictive["tau"]["97.5%"])
     assert f"observed events {u['events']}" in text
+    # the sensitivity table the fit would make after it: its refitted scenarios, by name
+    refits = next(ln for ln in text.splitlines() if ln.startswith("sensitivity table: "))
+    named = refits[refits.index("(") + 1 : refits.rindex(")")].split(", ")
+    assert named[:3] == ["tau-halfnormal-0.5", "tau-halfnormal-2", "tau-halfcauchy-1"]
+    assert f"after the fit, {len(named)} scenarios refitted" in refits
+    assert refits.endswith("--no-sensitivity skips it")
+    as_json = json.loads(
+        run("fit", "--etiology", "infection", "--dry-run", "--format", "json").stdout
+    )
+    assert as_json["sensitivity"] == {"refitted_scenarios": named}
+    without = run(
+        "fit", "--etiology", "infection", "--dry-run", "--no-sensitivity", "--format", "json"
+    )
+    assert json.loads(without.stdout)["sensitivity"] is None
     assert not out.exists()
 
 

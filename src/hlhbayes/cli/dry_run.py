@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def dry_run_payload(prepared: Any, header: str) -> dict[str, Any]:
+def dry_run_payload(
+    prepared: Any, header: str, sensitivity_refits: list[str] | None = None
+) -> dict[str, Any]:
     """The model, priors, filters, units, sampler and prior predictive of a prepared fit.
+
+    ``sensitivity_refits``: the scenarios the fit's sensitivity table would refit (None: no
+    table, under ``sensitivity`` as null).
 
     Prior quantiles are listed per quantity, with one entry per cell (``etiology``, ``line``
     where the quantity has them) and ``q2.5``, ``q50``, ``q97.5``: the 95% interval policy.
@@ -36,6 +41,9 @@ def dry_run_payload(prepared: Any, header: str) -> dict[str, Any]:
         },
         "left_out": dict(sorted({**units.excluded, **units.left_out}.items())),
         "sampler": dict(spec.sampler),
+        "sensitivity": None
+        if sensitivity_refits is None
+        else {"refitted_scenarios": list(sensitivity_refits)},
         "data_hash": prepared.data_hash,
     }
     if prepared.request.method == "exact":

@@ -219,10 +219,11 @@ def fit(
     header = _header(prepared)
     if dry_run:
         plan_output(out, default, force=True)  # only whether the folder could be written
+        refits = _sensitivity_refits(prepared) if sensitivity and method == "mcmc" else None
         if fmt == "table":
-            _print_dry_run(prepared, header)
+            _print_dry_run(prepared, header, refits)
         else:
-            emit_payload(dry_run_payload(prepared, header), fmt)
+            emit_payload(dry_run_payload(prepared, header, refits), fmt)
         return
     # the folder is checked and written by this command alone: a second fit into it waits,
     # then keeps (or refuses) this one's run before it samples anything
@@ -499,7 +500,14 @@ def _warn_sensitivity(record) -> None:
         )
 
 
-def _print_dry_run(prepared, header) -> None:
+def _sensitivity_refits(prepared) -> list[str]:
+    """The scenarios the sensitivity table would refit after the fit (its baseline is the fit)."""
+    from hlhbayes.living.reviewer import reviewer_scenarios
+
+    return [sc.name for sc in reviewer_scenarios(prepared)[1:]]
+
+
+def _print_dry_run(prepared, header, refits: list[str] | None) -> None:
     import pandas as pd
 
     from hlhbayes import pipeline
@@ -533,6 +541,11 @@ def _print_dry_run(prepared, header) -> None:
         f"sampler: {s['sampler']} NUTS, {s['chains']} chains x {s['draws']} draws, "
         f"{s['tune']} tuning, target_accept {s['target_accept']}"
     )
+    if refits is not None:
+        click.echo(
+            f"sensitivity table: after the fit, {len(refits)} scenarios refitted "
+            f"({', '.join(refits)}); --no-sensitivity skips it"
+        )
     if prepared.request.method == "exact":
         return
     check = pipeline.prior_check(prepared)
