@@ -105,6 +105,14 @@ def cli(*args: str | Path):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+SHORT_SAMPLER = {"draws": 100, "tune": 100, "chains": 2}
+"""Sampler settings of every fit whose sampling is not what a test checks (its files, output,
+reports, errors): 2 chains x 100 draws, too short for the convergence gate. The compiled engine
+builds one program per model structure and settings (chains, draws and warm-up are fixed in
+the program), so these fits all share one program per model and data size."""
+SHORT = tuple(part for key, value in SHORT_SAMPLER.items() for part in (f"--{key}", str(value)))
+""":data:`SHORT_SAMPLER` as options of the command line."""
+
 DEFAULT_FIT = ("fit", "--etiology", "infection")
 """The command of ``default_fit`` (without its output folder and ``--quiet``)."""
 
@@ -126,7 +134,7 @@ def default_fit(tmp_path_factory) -> tuple:
 
 @pytest.fixture(scope="session")
 def short_fit():
-    """``hlhbayes.fit`` of the shipped base, 2 chains x 100 draws, once per test session.
+    """``hlhbayes.fit`` of the shipped base at :data:`SHORT_SAMPLER`, once per test session.
 
     Too short to pass the convergence gate (on purpose, and said by a ConvergenceWarning): a
     real fit for the tests of what reads one, where the sampling itself is not under test.
@@ -141,7 +149,7 @@ def short_fit():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
         with pytest.warns(hlhbayes.ConvergenceWarning, match="did NOT converge"):
-            return hlhbayes.fit(draws=100, tune=100, chains=2)
+            return hlhbayes.fit(**SHORT_SAMPLER)
 
 
 @pytest.fixture(scope="session")

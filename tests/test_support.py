@@ -18,7 +18,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import cli
+from conftest import SHORT, cli
 from hlhbayes.models import get_model
 from hlhbayes.models.units import MODEL_ETIOLOGIES, Filters, Units, build_units
 from hlhbayes.support import estimate_support, words
@@ -419,8 +419,7 @@ def test_fit_says_a_cell_without_direct_data_is_borrowed(tmp_path):
     data: fit says so in its table and in summary.json."""
     out = tmp_path / "run"
     args = ["fit", "--etiology", "infection", "--exclude-study", "Baverez2022"]
-    args += ["--exclude-study", "Bami2020", "--draws", "200", "--tune", "200", "--chains", "2"]
-    args += ["--no-sensitivity"]
+    args += ["--exclude-study", "Bami2020", *SHORT, "--no-sensitivity"]
     result = cli(*args, "-q", "--out", out)
     assert result.exit_code in (0, 3), result.output
     table = result.stdout
