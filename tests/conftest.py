@@ -152,6 +152,25 @@ def short_fit():
             return hlhbayes.fit(**SHORT_SAMPLER)
 
 
+@pytest.fixture
+def reruns_in_the_batch_program(monkeypatch) -> None:
+    """Scenarios that fail the gate are re-run at a higher target_accept only, in their batch's
+    own program, not then also with a longer warm-up.
+
+    At :data:`SHORT_SAMPLER` every scenario fails the gate; the longer warm-up is a program of
+    its own (the warm-up length is fixed in a program), compiled for each model and batch size
+    only to fail again. Both re-runs are the engine's, tested with it (test_engine_sampler.py).
+    """
+    import functools
+
+    from hlhbayes import engine
+    from hlhbayes.engine.retry import DEFAULT_POLICY, RetryPolicy
+
+    same_program = RetryPolicy(tuple(s for s in DEFAULT_POLICY.steps if s.tune_factor == 1))
+    rerun = functools.partial(engine.sample_batch_with_retry, policy=same_program)
+    monkeypatch.setattr(engine, "sample_batch_with_retry", rerun)
+
+
 @pytest.fixture(scope="session")
 def short_run(short_fit, tmp_path_factory) -> Path:
     """The session's short fit as a run folder (what ``hlhbayes fit --out`` writes)."""

@@ -120,7 +120,7 @@ def test_an_existing_output_folder_needs_force(tmp_path):
 
 
 @pytest.mark.sampling
-def test_steps_table_files_and_progress(table, tmp_path):
+def test_steps_table_files_and_progress(table, tmp_path, reruns_in_the_batch_program):
     out = tmp_path / "cum"
     args = ["cumulative", "--model", "random-effects", "--data", table, *SHORT]
     result = run(*args, "--order", "S3", "--out", out)

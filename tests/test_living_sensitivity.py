@@ -201,7 +201,7 @@ def test_unknown_scenario_is_refused(tmp_path):
 
 
 @pytest.mark.sampling
-def test_table_statuses_and_files(tmp_path):
+def test_table_statuses_and_files(tmp_path, reruns_in_the_batch_program):
     out = tmp_path / "sens"
     scenarios = f"baseline,all-conditions,{NO_INFECTION_FIRST}"
     result = run("sensitivity", "--scenarios", scenarios, *SHORT, "--out", out)
