@@ -105,6 +105,14 @@ def cli(*args: str | Path):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+SHORT_SAMPLER = {"draws": 100, "tune": 100, "chains": 2}
+"""Sampler settings of every fit whose sampling is not what a test checks (its files, output,
+reports, errors): 2 chains x 100 draws, too short for the convergence gate. The compiled engine
+builds one program per model structure and settings (chains, draws and warm-up are fixed in
+the program), so these fits all share one program per model and data size."""
+SHORT = tuple(part for key, value in SHORT_SAMPLER.items() for part in (f"--{key}", str(value)))
+""":data:`SHORT_SAMPLER` as options of the command line."""
+
 DEFAULT_FIT = ("fit", "--etiology", "infection")
 """The command of ``default_fit`` (without its output folder and ``--quiet``)."""
 
@@ -126,7 +134,7 @@ def default_fit(tmp_path_factory) -> tuple:
 
 @pytest.fixture(scope="session")
 def short_fit():
-    """``hlhbayes.fit`` of the shipped base, 2 chains x 100 draws, once per test session.
+    """``hlhbayes.fit`` of the shipped base at :data:`SHORT_SAMPLER`, once per test session.
 
     Too short to pass the convergence gate (on purpose, and said by a ConvergenceWarning): a
     real fit for the tests of what reads one, where the sampling itself is not under test.
@@ -141,7 +149,26 @@ def short_fit():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
         with pytest.warns(hlhbayes.ConvergenceWarning, match="did NOT converge"):
-            return hlhbayes.fit(draws=100, tune=100, chains=2)
+            return hlhbayes.fit(**SHORT_SAMPLER)
+
+
+@pytest.fixture
+def reruns_in_the_batch_program(monkeypatch) -> None:
+    """Scenarios that fail the gate are re-run at a higher target_accept only, in their batch's
+    own program, not then also with a longer warm-up.
+
+    At :data:`SHORT_SAMPLER` every scenario fails the gate; the longer warm-up is a program of
+    its own (the warm-up length is fixed in a program), compiled for each model and batch size
+    only to fail again. Both re-runs are the engine's, tested with it (test_engine_sampler.py).
+    """
+    import functools
+
+    from hlhbayes import engine
+    from hlhbayes.engine.retry import DEFAULT_POLICY, RetryPolicy
+
+    same_program = RetryPolicy(tuple(s for s in DEFAULT_POLICY.steps if s.tune_factor == 1))
+    rerun = functools.partial(engine.sample_batch_with_retry, policy=same_program)
+    monkeypatch.setattr(engine, "sample_batch_with_retry", rerun)
 
 
 @pytest.fixture(scope="session")

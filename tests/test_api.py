@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import hlhbayes
+from conftest import SHORT_SAMPLER
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.runs import SUMMARY_COLUMNS
 
@@ -65,7 +66,7 @@ def test_fit_summary_is_the_95_percent_interval_of_the_draws(short_fit):
         & (rates["line"] == "first")
     ].iloc[0]
     draws = short_fit.draws("rate_new", "infection", "first")
-    assert draws.shape == (200,)
+    assert draws.shape == (SHORT_SAMPLER["chains"] * SHORT_SAMPLER["draws"],)
     lo, mid, hi = np.quantile(draws, [0.025, 0.5, 0.975])  # 95 %, not ArviZ's 89 %
     assert (row["q2.5"], row["q50"], row["q97.5"]) == pytest.approx((lo, mid, hi))
     probs = short_fit.probabilities()
@@ -82,9 +83,8 @@ def test_a_fit_that_failed_the_gate_says_so(short_fit):
     assert short_fit.converged is False
     assert short_fit.diagnostics.problems()
     assert "NOT CONVERGED" in repr(short_fit)
-    assert short_fit.provenance["command"] == [
-        "hlhbayes.fit(seed=1, draws=100, tune=100, chains=2)"
-    ]
+    asked = ", ".join(f"{key}={value}" for key, value in SHORT_SAMPLER.items())
+    assert short_fit.provenance["command"] == [f"hlhbayes.fit(seed=1, {asked})"]
     with pytest.raises(HlhBayesError, match="give line= one of first, later"):
         short_fit.draws("rate_new", "infection")
 
@@ -111,7 +111,7 @@ def test_fit_records_what_it_was_asked():
 def test_az_loo_works_on_the_fit_as_it_is(short_fit):
     import arviz as az
 
-    with pytest.warns(UserWarning, match="Pareto"):  # 200 draws: some k are high
+    with pytest.warns(UserWarning, match="Pareto"):  # 2 x 100 draws: some k are high
         loo = az.loo(short_fit.idata)
     assert loo.n_data_points == short_fit.idata["log_likelihood"]["y"].sizes["unit"]
 

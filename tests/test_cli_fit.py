@@ -14,6 +14,7 @@ import arviz as az
 import pytest
 from click.testing import CliRunner
 
+from conftest import SHORT, SHORT_SAMPLER
 from hlhbayes.cli import main
 from hlhbayes.datatree import observed_log_likelihood
 from hlhbayes.evidence import load_evidence
@@ -252,7 +253,7 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
 @pytest.mark.sampling
 def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     out = tmp_path / "r"
-    args = ["fit", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet", "--no-sensitivity"]
+    args = ["fit", *SHORT, "--quiet", "--no-sensitivity"]
     result = run(*args, "--out", str(out))
     assert result.exit_code == 3
     assert "WARNING: the fit did NOT converge" in result.stderr
@@ -278,7 +279,8 @@ def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
         assert group in tree.children, group
     log_likelihood = tree["log_likelihood"].to_dataset()
     assert list(log_likelihood.data_vars) == ["y"]  # one variable: az.loo needs no var_name
-    assert observed_log_likelihood(log_likelihood, "y_patient").shape == (2, 30, 21)
+    chains, draws = SHORT_SAMPLER["chains"], SHORT_SAMPLER["draws"]
+    assert observed_log_likelihood(log_likelihood, "y_patient").shape == (chains, draws, 21)
     # same inputs and seed: identical numbers
     again = tmp_path / "again"
     as_csv = run(*args, "--out", str(again), "--format", "csv")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from conftest import SHORT
 from hlhbayes.cli.progress_display import Feedback, about, choose_mode, step_of, time_left
 
 HLHBAYES = Path(sys.executable).parent / "hlhbayes"
@@ -131,12 +132,7 @@ def test_a_fit_in_a_terminal_draws_a_live_line(tmp_path) -> None:
             "fit",
             "--etiology",
             "infection",
-            "--draws",
-            "30",
-            "--tune",
-            "30",
-            "--chains",
-            "2",
+            *SHORT,
             "--no-sensitivity",
             "--out",
             str(tmp_path / "run"),

@@ -1,7 +1,7 @@
 """``hlhbayes report``: files, banner, figures, table rows, footer, refusals and atomicity.
 
-One short fit of the shipped evidence base (2 chains x 100 draws: it fails the convergence gate
-on purpose, exit 3; the session's ``short_run``) is reused by every test of this module.
+One short fit of the shipped evidence base (the suite's short settings: it fails the
+convergence gate on purpose; the session's ``short_run``) is reused by every test of this module.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import matplotlib.image
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA
+from conftest import DATA, SHORT, SHORT_SAMPLER
 from hlhbayes.cli import main
 from hlhbayes.evidence import load_evidence
 from hlhbayes.models.units import DATA_TO_MODEL_ETIOLOGY, Filters, build_units
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.sampling
 
 FIGURES = ("forest", "densities", "prior_posterior", "trace", "rank", "ppc")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SHORT = ("--draws", "100", "--tune", "100", "--chains", "2", "-q")
 
 
 def cli(*args: str):
@@ -42,7 +41,7 @@ def cli(*args: str):
 
 @pytest.fixture(scope="module")
 def run_dir(short_run) -> Path:
-    return short_run  # hlhbayes fit --draws 100 --tune 100 --chains 2 -q: exit 3, on purpose
+    return short_run  # hlhbayes.fit at the short settings: not converged, on purpose
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +243,7 @@ def test_footer_has_data_hash_versions_seed_and_commands(html, markdown, provena
 def test_priors_and_sampler_are_the_ones_used(html):
     assert "<td>alpha</td><td>Normal(0, 1.5)</td>" in html
     assert "<td>tau</td><td>HalfNormal(1)</td>" in html
-    assert "<td>draws per chain</td><td>100</td>" in html
+    assert f"<td>draws per chain</td><td>{SHORT_SAMPLER['draws']}</td>" in html
 
 
 def test_focus_thresholds_and_html_only(run_dir, tmp_path):
@@ -357,7 +356,7 @@ def test_random_effects_on_a_user_table(tmp_path):
     table = tmp_path / "as.csv"
     table.write_text(AS_CSV)
     run = tmp_path / "re"
-    args = ("--model", "random-effects", "--data", table, *SHORT, "--no-sensitivity")
+    args = ("--model", "random-effects", "--data", table, *SHORT, "-q", "--no-sensitivity")
     fitted = cli("fit", *args, "--out", run)
     assert fitted.exit_code in (0, 3), fitted.output
     result = cli("report", run, "--out-dir", tmp_path / "reports", "--format", "html", "-q")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from conftest import SHORT_SAMPLER
 from hlhbayes.datatree import LOG_LIKELIHOOD, OBSERVED, UNIT, conform, observed_log_likelihood
 from hlhbayes.runs import read_run
 
@@ -71,7 +72,7 @@ def test_conform_labels_draws_and_combines_the_log_likelihood():
 
 @pytest.fixture(scope="module")
 def run_tree(short_run) -> xr.DataTree:
-    return read_run(short_run).tree()  # a real fit (2 chains x 100 draws), read back from fit.nc
+    return read_run(short_run).tree()  # a real fit (short settings), read back from fit.nc
 
 
 def test_every_group_of_a_real_fit_has_chain_and_draw_coordinates(run_tree):
@@ -90,7 +91,8 @@ def test_every_group_of_a_real_fit_has_chain_and_draw_coordinates(run_tree):
             assert dim in ds.coords, (name, dim)
             np.testing.assert_array_equal(ds[dim].values, np.arange(ds.sizes[dim]))
     posterior = run_tree["posterior"].to_dataset()
-    assert dict(posterior.sizes)["chain"] == 2 and dict(posterior.sizes)["draw"] == 100
+    assert dict(posterior.sizes)["chain"] == SHORT_SAMPLER["chains"]
+    assert dict(posterior.sizes)["draw"] == SHORT_SAMPLER["draws"]
 
 
 def test_az_loo_of_a_real_fit_needs_no_var_name_and_adds_up_per_observed_variable(run_tree):

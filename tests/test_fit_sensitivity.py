@@ -1,7 +1,7 @@
 """The sensitivity table with every fit: fit makes it, the run folder keeps it, report shows it.
 
 One real batched fit for the whole module (``batched``: random-effects on the shipped base,
-2 chains x 100 draws, every scenario in one batch through the compiled engine). Everything
+the suite's short settings, every scenario in one batch through the compiled engine). Everything
 else replaces the batch by fixed scenario rows (``fake_scenarios``): what is under test there
 is what the table becomes, not the sampling.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli
+from conftest import SHORT, cli
 from hlhbayes import runs
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.living import reviewer
@@ -30,7 +30,6 @@ from hlhbayes.reporting.render import render_html
 from hlhbayes.reporting.sensitivity import sentence
 from test_reporting_findings import MODEL_WORDS, visible
 
-SHORT = ("--draws", "100", "--tune", "100", "--chains", "2", "-q")
 RE_SCENARIOS = [
     "baseline",
     "tau-halfnormal-0.5",
@@ -68,7 +67,9 @@ def batched(tmp_path_factory) -> tuple[dict, Path]:
     once = functools.partial(engine.sample_batch_with_retry, policy=RetryPolicy(steps=()))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "sample_batch_with_retry", once)
-        result = cli("fit", "--model", "random-effects", *SHORT, "--format", "json", "--out", out)
+        result = cli(
+            "fit", "--model", "random-effects", *SHORT, "-q", "--format", "json", "--out", out
+        )
     assert result.exit_code in (0, 3), result.output
     return json.loads(result.stdout), out
 
@@ -191,7 +192,7 @@ def fake_scenarios(monkeypatch):
     return calls
 
 
-FIT = ("fit", "--model", "random-effects", "--draws", "100", "--tune", "100", "--chains", "2")
+FIT = ("fit", "--model", "random-effects", *SHORT)
 
 
 @pytest.mark.sampling

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import DATA
+from conftest import DATA, SHORT, SHORT_SAMPLER
 from hlhbayes import pipeline
 from hlhbayes.cli import main
 from hlhbayes.living.cumulative import study_order
@@ -18,7 +18,6 @@ from hlhbayes.models.spec import load_spec
 from table_text import read_table
 
 TABLE = "study,r,n\nS1,23,107\nS2,12,44\nS3,19,51\n"
-TINY = ["--draws", "150", "--tune", "150", "--chains", "2"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -121,9 +120,9 @@ def test_an_existing_output_folder_needs_force(tmp_path):
 
 
 @pytest.mark.sampling
-def test_steps_table_files_and_progress(table, tmp_path):
+def test_steps_table_files_and_progress(table, tmp_path, reruns_in_the_batch_program):
     out = tmp_path / "cum"
-    args = ["cumulative", "--model", "random-effects", "--data", table, *TINY]
+    args = ["cumulative", "--model", "random-effects", "--data", table, *SHORT]
     result = run(*args, "--order", "S3", "--out", out)
     assert result.exit_code in (0, 3), result.output
     header, rows = read_table(result.stdout)
@@ -150,7 +149,8 @@ def test_steps_table_files_and_progress(table, tmp_path):
             r"(converged|NOT CONVERGED \(.*\))( \(re-run: .*\))?",
             steps[k],
         )
-    assert "sampling 3 scenarios x 2 chains x 150 draws (150 tuning)" in result.stderr
+    sampling = "sampling 3 scenarios x {chains} chains x {draws} draws ({tune} tuning)"
+    assert sampling.format(**SHORT_SAMPLER) in result.stderr
     assert f"output folder: {out}" in err
     assert sorted(p.name for p in out.iterdir()) == [
         "cumulative.csv",

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import SHORT
 from hlhbayes import pipeline
 from hlhbayes.cli import main
 from hlhbayes.errors import HlhBayesError
@@ -28,7 +29,6 @@ from hlhbayes.models.units import Filters, build_units
 from hlhbayes.priors import Prior
 from table_text import read_table
 
-TINY = ["--draws", "150", "--tune", "150", "--chains", "2"]
 PNG = b"\x89PNG\r\n\x1a\n"
 BASE = load_evidence()
 BASELINE = build_units(BASE, Filters())  # the default response fit of the shipped base
@@ -220,10 +220,10 @@ def test_unknown_scenario_is_refused(tmp_path):
 
 
 @pytest.mark.sampling
-def test_table_statuses_and_files(tmp_path):
+def test_table_statuses_and_files(tmp_path, reruns_in_the_batch_program):
     out = tmp_path / "sens"
     scenarios = f"baseline,all-conditions,{NO_INFECTION_FIRST}"
-    result = run("sensitivity", "--scenarios", scenarios, *TINY, "--out", out)
+    result = run("sensitivity", "--scenarios", scenarios, *SHORT, "--out", out)
     assert result.exit_code in (0, 3), result.output
     header, rows = read_table(result.stdout)
     assert header == [
@@ -267,7 +267,7 @@ def test_table_statuses_and_files(tmp_path):
     assert [s["name"] for s in provenance["scenarios"]] == scenarios.split(",")
     assert f"[3/3] {NO_INFECTION_FIRST}: not estimable (" in result.stderr
     # the output folder is never replaced without --force
-    again = run("sensitivity", "--scenarios", "baseline", *TINY, "--out", out)
+    again = run("sensitivity", "--scenarios", "baseline", *SHORT, "--out", out)
     assert again.exit_code == 1
     assert "exists; use --force to replace it" in again.stderr
 

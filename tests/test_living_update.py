@@ -1,9 +1,9 @@
 """``hlhbayes update``: the README's worked example, later updates, and refusals that change nothing.
 
 The README's example runs once, at the default settings (its numbers are the README's), and the
-tests of its files, output and later updates read that one run. Later updates sample with tiny
-settings (2 chains x 150 draws): the numbers are not checked, the structure, the files and the
-safety properties are. Fits may fail the convergence gate at these settings (exit 3, results
+tests of its files, output and later updates read that one run. Later updates sample at the
+suite's short settings (``conftest.SHORT``): the numbers are not checked, the structure, the files
+and the safety properties are. Fits may fail the convergence gate at these settings (exit 3, results
 still written), which the tests accept.
 """
 
@@ -19,14 +19,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_base, snapshot
+from conftest import SHORT, copy_base, snapshot
 from hlhbayes.cli import main
 from hlhbayes.runs import history_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AGGREGATE = FIXTURES / "example_aggregate_study.yaml"
 README = Path(__file__).resolve().parents[1] / "README.md"
-TINY = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
+TINY = [*SHORT, "--quiet"]
 
 
 def run(*args: str | Path):

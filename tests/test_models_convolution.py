@@ -25,6 +25,7 @@ import xarray as xr
 from scipy import stats
 from scipy.special import expit, logit
 
+from conftest import SHORT
 from hlhbayes.models.convolution import (
     count_pmf,
     etiology_rows,
@@ -199,8 +200,7 @@ def sbc_script(monkeypatch):
 def test_the_benchmark_runs_both_simulators_and_resumes(sbc_script, tmp_path, capsys):
     """Seed 36: of the 2 simulations, the second's strata differ between the simulators."""
     out = tmp_path / "sbc"
-    args = ["--out", str(out), "--sims", "2", "--seed", "36", "--batch", "1", "--chains", "2"]
-    args += ["--draws", "100", "--tune", "100", "--no-rerun"]
+    args = ["--out", str(out), "--sims", "2", "--seed", "36", "--batch", "1", *SHORT, "--no-rerun"]
     assert sbc_script.main(args) in (0, 1)
     first = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert first["complete"] is True

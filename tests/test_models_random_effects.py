@@ -1,6 +1,7 @@
 """The sampled random-effects posterior against the independent quadrature posterior.
 
-Three data sets, each fitted with the default sampler (the compiled engine):
+Three data sets, each fitted with the default sampler (the compiled engine) at the spec's
+settings (4 chains x 1000 draws), those of every fit:
 
 * RBesT's AS placebo arms (../shared/anchors/RBesT_AS_vignette.md: 8 studies, ASAS20 at
   week 6), prior mu ~ N(0, 2), tau ~ HalfNormal(1), as in the RBesT vignette;
@@ -58,7 +59,6 @@ def fitted(request):
             "mu": Prior("normal", {"mu": 0.0, "sigma": mu_sd}),
             "tau": Prior("halfnormal", {"sigma": 1.0}),
         },
-        sampler_overrides={"draws": 2000, "tune": 1000, "chains": 4},
     )
     units = _study_units([f"Study {i + 1}" for i in range(len(n))], r, n)
     idata = sample_posterior(random_effects, units, spec, SEED)

@@ -15,6 +15,7 @@ import yaml
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
+from conftest import SHORT
 from hlhbayes.cli import main
 from hlhbayes.reporting.escape import md_cell, md_code, md_link, md_text, safe_href
 
@@ -31,7 +32,6 @@ MARKUP = [
 ]
 LINE = " ".join(MARKUP)
 PROSE = "\n".join(MARKUP)
-SHORT = ("--draws", "100", "--tune", "100", "--chains", "2", "-q")
 HOSTILE_URL = "https://example.org/x)](javascript:alert(1))'onmouseover='alert(1)"
 HOSTILE_READ_AT = "https://mirror.example.org/a|b)](javascript:alert(1))"
 HOSTILE_DOI = '10.1234/{}"><script>alert(1)</script>'
@@ -147,6 +147,7 @@ def hostile_report(tmp_path_factory) -> tuple[str, str]:
             "--out",
             str(run),
             *SHORT,
+            "-q",
             "--no-sensitivity",
         ],
     )

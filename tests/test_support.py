@@ -18,7 +18,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import cli
+from conftest import SHORT, cli
 from hlhbayes.models import get_model
 from hlhbayes.models.units import MODEL_ETIOLOGIES, Filters, Units, build_units
 from hlhbayes.support import estimate_support, words
@@ -394,16 +394,15 @@ def test_contraction_agrees_with_the_quadrature_posterior():
     spec = load_spec(
         "random-effects",
         prior_overrides={"mu": Prior("normal", {"mu": -1.0, "sigma": mu_sd})},
-        sampler_overrides={"draws": 2000, "tune": 1000},
-    )
+    )  # the spec's sampler settings, those of every fit
     units = _study_units([f"S{i}" for i in range(8)], events, totals)
     tree = sample_posterior(model, units, spec, seed=3)
     block = estimate_support(model, units, spec.options, spec.priors, tree, seed=3)
     exact = random_effects_exact(events, totals, mu_mean=-1.0, mu_sd=mu_sd, tau_scale=1.0)
     expected = 1 - exact.moments["mu"][1] ** 2 / mu_sd**2
     (c,) = block["cells"]
-    # Monte Carlo error: the posterior variance from ~4000 effective draws, the prior's from
-    # 1000 independent ones (relative sd sqrt(2 / n) each, normal draws)
+    # Monte Carlo error: the posterior variance from the fit's effective draws of mu (its ESS,
+    # below), the prior's from 1000 independent ones (relative sd sqrt(2 / n) each, normal draws)
     import arviz_stats as azs
 
     ess = float(azs.ess(tree["posterior"]["mu"].to_dataset())["mu"])
@@ -419,8 +418,7 @@ def test_fit_says_a_cell_without_direct_data_is_borrowed(tmp_path):
     data: fit says so in its table and in summary.json."""
     out = tmp_path / "run"
     args = ["fit", "--etiology", "infection", "--exclude-study", "Baverez2022"]
-    args += ["--exclude-study", "Bami2020", "--draws", "200", "--tune", "200", "--chains", "2"]
-    args += ["--no-sensitivity"]
+    args += ["--exclude-study", "Bami2020", *SHORT, "--no-sensitivity"]
     result = cli(*args, "-q", "--out", out)
     assert result.exit_code in (0, 3), result.output
     table = result.stdout

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from fuzz_harness import small_base
 from fuzz_inputs import STUDY
 
+from conftest import SHORT
 from hlhbayes.cli import main
 from processes import Command
 
@@ -190,7 +191,7 @@ def test_three_fits_at_once_into_the_default_folder_keep_three_runs(tmp_path: Pa
 @pytest.mark.slow
 @pytest.mark.sampling
 def test_two_sampled_fits_into_one_folder_both_kept(tmp_path: Path) -> None:
-    tiny = [*FIT, "--no-sensitivity", "--chains", "1", "--draws", "30", "--tune", "30"]
+    tiny = [*FIT, "--no-sensitivity", *SHORT]
     a = Command([*tiny, "--seed", "1"], tmp_path)
     b = Command([*tiny, "--seed", "2"], tmp_path)
     codes = [a.finish()[0], b.finish()[0]]
