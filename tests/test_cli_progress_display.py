@@ -76,9 +76,54 @@ def test_a_sampler_share_moves_the_current_phase() -> None:
     feedback("sampling 4 chains x 200 draws (200 tuning) with pymc NUTS")
     feedback("sampling: 50% of 1600 iterations")
     feedback._progress.refresh()
-    assert "50%" in buffer.getvalue()
+    assert "sampling 4 chains " in buffer.getvalue()
+    assert "800/1600 iterations" in buffer.getvalue()
     feedback.finish()
     assert "sampling: 50% of 1600" not in buffer.getvalue().replace("\r", "\n").splitlines()
+
+
+def test_the_compiled_samplers_chunks_show_iterations_divergences_and_time_left() -> None:
+    feedback, buffer = live(width=100)
+    feedback("sampling 4 chains x 1000 draws (500 tuning) on 2 devices")
+    feedback("sampling: 40% of 6000 iterations, 3 divergent")
+    feedback._progress.refresh()
+    line = buffer.getvalue().replace("\r", "\n").splitlines()[-1]
+    assert "sampling 4 chains " in line
+    assert "2400/6000 iterations, 3 divergent" in line and "s left" in line
+    assert len(line.rstrip()) <= 100
+    feedback("sampling: 100% of 6000 iterations, 5 divergent")
+    feedback("sampled in 1.5 s")
+    feedback.finish()
+    text = buffer.getvalue()
+    # the phase stays above as its message; no share of it becomes a line of its own
+    assert "  sampling 4 chains x 1000 draws (500 tuning) on 2 devices\n" in text
+    assert "  sampling: " not in text
+
+
+def test_outside_a_terminal_the_chunks_are_a_line_each_quarter(capsys) -> None:
+    feedback = Feedback("lines")
+    feedback("sampling 4 chains x 1000 draws (500 tuning) on 2 devices")
+    for k in range(1, 16):  # 15 chunks of 100 iterations per chain
+        feedback(f"sampling: {100 * k // 15}% of 6000 iterations, {k // 5} divergent")
+    feedback("1 of 1 scenarios failed the convergence gate; running them again")
+    for k in range(1, 16):  # a second run reports its quarters again
+        feedback(f"sampling: {100 * k // 15}% of 6000 iterations, 0 divergent")
+    lines = capsys.readouterr().err.splitlines()
+    shares = [line for line in lines if line.startswith("sampling: ")]
+    assert shares == [
+        "sampling: 26% of 6000 iterations, 0 divergent",
+        "sampling: 53% of 6000 iterations, 1 divergent",
+        "sampling: 80% of 6000 iterations, 2 divergent",
+        "sampling: 100% of 6000 iterations, 3 divergent",
+        "sampling: 26% of 6000 iterations, 0 divergent",
+        "sampling: 53% of 6000 iterations, 0 divergent",
+        "sampling: 80% of 6000 iterations, 0 divergent",
+        "sampling: 100% of 6000 iterations, 0 divergent",
+    ]
+    assert len(lines) == len(shares) + 2
+    # PyMC's sampler reports its quarters itself: each is a line, as before
+    Feedback("lines")("sampling: 25% of 1600 iterations")
+    assert capsys.readouterr().err == "sampling: 25% of 1600 iterations\n"
 
 
 def test_after_finish_messages_are_plain_lines(capsys) -> None:

@@ -7,6 +7,8 @@
   the warm process imports no PyMC, PyTensor, numpyro or ArviZ;
 * one program serves several data sets: a second data set of the same shapes reuses it, and
   a batch of scenarios gives each scenario what a separate fit gives (within MC error);
+* the sampler runs in chunks: it reports its progress (iterations, divergent draws) after each,
+  and an interrupt between two chunks stops it;
 * a scenario that cannot converge is marked, and the retry policy re-runs only it;
 * padded units (likelihood weight 0) change nothing, and padded entries leave the output;
 * a damaged program in the cache is discarded and rebuilt, with the same numbers;
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,6 +150,51 @@ def test_one_program_serves_another_data_set_of_the_same_shapes(cache):
             single.fits[0].posterior, scenario.posterior, ["mu", "tau", "theta"]
         )
         assert not problems, problems
+
+
+SHARE = re.compile(r"^sampling: (\d+)% of (\d+) iterations, (\d+) divergent$")
+
+
+@pytest.mark.sampling
+def test_progress_is_reported_after_each_chunk_with_the_divergences_so_far(cache):
+    messages: list[str] = []
+    # a target acceptance rate far too low for this posterior: large steps, some divergent
+    (result,) = engine.sample_batch(
+        fx.hierarchical(),
+        [fx.hierarchical_data()],
+        settings=FAST,
+        target_accept=0.3,
+        cache=cache,
+        log=messages.append,
+    ).fits
+    shares = [tuple(map(int, m.groups())) for m in map(SHARE.match, messages) if m]
+    assert len(shares) == FAST.static().chunks > 1
+    percents, totals, divergent = zip(*shares, strict=True)
+    assert list(percents) == sorted(set(percents)) and percents[-1] == 100
+    assert set(totals) == {FAST.chains * (FAST.tune + FAST.draws)}
+    assert list(divergent) == sorted(divergent)
+    assert divergent[-1] == int(result.sample_stats["diverging"].sum()) > 0
+    # the warm-up's divergent transitions are not counted: nothing before the first draw
+    warm_up_calls = FAST.tune // FAST.static().chunk
+    assert divergent[:warm_up_calls] == (0,) * warm_up_calls
+
+
+@pytest.mark.sampling
+def test_an_interrupt_between_chunks_stops_the_sampling(cache):
+    messages: list[str] = []
+
+    def log(message: str) -> None:
+        messages.append(message)
+        if SHARE.match(message):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.sample_batch(
+            fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache, log=log
+        )
+    # the first chunk's report was the last thing the sampler did
+    assert SHARE.match(messages[-1]) and sum(bool(SHARE.match(m)) for m in messages) == 1
+    assert not messages[-1].startswith("sampling: 100%")
 
 
 @pytest.mark.sampling

@@ -45,6 +45,24 @@ def test_ctrl_c_while_sampling_exits_130_and_writes_no_run(tmp_path: Path) -> No
 
 
 @pytest.mark.sampling
+def test_ctrl_c_while_the_compiled_engine_samples_stops_it_between_two_chunks(
+    tmp_path: Path,
+) -> None:
+    # the compiled program runs a chunk of iterations per call: Ctrl-C takes effect at the end
+    # of the chunk, not of the sampling
+    args = ["fit", "--model", "random-effects", "--chains", "2", "--no-sensitivity"]
+    fit = Command([*args, "--tune", "500", "--draws", "100000", "--out", "run"], tmp_path)
+    fit.said("tuning) on ").interrupt()  # the engine has started sampling
+    code, stdout, stderr = fit.finish()
+    assert code == 130, stderr
+    assert stderr.endswith(INTERRUPTED), stderr
+    assert "sampling: 100%" not in stderr and "sampled in" not in stderr
+    assert "Traceback" not in stderr and stdout == ""
+    assert not (tmp_path / "run").exists()
+    assert hidden(tmp_path) == []
+
+
+@pytest.mark.sampling
 def test_ctrl_c_while_a_run_folder_is_staged_removes_it(tmp_path: Path) -> None:
     args = ["fit", "--model", "random-effects", "--method", "exact", "--out", "run", "-q"]
     fit = Command(args, tmp_path, pause_at="staged").paused()

@@ -15,10 +15,12 @@ command line, in one of three modes:
   ``k`` of ``N``) or ``batch k of N`` moves a bar: ``[3/16] ... about 40 s left``, the time left
   estimated from the mean time of the steps finished so far.
 
-The compiled engine runs a fit as one call that reports nothing until it returns, so the live
-line of such a fit shows its phases and their elapsed time, not iterations; PyMC's sampler
-reports each quarter of its iterations (``sampling: 50% of N iterations``), which moves the
-bar of the sampling phase with the time left. Before a command writes
+A sampler reports its share of the iterations done: the compiled engine after each chunk of
+iterations, with the divergent draws so far (``sampling: 40% of 6000 iterations, 2
+divergent``), PyMC's sampler each quarter (``sampling: 50% of N iterations``). In a terminal a
+share moves the sampling phase's bar: ``sampling 4 chains``, the iterations done of all chains,
+the divergent draws, the elapsed time and the time left. As plain lines only the first share
+past each quarter is written (a few lines per fit, not one per chunk). Before a command writes
 its results to stdout it calls :func:`finish` (the output helpers of :mod:`hlhbayes.cli.common`
 do), so a table never lands inside the live display; messages after that are plain lines.
 """
@@ -36,7 +38,13 @@ import click
 Mode = Literal["quiet", "lines", "live"]
 
 _HEARTBEAT = re.compile(r"^(?P<text>.*?) \(\d+ s\)$")
-_SHARE = re.compile(r"^sampling: (?P<share>\d+)% of (?P<total>\d+) iterations$")
+_SHARE = re.compile(
+    r"^sampling: (?P<share>\d+)% of (?P<total>\d+) iterations"
+    r"(?:, (?P<divergent>\d+) divergent)?$"
+)
+_SAMPLED = re.compile(r"^sampling (\d+ scenarios x )?\d+ chains")
+MILESTONE_PERCENT = 25
+"""Outside a terminal, a sampler's progress is a line each time it passes a multiple of this."""
 _STEP = re.compile(r"^\[(?P<k>\d+)/(?P<n>\d+)\]\s*|^batch (?P<bk>\d+) of (?P<bn>\d+)\b")
 
 _current: Feedback | None = None
@@ -106,6 +114,8 @@ class Feedback:
         self._steps: Any = None
         self._steps_started = 0.0
         self._started = time.perf_counter()  # the command's start: the first step's too
+        self._last_share = 0
+        self._last_milestone = 0
         self._lock = threading.RLock()
 
     # -- the log callable ------------------------------------------------------------------
@@ -115,9 +125,28 @@ class Feedback:
             return
         with self._lock:  # heartbeats and timers log from their own threads
             if self.mode == "lines" or self._progress is False:
-                click.echo(message, err=True)
+                if self._milestone(message):
+                    click.echo(message, err=True)
                 return
             self._live(message)
+
+    def _milestone(self, message: str) -> bool:
+        """Whether a plain line shows ``message``: a sampler's share only at each quarter.
+
+        A share below the last one starts another sampling run (a re-run, the next batch).
+        """
+        share = _SHARE.match(message)
+        if share is None:
+            return True
+        percent = int(share["share"])
+        if percent < self._last_share:
+            self._last_milestone = 0
+        self._last_share = percent
+        milestone = percent // MILESTONE_PERCENT
+        if milestone <= self._last_milestone:
+            return False
+        self._last_milestone = milestone
+        return True
 
     # -- live mode -------------------------------------------------------------------------
     def _start(self) -> None:
@@ -160,7 +189,7 @@ class Feedback:
             return
         share = _SHARE.match(message)
         if share is not None and self._phase is not None:
-            self._share(int(share["share"]))
+            self._share(int(share["share"]), int(share["total"]), share["divergent"])
             return
         if self._phase is not None:
             progress.console.print(f"  {self._phase_text}", highlight=False, markup=False)
@@ -169,15 +198,24 @@ class Feedback:
         self._phase_started = time.perf_counter()
         self._phase = progress.add_task(self._label(message), total=None, end=None, count="")
 
-    def _share(self, percent: int) -> None:
-        """A sampler's "sampling: 50% of N iterations": the current phase's bar moves."""
+    def _share(self, percent: int, total: int, divergent: str | None) -> None:
+        """A sampler's "sampling: 50% of N iterations[, D divergent]": the phase's bar moves.
+
+        The bar's line: what is sampled ("sampling 4 chains", "sampling 8 scenarios x 4
+        chains"), the bar, the iterations done of all chains and the divergent draws so far,
+        the elapsed time and the time left.
+        """
         now = time.perf_counter()
         left = time_left(percent, 100, now - self._phase_started)
+        count = f"{total * percent // 100}/{total} iterations"
+        if divergent is not None:
+            count += f", {divergent} divergent"
         self._progress.update(
             self._phase,
             completed=percent,
             total=100,
-            count=f"{percent}%",
+            description=self._label(_what_is_sampled(self._phase_text), len(count)),
+            count=count,
             end=None if left is None else now + left,
         )
 
@@ -207,9 +245,9 @@ class Feedback:
             end=None if left is None else now + left,
         )
 
-    def _label(self, message: str) -> str:
-        """``message`` cut to leave room for the bar, the count and the times on one line."""
-        room = max(20, self._progress.console.width - 50)
+    def _label(self, message: str, count: int = 4) -> str:
+        """``message`` cut to leave room for the bar, a ``count``-character count and the times."""
+        room = max(20, self._progress.console.width - 46 - count)
         return _plain(_short(message, room))
 
     # -- the end ---------------------------------------------------------------------------
@@ -243,6 +281,12 @@ def _finished(message: str) -> bool:
     if re.search(r"\bin \d", message):
         return True
     return re.search(r"\b(fitting|sampling|starting|scenarios \d)", message) is None
+
+
+def _what_is_sampled(phase: str) -> str:
+    """``sampling 4 chains`` of ``sampling 4 chains x 1000 draws (500 tuning) on 2 devices``."""
+    match = _SAMPLED.match(phase)
+    return match[0] if match else phase.split(" (")[0]
 
 
 def _short(message: str, width: int = 60) -> str:
