@@ -96,6 +96,19 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
+def records(root: Path) -> dict[str, bytes]:
+    """:func:`snapshot` without hidden files: an evidence base's records and notes alone.
+
+    The shipped base is read by tests on other workers at the same moment; a reader's lock
+    (``.hlhbayes.lock``) beside the records is theirs, not part of the base.
+    """
+    return {
+        name: data
+        for name, data in snapshot(root).items()
+        if not any(part.startswith(".") for part in Path(name).parts)
+    }
+
+
 def cli(*args: str | Path):
     """``hlhbayes ARGS`` through click's runner; exceptions other than exits propagate."""
     from click.testing import CliRunner

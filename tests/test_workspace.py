@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA, MODELS, REPO, snapshot
+from conftest import DATA, MODELS, REPO, records, snapshot
 from hlhbayes import __version__
 from hlhbayes.cli import main
 from hlhbayes.errors import HlhBayesError
@@ -64,7 +64,7 @@ def workspace(outside: Path) -> Path:
 
 def test_init_copies_the_shipped_base_and_specs_and_marks_the_folder(workspace, shipped):
     assert sorted(p.name for p in workspace.iterdir()) == ["data", MARKER, "models", "runs"]
-    assert snapshot(workspace / "data") == snapshot(DATA)
+    assert snapshot(workspace / "data") == records(DATA)
     assert snapshot(workspace / "models") == snapshot(MODELS)
     assert list((workspace / "runs").iterdir()) == []
     marker = tomllib.loads((workspace / MARKER).read_text(encoding="utf-8"))
@@ -121,7 +121,7 @@ def test_init_force_replaces_data_models_and_marker_and_keeps_runs(workspace):
     result = run("init", workspace, "--force")
     assert result.exit_code == 0, result.output
     assert f"replaced (--force): data, models, {MARKER}" in result.stdout
-    assert snapshot(workspace / "data") == snapshot(DATA)  # the added study is gone
+    assert snapshot(workspace / "data") == records(DATA)  # the added study is gone
     assert (workspace / "runs" / "kept.txt").read_text() == "a run"
     assert (workspace / "notes.txt").read_text() == "mine"
     assert not [p for p in workspace.iterdir() if p.name.startswith(".")]
@@ -211,7 +211,7 @@ def test_commands_use_the_workspace_and_write_runs_into_it(workspace, monkeypatc
 
 
 def test_data_add_into_the_shipped_base_is_refused(outside):
-    before = snapshot(DATA)
+    before = records(DATA)
     message = (
         f"error: the shipped evidence base ({shipped_data_dir()}) is read-only: run "
         "`hlhbayes init DIR` to make a workspace with a copy of it, then work there "
@@ -221,7 +221,7 @@ def test_data_add_into_the_shipped_base_is_refused(outside):
         result = run("data", "add", STUDY, "--patients", PATIENTS, *extra)
         assert result.exit_code == 1
         assert result.stderr == message
-    assert snapshot(DATA) == before
+    assert records(DATA) == before
     with pytest.raises(HlhBayesError, match="hlhbayes init"):
         writable_evidence()
 
