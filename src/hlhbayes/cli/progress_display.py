@@ -78,7 +78,12 @@ def time_left(done: int, total: int, elapsed: float) -> float | None:
 
 
 def about(seconds: float) -> str:
-    """``about 40 s left`` / ``about 3 min left``, rounded as a person would say it."""
+    """``about 40 s left`` / ``about 3 min left``, rounded as a person would say it.
+
+    Under 5 s there is nothing to round to: ``under 5 s left``.
+    """
+    if seconds < 5:
+        return "under 5 s left"
     if seconds < 90:
         return f"about {max(5, 5 * round(seconds / 5)):.0f} s left"
     return f"about {round(seconds / 60):.0f} min left"
