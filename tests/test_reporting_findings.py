@@ -194,10 +194,11 @@ def summary_rows(report_md: str) -> list[str]:
 SENSITIVITY_TOLERANCE = 8
 """Patients of 100 by which a refit's sensitivity figures may differ from the shipped ones.
 
-On the machine that made the shipped reports, with the same code and packages, the refit gives
-the same numbers; elsewhere XLA may compile the programs to other machine code (other CPU
-features), and the scenarios' chains then take other paths through the same posterior: the
-figures agree within Monte Carlo error, not digit for digit. An interval end's Monte Carlo
+A refit in a new, empty cache has given the same numbers as the shipped reports, but another
+machine's XLA may compile the programs to other machine code (other CPU features), and a cache
+filled by many processes has been seen to give one scenario other draws (README, "Speed"): the
+scenarios' chains then take other paths through the same posterior, and the figures agree
+within Monte Carlo error, not digit for digit. An interval end's Monte Carlo
 error is about 2 of 100 (the report states it for the fit's own); two independent runs then
 differ by about sqrt(2) x 2 = 2.8 in standard deviation, and 8 is about three of those."""
 
