@@ -18,6 +18,18 @@ DATA = SHIPPED / "data"
 MODELS = SHIPPED / "models"
 
 
+def pytest_configure(config) -> None:
+    """Ctrl-C reaches the suite and the commands it starts, however the suite was started.
+
+    A shell without job control starts a background job (``make test &``) with SIGINT ignored,
+    and every process it starts inherits that: the tests that press Ctrl-C would wait for a
+    command that never stops. Python's own handler is put back here (and a process started from
+    a handled signal gets the default action).
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 # --------------------------------------------------------------------------------------------
 # Running the suite on several workers (pytest-xdist, `make test`)
 
