@@ -158,6 +158,7 @@ def _fresh_process_fit(cache_dir: str) -> None:
     start = time.perf_counter()
     from hlhbayes import engine
 
+    said: list[str] = []
     result = engine.fit(
         hierarchical(),
         hierarchical_data(),
@@ -165,6 +166,7 @@ def _fresh_process_fit(cache_dir: str) -> None:
         seed=11,
         prior_draws=200,
         cache=engine.CompiledFitCache(Path(cache_dir)),
+        log=said.append,
     )
     batch = engine.sample_batch(
         hierarchical(),
@@ -172,6 +174,7 @@ def _fresh_process_fit(cache_dir: str) -> None:
         settings=SamplerSettings(chains=2, draws=200, tune=200),
         seeds=[3, 4],
         cache=engine.CompiledFitCache(Path(cache_dir)),
+        log=said.append,
     )
     heavy = ("pymc", "pytensor", "numpyro", "arviz", "arviz_base", "arviz_stats")
     print(
@@ -183,6 +186,9 @@ def _fresh_process_fit(cache_dir: str) -> None:
                     [f.posterior[v].values for f in batch.fits for v in sorted(f.posterior)]
                 ),
                 "modules": sorted(m for m in heavy if m in sys.modules),
+                "built": sorted(  # the programs this process built (not loaded)
+                    m.split()[3] for m in said if m.startswith("building the compiled")
+                ),
                 "seconds": time.perf_counter() - start,
             }
         )

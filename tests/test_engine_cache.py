@@ -212,3 +212,47 @@ def test_concurrent_writers_leave_one_intact_entry(tmp_path):
     assert entry is not None
     assert hashlib.sha256(entry.files[PROGRAM]).hexdigest() == outcomes[0][1]
     assert not any(cache.tmp_dir.iterdir())
+
+
+def _note(log: Path, line: str) -> None:
+    with log.open("a") as f:
+        f.write(line + "\n")
+
+
+def _hold_the_build_lock(root: str, key: str, holding, release, log: str) -> None:
+    cache = CompiledFitCache(Path(root))
+    with cache.building(key):
+        _note(Path(log), "first in")
+        holding.set()
+        release.wait(60)
+        _note(Path(log), "first out")
+
+
+def test_a_program_is_built_by_one_process_while_the_others_wait(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    holding, release = context.Event(), context.Event()
+    log = tmp_path / "order"
+    key = cache_key({"kind": "sampler", "model": "built-once"})
+    first = context.Process(
+        target=_hold_the_build_lock, args=(str(tmp_path), key, holding, release, str(log))
+    )
+    first.start()
+    assert holding.wait(60)
+    waited = []
+    cache = CompiledFitCache(tmp_path)
+
+    def on_wait() -> None:
+        waited.append(True)
+        release.set()  # the other process goes on only once this one is waiting
+
+    with cache.building(key, on_wait):
+        _note(log, "second in")
+    first.join(timeout=60)
+    assert first.exitcode == 0
+    assert waited == [True]
+    assert log.read_text().splitlines() == ["first in", "first out", "second in"]
+    with cache.building(cache_key({"kind": "sampler", "model": "other"}), on_wait):
+        pass  # another program's lock is free
+    assert waited == [True]
+    cache_clear(tmp_path)
+    assert not cache.locks_dir.exists()

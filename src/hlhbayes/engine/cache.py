@@ -10,6 +10,7 @@ Layout of the cache folder (``platformdirs.user_cache_dir("hlhbayes")``, or
     entries/<key>/last_used     its modification time is the entry's last use
     xla/                        JAX's persistent compilation cache (machine code)
     tmp/                        entries being written, and entries being deleted
+    locks/<key>.lock            held by the process building or compiling program <key>
 
 Safety rules, each tested:
 
@@ -24,6 +25,11 @@ Safety rules, each tested:
 * **Concurrent writers do not corrupt an entry**: an entry is written in full to ``tmp/`` and
   then renamed into place; renaming a folder onto an existing one fails, so the first writer
   wins and the others discard their copy and use the winner's.
+* **One process builds a program at a time**: building and compiling a program hold its
+  lock (:meth:`CompiledFitCache.building`); a second process that needs it meanwhile waits,
+  then loads what the first stored, instead of compiling the same program again. The lock is
+  ``fcntl.flock``, which the system releases when its holder dies; without ``fcntl`` (or on a
+  file system that refuses it) programs are built without it, which is only slower.
 * **The size is bounded**: entries are evicted least-recently-used first when they take more
   than half of the bound; JAX bounds its machine-code cache to the other half itself (with
   its own least-recently-used eviction, under a file lock that also makes its writes safe).
@@ -38,7 +44,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +140,7 @@ class CompiledFitCache:
         self.entries_dir = self.root / "entries"
         self.xla_dir = self.root / "xla"
         self.tmp_dir = self.root / "tmp"
+        self.locks_dir = self.root / "locks"
 
     @property
     def entry_budget(self) -> int:
@@ -161,6 +168,36 @@ class CompiledFitCache:
             return None
         self._touch(path)
         return entry
+
+    @contextlib.contextmanager
+    def building(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the lock of program ``key`` (exclusive among processes) for the ``with`` block.
+
+        ``on_wait`` is called once if another process holds it, before waiting for it.
+        """
+        try:
+            import fcntl
+        except ImportError:  # not on a POSIX system: no lock, each process builds its own
+            yield
+            return
+        try:
+            self.locks_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a read-only cache folder: nothing is stored there either
+            yield
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without flock
+                pass
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def store(
         self,
@@ -275,6 +312,7 @@ class CompiledFitCache:
             self._discard(path)
         if self.xla_dir.is_dir():
             self._discard(self.xla_dir)
+        shutil.rmtree(self.locks_dir, ignore_errors=True)
         self._remove_dead_tmp(max_age=0.0)
 
     def _read(self, key: str, path: Path) -> Entry:

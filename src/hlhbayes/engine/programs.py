@@ -6,6 +6,10 @@ and stores it in the compiled-fit cache. Every fit, the first included, then run
 *deserialised from its bytes*, so that the first fit and every later one run the same program
 and give the same numbers for the same seed. XLA's machine code for it comes from JAX's
 persistent compilation cache (or is compiled, the first time on a machine, and stored there).
+
+Building and compiling a program hold its lock in the cache
+(:meth:`~hlhbayes.engine.cache.CompiledFitCache.building`): of several processes that need a
+new program at once, one builds and compiles it, the others wait and then load it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hlhbayes.engine import runtime
-from hlhbayes.engine.cache import CompiledFitCache, cache_key
+from hlhbayes.engine.cache import CompiledFitCache, Entry, cache_key
 from hlhbayes.engine.fingerprint import engine_fingerprint, package_versions
 from hlhbayes.engine.graph import ModelFunctions
 from hlhbayes.engine.model import CompiledModel
@@ -52,10 +56,15 @@ class Program:
     key: str
     meta: dict[str, Any]
     exported: Any
+    cache: CompiledFitCache
     compiled: Any = None
 
     def ensure_compiled(self, args: list[Any], log: Log, timings: Timings) -> Any:
-        """XLA code for ``args``' shapes: from JAX's cache, or compiled (and cached) now."""
+        """XLA code for ``args``' shapes: from JAX's cache, or compiled (and cached) now.
+
+        Under the program's lock: a process that needs the program while another compiles it
+        waits, then loads the machine code the other stored in JAX's cache.
+        """
         if self.compiled is None:
             import jax
 
@@ -63,7 +72,11 @@ class Program:
             with runtime.pinned_xla_flags():
                 with timings.phase("xla_lower"):
                     lowered = jax.jit(self.exported.call).lower(*args)
-                with timings.phase("xla"), _notice_if_slow(log, notice):
+                with (
+                    timings.phase("xla"),
+                    self.cache.building(self.key, _waiting(log)),  # the wait, then the notice
+                    _notice_if_slow(log, notice),
+                ):
                     self.compiled = lowered.compile()
         return self.compiled
 
@@ -116,26 +129,56 @@ def get_program(
     with timings.phase("cache_load"):
         entry = cache.load(key, on_problem=log)
     if entry is None:
-        log(
-            f"building the compiled {payload['kind']} program for {model.name} (once per model structure)"
-        )
-        with timings.phase("build"):
-            functions = model_functions(model, signature)
-            from hlhbayes.engine.program import program_meta
+        with cache.building(key, _waiting(log)):
+            with timings.phase("cache_load"):  # another process may have built it meanwhile
+                entry = cache.load(key, on_problem=log)
+            if entry is None:
+                entry = _build(key, payload, model, signature, export, cache, log, timings)
+                return _deserialised(memo, entry, cache, timings)
+    log(f"loading the compiled {payload['kind']} program for {model.name}")
+    return _deserialised(memo, entry, cache, timings)
 
-            meta = {"kind": payload["kind"], "model": model.name, **program_meta(functions)}
-            blob = export(functions)
-        with timings.phase("cache_store"):
-            entry = cache.store(key, payload, meta, {PROGRAM_FILE: blob})
-    else:
-        log(f"loading the compiled {payload['kind']} program for {model.name}")
+
+def _deserialised(
+    memo: tuple[str, str], entry: Entry, cache: CompiledFitCache, timings: Timings
+) -> Program:
+    """The program stored in ``entry``, kept in this process's memo."""
     import jax
 
     with timings.phase("deserialize"):
         exported = jax.export.deserialize(bytearray(entry.files[PROGRAM_FILE]))
-    program = Program(key, entry.meta, exported)
+    program = Program(entry.key, entry.meta, exported, cache)
     with _lock:
         return _programs.setdefault(memo, program)
+
+
+def _build(
+    key: str,
+    payload: dict[str, Any],
+    model: CompiledModel,
+    signature: Signature,
+    export: Callable[[ModelFunctions], bytes],
+    cache: CompiledFitCache,
+    log: Log,
+    timings: Timings,
+) -> Entry:
+    """Build the program of ``payload`` with PyMC and ``export``, and store it as ``key``."""
+    log(
+        f"building the compiled {payload['kind']} program for {model.name} (once per model structure)"
+    )
+    with timings.phase("build"):
+        functions = model_functions(model, signature)
+        from hlhbayes.engine.program import program_meta
+
+        meta = {"kind": payload["kind"], "model": model.name, **program_meta(functions)}
+        blob = export(functions)
+    with timings.phase("cache_store"):
+        return cache.store(key, payload, meta, {PROGRAM_FILE: blob})
+
+
+def _waiting(log: Log) -> Callable[[], None]:
+    """What a process says when another one holds the lock of the program it needs."""
+    return lambda: log("waiting for another hlhbayes process building the same program")
 
 
 def model_functions(model: CompiledModel, signature: Signature) -> ModelFunctions:
