@@ -118,3 +118,31 @@ def test_diagnose_dataset_keeps_dims_and_coords():
     assert set(out) == {"r_hat", "ess_bulk", "mcse_mean"}
     assert out["ess_bulk"]["a"].dims == ("study",)
     assert list(out["ess_bulk"]["study"].values) == ["s1", "s2", "s3"]
+
+
+def test_diagnose_dataset_equals_the_diagnostics_of_each_variable():
+    rng = np.random.default_rng(4)
+    shifted = rng.standard_normal((4, 300, 2))
+    shifted[0] += 1.5
+    with_nan = rng.standard_normal((4, 300))
+    with_nan[1, 7] = np.nan
+    ds = xr.Dataset(
+        {
+            "scalar": (("chain", "draw"), _ar1(rng, (4, 300), 0.9)),
+            "matrix": (("chain", "draw", "a", "b"), rng.gamma(2.0, size=(4, 300, 2, 3))),
+            "shifted": (("chain", "draw", "c"), shifted),
+            "with_nan": (("chain", "draw"), with_nan),
+        }
+    )
+    out = diagnostics.diagnose(ds)
+    for name, da in ds.data_vars.items():
+        values = da.values
+        expected = {
+            "r_hat": diagnostics.rhat(values),
+            "ess_bulk": diagnostics.ess_bulk(values),
+            "mcse_mean": diagnostics.mcse_mean(values),
+        }
+        for key, value in expected.items():
+            np.testing.assert_array_equal(out[key][name].values, value, err_msg=f"{key} {name}")
+    assert np.all(out["r_hat"]["shifted"].values > 1.1)
+    assert np.isnan(out["ess_bulk"]["with_nan"].values)

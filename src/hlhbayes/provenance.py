@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 from datetime import UTC, datetime
@@ -11,15 +12,21 @@ from typing import Any
 PACKAGES = ("hlhbayes", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas", "xarray", "nutpie")
 
 
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that shape a result (None when not installed)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str | None], ...]:
+    """Read once per process: every fit of a multi-fit command records them."""
+    versions: list[tuple[str, str | None]] = [("python", platform.python_version())]
     for name in PACKAGES:
         try:
-            versions[name] = metadata.version(name)
+            versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+            versions.append((name, None))
+    return tuple(versions)
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape a result (None when not installed)."""
+    return dict(_installed_versions())
 
 
 def provenance(

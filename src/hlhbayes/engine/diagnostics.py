@@ -87,17 +87,33 @@ def mcse_mean(draws: np.ndarray) -> np.ndarray:
 def diagnose(
     posterior: xr.Dataset, var_names: Iterable[str] | None = None
 ) -> dict[str, xr.Dataset]:
-    """``{"r_hat", "ess_bulk", "mcse_mean"}``, each a Dataset like ArviZ's, per variable."""
+    """``{"r_hat", "ess_bulk", "mcse_mean"}``, each a Dataset like ArviZ's, per variable.
+
+    Every scalar of every variable goes through one call of each diagnostic (they are
+    vectorised over scalars), then is put back in its variable's shape.
+    """
     names = list(posterior.data_vars) if var_names is None else list(var_names)
-    out: dict[str, dict[str, xr.DataArray]] = {"r_hat": {}, "ess_bulk": {}, "mcse_mean": {}}
-    functions = {"r_hat": rhat, "ess_bulk": ess_bulk, "mcse_mean": mcse_mean}
+    arrays, columns = [], []
     for name in names:
         da = posterior[name]
         extra = [d for d in da.dims if d not in ("chain", "draw")]
         values = da.transpose("chain", "draw", *extra).values
-        coords = {d: da[d] for d in extra if d in da.coords}
-        for key, function in functions.items():
-            out[key][name] = xr.DataArray(function(values), dims=extra, coords=coords)
+        arrays.append((name, extra, values.shape[2:], {d: da[d] for d in extra if d in da.coords}))
+        columns.append(values.reshape(*values.shape[:2], -1))
+    out: dict[str, dict[str, xr.DataArray]] = {"r_hat": {}, "ess_bulk": {}, "mcse_mean": {}}
+    if not columns:
+        return {key: xr.Dataset() for key in out}
+    scalars = np.concatenate(columns, axis=-1)
+    r_hat, ess = rhat_and_ess_bulk(scalars)
+    values = {"r_hat": r_hat, "ess_bulk": ess, "mcse_mean": mcse_mean(scalars)}
+    start = 0
+    for (name, extra, shape, coords), column in zip(arrays, columns, strict=True):
+        stop = start + column.shape[-1]
+        for key, flat in values.items():
+            out[key][name] = xr.DataArray(
+                flat[start:stop].reshape(shape), dims=extra, coords=coords
+            )
+        start = stop
     return {key: xr.Dataset(arrays) for key, arrays in out.items()}
 
 
