@@ -33,7 +33,8 @@ Conditions. **cold**: a new, empty compiled-fit cache folder (``HLHBAYES_CACHE_D
 holds JAX's persistent compilation cache too) and a new, empty PyTensor compile folder
 (``PYTENSOR_FLAGS=base_compiledir=...``): every program is built and compiled.
 **warm**: one untimed run of the same command fills a cache folder, then every warm repetition
-reuses it.
+reuses it. Every command runs without ``PYTHONDONTWRITEBYTECODE``, as a user's would: Python
+compiles a module's bytecode once and reuses it.
 
 Reported per run: wall seconds (what a user waits), CPU seconds (user + system of the child,
 from ``getrusage``: the stabler figure on a shared machine), and the 1-minute load average
@@ -187,6 +188,9 @@ def _hlhbayes() -> str:
 
 def _environment(cache: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # a user's Python writes the bytecode of what it imports once and reuses it (as `make` lets
+    # it); with this variable set, every process would compile this package's modules again
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["HLHBAYES_CACHE_DIR"] = str(cache / "hlhbayes")
     env["PYTENSOR_FLAGS"] = f"base_compiledir={cache / 'pytensor'}"
     return env

@@ -101,6 +101,29 @@ def test_the_compiled_samplers_chunks_show_iterations_divergences_and_time_left(
     assert "  sampling: " not in text
 
 
+def test_another_threads_message_goes_above_the_sampling_bar() -> None:
+    import threading
+
+    feedback, buffer = live()
+    feedback("sampling 4 chains x 1000 draws (500 tuning) on 2 devices")
+    feedback("sampling: 20% of 6000 iterations, 0 divergent")
+    beside = threading.Thread(
+        target=feedback, args=("compiling for this machine (first fit of this model here)",)
+    )
+    beside.start()
+    beside.join()
+    feedback("sampling: 60% of 6000 iterations, 0 divergent")
+    feedback._progress.refresh()
+    line = buffer.getvalue().replace("\r", "\n").splitlines()[-1]
+    assert "sampling 4 chains " in line and "3600/6000 iterations" in line
+    assert "  compiling for this machine (first fit of this model here)\n" in buffer.getvalue()
+    feedback("sampling: 100% of 6000 iterations, 0 divergent")
+    feedback("sampled in 1.5 s")  # the sampling thread's own next message ends the phase
+    feedback.finish()
+    assert "  sampling 4 chains x 1000 draws (500 tuning) on 2 devices\n" in buffer.getvalue()
+    assert "sampled in 1.5 s" in buffer.getvalue()
+
+
 def test_outside_a_terminal_the_chunks_are_a_line_each_quarter(capsys) -> None:
     feedback = Feedback("lines")
     feedback("sampling 4 chains x 1000 draws (500 tuning) on 2 devices")

@@ -13,7 +13,9 @@ command line, in one of three modes:
   a finished line. A heartbeat (the same message with ``(N s)`` appended) updates the current
   line instead of adding one. A message that starts ``[k/N]`` (a multi-fit command's scenario
   ``k`` of ``N``) or ``batch k of N`` moves a bar: ``[3/16] ... about 40 s left``, the time left
-  estimated from the mean time of the steps finished so far.
+  estimated from the mean time of the steps finished so far. While a sampling bar moves, a
+  message from another thread (the prior draws a fit prepares beside its sampling) is a line
+  above it and leaves the bar in place.
 
 A sampler reports its share of the iterations done: the compiled engine after each chunk of
 iterations, with the divergent draws so far (``sampling: 40% of 6000 iterations, 2
@@ -116,6 +118,7 @@ class Feedback:
         self._phase: Any = None
         self._phase_text = ""
         self._phase_started = 0.0
+        self._phase_thread: int | None = None  # the thread whose message began the phase
         self._steps: Any = None
         self._steps_started = 0.0
         self._started = time.perf_counter()  # the command's start: the first step's too
@@ -196,12 +199,29 @@ class Feedback:
         if share is not None and self._phase is not None:
             self._share(int(share["share"]), int(share["total"]), share["divergent"])
             return
+        if self._beside_sampling():
+            progress.console.print(f"  {message}", highlight=False, markup=False)
+            return
         if self._phase is not None:
             progress.console.print(f"  {self._phase_text}", highlight=False, markup=False)
             progress.remove_task(self._phase)
         self._phase_text = message
         self._phase_started = time.perf_counter()
+        self._phase_thread = threading.get_ident()
         self._phase = progress.add_task(self._label(message), total=None, end=None, count="")
+
+    def _beside_sampling(self) -> bool:
+        """Whether a message comes from other work while the sampling bar moves.
+
+        A fit prepares its prior draws in a second thread while it samples: that thread's
+        messages ("compiling for this machine ...") go above as lines, and the sampling bar
+        stays the current line.
+        """
+        return (
+            self._phase is not None
+            and _SAMPLED.match(self._phase_text) is not None
+            and threading.get_ident() != self._phase_thread
+        )
 
     def _share(self, percent: int, total: int, divergent: str | None) -> None:
         """A sampler's "sampling: 50% of N iterations[, D divergent]": the phase's bar moves.
