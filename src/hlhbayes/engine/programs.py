@@ -133,7 +133,18 @@ def get_program(
             with timings.phase("cache_load"):  # another process may have built it meanwhile
                 entry = cache.load(key, on_problem=log)
             if entry is None:
-                entry = _build(key, payload, model, signature, export, cache, log, timings)
+                log(
+                    f"building the compiled {payload['kind']} program for {model.name} "
+                    "(once per model structure)"
+                )
+                with timings.phase("build"):
+                    functions = model_functions(model, signature)
+                    from hlhbayes.engine.program import program_meta
+
+                    meta = {"kind": payload["kind"], "model": model.name, **program_meta(functions)}
+                    blob = export(functions)
+                with timings.phase("cache_store"):
+                    entry = cache.store(key, payload, meta, {PROGRAM_FILE: blob})
                 return _deserialised(memo, entry, cache, timings)
     log(f"loading the compiled {payload['kind']} program for {model.name}")
     return _deserialised(memo, entry, cache, timings)
@@ -150,30 +161,6 @@ def _deserialised(
     program = Program(entry.key, entry.meta, exported, cache)
     with _lock:
         return _programs.setdefault(memo, program)
-
-
-def _build(
-    key: str,
-    payload: dict[str, Any],
-    model: CompiledModel,
-    signature: Signature,
-    export: Callable[[ModelFunctions], bytes],
-    cache: CompiledFitCache,
-    log: Log,
-    timings: Timings,
-) -> Entry:
-    """Build the program of ``payload`` with PyMC and ``export``, and store it as ``key``."""
-    log(
-        f"building the compiled {payload['kind']} program for {model.name} (once per model structure)"
-    )
-    with timings.phase("build"):
-        functions = model_functions(model, signature)
-        from hlhbayes.engine.program import program_meta
-
-        meta = {"kind": payload["kind"], "model": model.name, **program_meta(functions)}
-        blob = export(functions)
-    with timings.phase("cache_store"):
-        return cache.store(key, payload, meta, {PROGRAM_FILE: blob})
 
 
 def _waiting(log: Log) -> Callable[[], None]:
