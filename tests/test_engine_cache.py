@@ -18,6 +18,7 @@ import pytest
 from hlhbayes.engine.cache import (
     CACHE_DIR_ENV,
     MAX_BYTES_ENV,
+    UNUSED_OTHER_VERSION_SECONDS,
     CompiledFitCache,
     cache_clear,
     cache_info,
@@ -146,12 +147,19 @@ def test_least_recently_used_entries_are_evicted(tmp_path):
     assert cache.load(a) is not None and cache.load(c) is not None
 
 
-def test_stale_entries_are_removed_when_storing(tmp_path):
+def test_entries_of_other_versions_stay_while_used_and_go_after_a_week_unused(tmp_path):
     cache = CompiledFitCache(tmp_path)
-    old = _store(cache, "old")
-    _damage_versions(cache.entries_dir / old)
+    in_use, unused = _store(cache, "in use"), _store(cache, "unused")
+    for key in (in_use, unused):
+        _damage_versions(cache.entries_dir / key)  # as if built by another installed version
+    week_ago = time.time() - UNUSED_OTHER_VERSION_SECONDS - 60
+    os.utime(cache.entries_dir / unused / "last_used", (week_ago, week_ago))
     new = _store(cache, "new")
-    assert [e.key for e in cache.info().entries] == [new]
+    # the other version's recent entry is kept for it; this version is never served it
+    assert sorted(e.key for e in cache.info().entries) == sorted([in_use, new])
+    os.utime(cache.entries_dir / in_use / "last_used", (week_ago, week_ago))
+    _store(cache, "newer")
+    assert in_use not in [e.key for e in cache.info().entries]
 
 
 def test_clear_empties_programs_and_compilation_cache(tmp_path):

@@ -22,6 +22,8 @@ Safety rules, each tested:
 * **A corrupt, truncated or stale entry is detected, removed and rebuilt**: unreadable
   metadata, a wrong key, another format, other package versions or engine source, a missing
   file, a wrong length or checksum all make :meth:`CompiledFitCache.load` discard the entry.
+  Entries of other package versions or engine sources (never served: the key covers them) stay
+  while another version sharing the cache uses them, and go after a week unused.
 * **Concurrent writers do not corrupt an entry**: an entry is written in full to ``tmp/`` and
   then renamed into place; renaming a folder onto an existing one fails, so the first writer
   wins and the others discard their copy and use the winner's.
@@ -58,6 +60,9 @@ FORMAT = 1
 """Version of the entry layout; entries of another format are discarded."""
 STALE_TMP_SECONDS = 3600.0
 """A folder in ``tmp/`` older than this belongs to a writer that died; it is removed."""
+UNUSED_OTHER_VERSION_SECONDS = 7 * 24 * 3600.0
+"""An entry built by other package versions or another engine source is removed once unused
+this long: until then another installed version (or checkout) sharing the cache may use it."""
 
 META = "meta.json"
 LAST_USED = "last_used"
@@ -255,21 +260,27 @@ class CompiledFitCache:
         return Entry(key, target, full_meta, dict(files))
 
     def evict(self, keep: str | None = None) -> list[str]:
-        """Remove stale entries, then least-recently-used ones beyond the entry budget.
+        """Remove unreadable or long-unused stale entries, then the least recently used ones.
 
-        Also removes folders that dead writers left in ``tmp/``. Returns the removed keys.
+        Least recently used entries go while the entries take more than the entry budget. An entry of other package versions or another engine source is never served (its key
+        differs), but it is kept while it is in use: two installed versions, or two checkouts,
+        sharing one cache would otherwise delete each other's programs at every store. Also
+        removes folders that dead writers left in ``tmp/``. Returns the removed keys.
         """
         removed = []
         entries = []
+        now = time.time()
         for path in self._entry_paths():
             if path.name == keep:
                 continue
             meta = _read_meta(path)
-            if meta is None or not _is_current(meta):
+            last_used = _last_used(path)
+            unused = now - last_used > UNUSED_OTHER_VERSION_SECONDS
+            if meta is None or (unused and not _is_current(meta)):
                 self._discard(path)
                 removed.append(path.name)
             else:
-                entries.append((_last_used(path), _folder_size(path), path))
+                entries.append((last_used, _folder_size(path), path))
         total = sum(size for _, size, _ in entries)
         if keep is not None:
             total += _folder_size(self.entries_dir / keep)
