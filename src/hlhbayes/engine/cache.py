@@ -178,31 +178,25 @@ class CompiledFitCache:
     def building(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
         """Hold the lock of program ``key`` (exclusive among processes) for the ``with`` block.
 
-        ``on_wait`` is called once if another process holds it, before waiting for it.
+        ``on_wait`` is called once if another process holds it, before waiting for it. Where no
+        lock can be taken (no ``fcntl``, a read-only cache folder, a file system without
+        ``flock``) the block runs without one.
         """
+        fd = self._lock_file(key)
         try:
-            import fcntl
-        except ImportError:  # not on a POSIX system: no lock, each process builds its own
-            yield
-            return
-        try:
-            self.locks_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:  # a read-only cache folder: nothing is stored there either
-            yield
-            return
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if on_wait is not None:
-                    on_wait()
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:  # a file system without flock
-                pass
+            if fd is not None:
+                _lock(fd, on_wait)
             yield
         finally:
-            os.close(fd)  # releases the lock
+            if fd is not None:
+                os.close(fd)  # releases the lock
+
+    def _lock_file(self, key: str) -> int | None:
+        try:
+            self.locks_dir.mkdir(parents=True, exist_ok=True)
+            return os.open(self.locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a read-only cache folder: nothing is stored there either
+            return None
 
     def store(
         self,
@@ -262,7 +256,8 @@ class CompiledFitCache:
     def evict(self, keep: str | None = None) -> list[str]:
         """Remove unreadable or long-unused stale entries, then the least recently used ones.
 
-        Least recently used entries go while the entries take more than the entry budget. An entry of other package versions or another engine source is never served (its key
+        Least recently used entries go while the entries take more than the entry budget. An
+        entry of other package versions or another engine source is never served (its key
         differs), but it is kept while it is in use: two installed versions, or two checkouts,
         sharing one cache would otherwise delete each other's programs at every store. Also
         removes folders that dead writers left in ``tmp/``. Returns the removed keys.
@@ -379,6 +374,23 @@ class CompiledFitCache:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime >= max_age:
                     shutil.rmtree(path, ignore_errors=True)
+
+
+def _lock(fd: int, on_wait: Callable[[], None] | None) -> None:
+    """``flock`` ``fd`` exclusively, calling ``on_wait`` first if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not on a POSIX system: each process builds its own
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if on_wait is not None:
+            on_wait()
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # a file system without flock
+        pass
 
 
 class _BadEntry(Exception):

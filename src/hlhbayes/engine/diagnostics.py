@@ -84,31 +84,39 @@ def mcse_mean(draws: np.ndarray) -> np.ndarray:
     return (sd / np.sqrt(ess_mean(draws).reshape(-1))).reshape(shape)
 
 
+def stacked(posterior: xr.Dataset, names: Iterable[str]) -> np.ndarray:
+    """Every scalar of the variables ``names`` as one ``(chain, draw, scalar)`` array.
+
+    The diagnostics are vectorised over scalars: one call serves every variable.
+    """
+    columns = [
+        posterior[name]
+        .transpose("chain", "draw", ...)
+        .values.reshape(posterior.sizes["chain"], posterior.sizes["draw"], -1)
+        for name in names
+    ]
+    return np.concatenate(columns, axis=-1) if columns else np.empty((1, 1, 0))
+
+
 def diagnose(
     posterior: xr.Dataset, var_names: Iterable[str] | None = None
 ) -> dict[str, xr.Dataset]:
     """``{"r_hat", "ess_bulk", "mcse_mean"}``, each a Dataset like ArviZ's, per variable.
 
-    Every scalar of every variable goes through one call of each diagnostic (they are
-    vectorised over scalars), then is put back in its variable's shape.
+    Every scalar of every variable goes through one call of each diagnostic (:func:`stacked`),
+    then is put back in its variable's shape.
     """
     names = list(posterior.data_vars) if var_names is None else list(var_names)
-    arrays, columns = [], []
-    for name in names:
-        da = posterior[name]
-        extra = [d for d in da.dims if d not in ("chain", "draw")]
-        values = da.transpose("chain", "draw", *extra).values
-        arrays.append((name, extra, values.shape[2:], {d: da[d] for d in extra if d in da.coords}))
-        columns.append(values.reshape(*values.shape[:2], -1))
-    out: dict[str, dict[str, xr.DataArray]] = {"r_hat": {}, "ess_bulk": {}, "mcse_mean": {}}
-    if not columns:
-        return {key: xr.Dataset() for key in out}
-    scalars = np.concatenate(columns, axis=-1)
+    scalars = stacked(posterior, names)
     r_hat, ess = rhat_and_ess_bulk(scalars)
     values = {"r_hat": r_hat, "ess_bulk": ess, "mcse_mean": mcse_mean(scalars)}
+    out: dict[str, dict[str, xr.DataArray]] = {key: {} for key in values}
     start = 0
-    for (name, extra, shape, coords), column in zip(arrays, columns, strict=True):
-        stop = start + column.shape[-1]
+    for name in names:
+        da = posterior[name].transpose("chain", "draw", ...)
+        extra, shape = list(da.dims[2:]), da.shape[2:]
+        coords = {d: da[d] for d in extra if d in da.coords}
+        stop = start + int(np.prod(shape, dtype=int))
         for key, flat in values.items():
             out[key][name] = xr.DataArray(
                 flat[start:stop].reshape(shape), dims=extra, coords=coords

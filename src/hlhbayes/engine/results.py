@@ -55,15 +55,7 @@ class Convergence:
 def convergence(posterior: xr.Dataset, sample_stats: xr.Dataset, gate: Gate) -> Convergence:
     """Apply ``gate`` to a fit (numpy diagnostics, :mod:`hlhbayes.engine.diagnostics`)."""
     names = list(gate.var_names) if gate.var_names is not None else list(posterior.data_vars)
-    columns = [
-        posterior[name]
-        .transpose("chain", "draw", ...)
-        .values.reshape(posterior.sizes["chain"], posterior.sizes["draw"], -1)
-        for name in names
-    ]
-    # every scalar of every variable in one call: the diagnostics are vectorised over them
-    scalars = np.concatenate(columns, axis=-1) if columns else np.empty((1, 1, 0))
-    r_hat, ess = diagnostics.rhat_and_ess_bulk(scalars)
+    r_hat, ess = diagnostics.rhat_and_ess_bulk(diagnostics.stacked(posterior, names))
     max_r_hat = float(np.nanmax(r_hat)) if np.isfinite(r_hat).any() else float("nan")
     min_ess = float(np.nanmin(ess)) if np.isfinite(ess).any() else float("nan")
     divergences = int(sample_stats["diverging"].sum())
