@@ -34,9 +34,17 @@ def pytest_configure(config) -> None:
 # Running the suite on several workers (pytest-xdist, `make test`)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+DEFAULT_FIT_MODULES = (
+    "tests/test_cli_fit.py",
+    "tests/test_living_cumulative.py",
+    "tests/test_reporting_findings.py",
+)
+"""The test modules that read ``default_fit``: they run on one worker, which fits it once."""
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """On a worker: group the readers of ``default_fit``; put the modules that sample first.
+    """On a worker: put the modules that sample first; refuse a reader of ``default_fit``
+    outside :data:`DEFAULT_FIT_MODULES` (it would fit it again on another worker).
 
     The modules are handed to the workers in this order, each to the first worker free: the
     slow ones first, then the other sampling ones, the many short structural ones last, so that
@@ -44,27 +52,43 @@ def pytest_collection_modifyitems(config, items) -> None:
     """
     if not hasattr(config, "workerinput"):
         return
-    for item in items:
-        if "default_fit" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("default_fit"))
+    strays = sorted(
+        {
+            module(item.nodeid)
+            for item in items
+            if "default_fit" in getattr(item, "fixturenames", ())
+            and module(item.nodeid) not in DEFAULT_FIT_MODULES
+        }
+    )
+    if strays:
+        raise pytest.UsageError(
+            f"{', '.join(strays)} read default_fit: add them to DEFAULT_FIT_MODULES (conftest.py)"
+        )
 
-    def tier(module: str) -> int:
-        marks = {m.name for item in by_module[module] for m in item.iter_markers()}
+    def tier(name: str) -> int:
+        marks = {m.name for item in by_module[name] for m in item.iter_markers()}
         return 0 if "slow" in marks else 1 if "sampling" in marks else 2
 
     by_module: dict[str, list] = {}
     for item in items:
-        by_module.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        by_module.setdefault(module(item.nodeid), []).append(item)
     order = sorted(by_module, key=tier)  # stable: collection order within a tier
-    items[:] = [item for module in order for item in by_module[module]]
+    items[:] = [item for name in order for item in by_module[name]]
+
+
+def module(nodeid: str) -> str:
+    """The test module of a test's node id."""
+    return nodeid.split("::", 1)[0]
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
-    """Each test module goes to one worker, whole, so its module fixtures are made once.
+    """Each test module goes to one worker, whole, so its module fixtures are made once; the
+    modules of :data:`DEFAULT_FIT_MODULES` go to one worker together, which makes the session's
+    fit at the default settings once.
 
-    Tests marked ``xdist_group(NAME)`` go together instead, wherever their modules go: the
-    readers of the session's fit at the default settings (``default_fit``) then make it once.
+    (pytest-xdist's own ``xdist_group`` marks do not group anything under pytest 9.2: the
+    suffix xdist puts on a test's node id no longer reaches the scheduler.)
     """
     if config.getvalue("dist") != "loadgroup":
         return None
@@ -72,9 +96,8 @@ def pytest_xdist_make_scheduler(config, log):
 
     class ModulesAndGroups(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.rfind("@") > nodeid.rfind("]"):  # the group xdist appends
-                return nodeid.rsplit("@", 1)[1]
-            return nodeid.split("::", 1)[0]
+            name = module(nodeid)
+            return "default_fit" if name in DEFAULT_FIT_MODULES else name
 
     config.option.loadscopereorder = False  # keep the order of the collection (above)
     return ModulesAndGroups(config, log)
