@@ -295,6 +295,23 @@ def test_study_likelihood_matches_quad(r, n):
 # --- 5. families and validation ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("family", TAU_FAMILIES)
+@pytest.mark.parametrize("scale", [0.3, 1.0, 2.5])
+def test_tau_prior_quantiles_are_scipy_stats_to_the_last_bit(family, scale):
+    """Written without scipy.stats (its import costs about a second); the grid search starts
+    from them, so they must be scipy's numbers exactly, not nearly."""
+    from hlhbayes.exact.likelihood import tau_prior_quantile
+
+    folded = {
+        "halfnormal": lambda p: stats.halfnorm(scale=scale).ppf(p),
+        "halfcauchy": lambda p: stats.halfcauchy(scale=scale).ppf(p),
+        "halft": lambda p: stats.t(df=3.0, scale=scale).ppf(0.5 + 0.5 * p),
+        "exponential": lambda p: stats.expon(scale=scale).ppf(p),
+    }[family]
+    for p in [1e-9, 0.01, 0.25, 0.5, 0.9, 0.975, 1.0 - 1e-6]:
+        assert tau_prior_quantile(p, family, scale) == float(folded(p)), p
+
+
 @pytest.mark.parametrize("scale", [0.25, 0.5, 1.0])
 def test_halfcauchy_versus_halfnormal_tau_upper_quantile(scale):
     """The half-Cauchy's heavier tail lifts tau's 97.5% quantile -- where the tail matters.
