@@ -48,3 +48,22 @@ def test_fit_help_does_not_import_other_commands():
         "matplotlib",
     ):
         assert eager not in loaded, f"{eager} imported by `hlhbayes fit --help`"
+
+
+def test_the_command_list_imports_no_heavy_library():
+    """``hlhbayes --help`` lists every command (importing each command's module for its short
+    help), so no command module may import scipy.stats, PyMC, JAX or matplotlib at its top:
+    the listing took 2.8 s when one did (scipy.stats alone costs about a second)."""
+    code = (
+        "import sys\n"
+        "from hlhbayes.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('scipy.stats', 'pymc', 'jax', 'matplotlib', 'arviz_stats')\n"
+        "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Commands:" in out.stdout
+    assert out.stderr.split() == []

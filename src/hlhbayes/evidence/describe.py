@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from scipy import stats
-
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.aggregates import QUANTILE_METHOD_TEXT, quartiles
 from hlhbayes.evidence.base import EvidenceBase
@@ -59,6 +57,8 @@ def _continuous(patients: Sequence[Patient], variable: str) -> dict:
 
 
 def _duration_comparison(patients: Sequence[Patient]) -> list[dict]:
+    from scipy import stats  # here: importing it costs about a second of every command's start
+
     results = []
     for key, (label, in_a, in_b) in DURATION_GROUPS.items():
         a = [p.anakinra_days for p in patients if in_a(p) and p.anakinra_days is not None]
