@@ -57,7 +57,7 @@ def _continuous(patients: Sequence[Patient], variable: str) -> dict:
 
 
 def _duration_comparison(patients: Sequence[Patient]) -> list[dict]:
-    from scipy import stats  # here: importing it costs about a second of every command's start
+    from scipy import stats  # not at the top: listing the commands imports this module
 
     results = []
     for key, (label, in_a, in_b) in DURATION_GROUPS.items():
