@@ -53,8 +53,7 @@ def test_fit_help_does_not_import_other_commands():
 def test_the_command_list_imports_no_heavy_library():
     """``hlhbayes --help`` lists every command (importing each command's module for its short
     help), so no command module may import scipy.stats, PyMC, JAX, matplotlib or arviz-stats at
-    its top:
-    the listing took 2.8 s when one did (scipy.stats alone costs about a second)."""
+    its top: the listing took 2.8 s when one did (scipy.stats alone costs about a second)."""
     code = (
         "import sys\n"
         "from hlhbayes.cli import main\n"
