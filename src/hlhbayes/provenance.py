@@ -13,20 +13,21 @@ PACKAGES = ("hlhbayes", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas",
 
 
 @functools.cache
-def _installed_versions() -> tuple[tuple[str, str | None], ...]:
-    """Read once per process: every fit of a multi-fit command records them."""
-    versions: list[tuple[str, str | None]] = [("python", platform.python_version())]
-    for name in PACKAGES:
-        try:
-            versions.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            versions.append((name, None))
-    return tuple(versions)
+def installed_version(name: str) -> str | None:
+    """The installed version of package ``name`` (None when not installed).
+
+    Read once per process: every fit of a multi-fit command records versions, and every
+    program's cache key holds them.
+    """
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages that shape a result (None when not installed)."""
-    return dict(_installed_versions())
+    return {"python": platform.python_version()} | {n: installed_version(n) for n in PACKAGES}
 
 
 def provenance(

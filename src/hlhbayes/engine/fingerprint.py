@@ -9,11 +9,12 @@ packages' metadata, so the warm path imports none of them.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+
+from hlhbayes.provenance import installed_version
 
 KEYED_PACKAGES = ("hlhbayes", "jax", "jaxlib", "numpyro", "pymc", "pytensor")
 """Packages whose versions enter every cache key: the tracer, the compiler, the sampler, PyMC."""
@@ -22,13 +23,7 @@ KEYED_PACKAGES = ("hlhbayes", "jax", "jaxlib", "numpyro", "pymc", "pytensor")
 @cache
 def package_versions() -> dict[str, str]:
     """Installed version of every package in :data:`KEYED_PACKAGES`."""
-    versions = {}
-    for name in KEYED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    return {name: installed_version(name) or "not installed" for name in KEYED_PACKAGES}
 
 
 def source_fingerprint(sources: Iterable[ModuleType | str | Path]) -> str:
