@@ -185,7 +185,7 @@ class CompiledFitCache:
         fd = self._lock_file(key)
         try:
             if fd is not None:
-                _lock(fd, on_wait)
+                _flock(fd, on_wait)
             yield
         finally:
             if fd is not None:
@@ -376,7 +376,7 @@ class CompiledFitCache:
                     shutil.rmtree(path, ignore_errors=True)
 
 
-def _lock(fd: int, on_wait: Callable[[], None] | None) -> None:
+def _flock(fd: int, on_wait: Callable[[], None] | None) -> None:
     """``flock`` ``fd`` exclusively, calling ``on_wait`` first if another process holds it."""
     try:
         import fcntl
