@@ -4,6 +4,6 @@ Results go to stdout, messages to stderr. Exit codes: 0 ok, 1 bad input or domai
 2 usage error, 3 fitted but not converged.
 """
 
-from hlhbayes.cli.main import main
+from hlhbayes.cli.main import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
