@@ -51,6 +51,9 @@ before it. For ``fit`` also the phases, from inside the worker:
 * ``writing``: the run folder (``fit.nc`` and the JSON and CSV files);
 * ``other``: the rest (printing, the engine's own bookkeeping).
 
+Python's start-up and the process's end are in ``wall`` only; the worker ends as the
+``hlhbayes`` executable does (:func:`hlhbayes.cli.main.run`: no collection at exit).
+
 Every run of a command, cold or warm, must print the same numbers (the same seed gives the same
 numbers whatever the state of the caches); the script says so when one does not.
 Targets (the project's, for an idle 2-core machine): ``fit`` warm <= 3 s, cold <= 15 s;
@@ -139,7 +142,7 @@ def worker(out: str) -> None:
     import hlhbayes.inference as inference
     import hlhbayes.pipeline as pipeline
     import hlhbayes.runs as runs
-    from hlhbayes.cli.main import main
+    from hlhbayes.cli.main import run
 
     phases["imports"] = time.perf_counter() - START
     engine_phases: dict[str, float] = {}
@@ -161,7 +164,7 @@ def worker(out: str) -> None:
     ]
     code = 0
     try:
-        main()
+        run()
     except SystemExit as exc:
         code = int(exc.code or 0)
     total = time.perf_counter() - START
