@@ -7,6 +7,7 @@ imports which, who opens a run folder's files, who knows a model by name, who ru
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,47 @@ def test_every_module_path_on_the_map_exists():
         for name in (piece.strip(" `") for piece in first.split(",")):
             if name.endswith((".py", "/")):
                 assert (PACKAGE / name).exists(), name
+
+
+def module_name(path: Path) -> str:
+    """``hlhbayes.reporting.text`` for reporting/text.py, ``hlhbayes.runs`` for runs/__init__.py."""
+    parts = ("hlhbayes", *path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports(path: Path, known: set[str]) -> set[str]:
+    """The modules of hlhbayes that ``path`` imports, at the top or inside functions.
+
+    ``from hlhbayes.reporting import plain`` imports the module ``hlhbayes.reporting.plain``
+    (and the package's ``__init__`` only when a name is not a module of it).
+    """
+    here = module_name(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(tree_of(path)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from the package, or node.level - 1 packages up
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join([*anchor, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            submodules = {f"{source}.{a.name}" for a in node.names} & known
+            out |= submodules if len(submodules) == len(node.names) else {source, *submodules}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+    return (out & known) - {here}
+
+
+def test_no_modules_import_each_other_even_inside_functions():
+    """An import deferred into a function hides a circle from Python but not from a reader:
+    two modules that need each other are one module, or a third one is missing."""
+    paths = {module_name(p): p for p in modules()}
+    known = set(paths)
+    graph = {name: module_imports(path, known) for name, path in paths.items()}
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        pytest.fail(f"modules import each other: {' -> '.join(exc.args[1])}")
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))

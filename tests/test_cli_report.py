@@ -379,7 +379,7 @@ def test_random_effects_on_a_user_table(tmp_path):
 
 
 def test_paths_in_the_footer_are_relative_to_the_working_folder(tmp_path, monkeypatch):
-    from hlhbayes.reporting.context import shown_path
+    from hlhbayes.reporting.text import shown_path
 
     monkeypatch.chdir(tmp_path)
     inside = tmp_path / "data"

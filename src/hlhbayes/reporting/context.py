@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from hlhbayes.errors import HlhBayesError
@@ -24,7 +23,7 @@ from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.ranks import RankCheck, rank_check, rank_note
 from hlhbayes.reporting.sensitivity import sensitivity_context
 from hlhbayes.reporting.support import support_context, support_of
-from hlhbayes.reporting.text import question
+from hlhbayes.reporting.text import question, shown_path
 from hlhbayes.summary import MAX_R_HAT, MIN_ESS_BULK, Diagnostics
 
 Cell = tuple[str | None, str | None]
@@ -366,11 +365,3 @@ def rank_verdict(run: CheckedRun) -> tuple[RankCheck, str]:
         if r.get("etiology") is None and r.get("line") is None
     }
     return check, rank_note(check, run.converged, records)
-
-
-def shown_path(path: str) -> str:
-    """``path`` relative to the working folder when it lies inside it (reports travel)."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return path

@@ -22,6 +22,7 @@ from hlhbayes.living.reviewer import BASELINE, add_to_run, largest_shift
 from hlhbayes.reporting import plain, precision
 from hlhbayes.reporting.loading import CheckedRun
 from hlhbayes.reporting.tables import cell_draws, make_table, row
+from hlhbayes.reporting.text import shown_path
 
 Cell = tuple[str | None, str | None]
 Log = Callable[[str], None]
@@ -64,8 +65,6 @@ def sensitivity_context(run: CheckedRun, cells: list[Cell]) -> dict[str, Any]:
     the table, else empty); without a table, ``text`` says so. ``command`` is the command that
     makes (or completes) the table.
     """
-    from hlhbayes.reporting.context import shown_path
-
     record = run.run.sensitivity
     again = f"hlhbayes report {shlex.quote(shown_path(str(run.path)))} --sensitivity"
     if record is None:

@@ -1,4 +1,4 @@
-"""Fixed text of a report: the question the run answers.
+"""Fixed text of a report: the question the run answers, and paths as a reader sees them.
 
 The model's equations and the meaning of its parameters are the model's own
 (:class:`hlhbayes.models.base.ModelText`): plain Unicode (no MathJax), so the report reads
@@ -6,6 +6,8 @@ offline.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def question(has_cells: bool, outcome: str, table: str | None) -> str:
@@ -28,3 +30,11 @@ def question(has_cells: bool, outcome: str, table: str | None) -> str:
         "trigger (infection, malignancy, rheumatic disease, other, unknown) and on the line of "
         "therapy (anakinra first, or after another treatment failed)?"
     )
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the working folder when it lies inside it (reports travel)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
