@@ -30,7 +30,7 @@ Commands measured (every one a new process; the parent times it from start to ex
   for death, fitted without and with the new series: eight fits).
 
 Conditions. **cold**: a new, empty compiled-fit cache folder (``HLHBAYES_CACHE_DIR``, which
-holds JAX's persistent compilation cache too) and a new, empty PyTensor compile folder
+holds the programs' machine code too) and a new, empty PyTensor compile folder
 (``PYTENSOR_FLAGS=base_compiledir=...``): every program is built and compiled.
 **warm**: one untimed run of the same command fills a cache folder, then every warm repetition
 reuses it. Every command runs without ``PYTHONDONTWRITEBYTECODE``, as a user's would: Python
@@ -110,6 +110,7 @@ ENGINE_LOAD = (
     "cache_load",
     "build",
     "deserialize",
+    "machine_code_load",
     "xla_lower",
     "xla",
     "cache_store",

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from hlhbayes.engine import CompiledFitCache, CompiledModel, SamplerSettings, source_fingerprint
+from hlhbayes.engine.cache import MACHINE_CODE
 
 SOURCE = source_fingerprint([Path(__file__)])
 
@@ -131,16 +132,16 @@ def random_effects(n_studies: int) -> CompiledModel:
 
 
 def program_cache(root: Path) -> CompiledFitCache:
-    """An empty compiled-fit cache at ``root`` whose XLA code is shared with the user's cache.
+    """An empty compiled-fit cache at ``root`` whose machine code is shared with the user's cache.
 
-    Its programs are built and stored here, as on a new machine; JAX's persistent compilation
-    cache (machine code, keyed by JAX on the program itself) is the user's, so the XLA compile of
-    a program these tests build is paid once per machine rather than once per run.
+    Its programs are built and stored here, as on a new machine; the machine-code store (keyed on
+    the program's bytes) is the user's, so the XLA compile of a program these tests build is
+    paid once per machine rather than once per run.
     """
-    shared = CompiledFitCache().xla_dir
+    shared = CompiledFitCache().machine_code_dir
     shared.mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "xla").symlink_to(shared, target_is_directory=True)
+    (root / MACHINE_CODE).symlink_to(shared, target_is_directory=True)
     return CompiledFitCache(root)
 
 

@@ -27,8 +27,8 @@ def test_info_names_the_folder_its_entries_and_sizes(tmp_path, monkeypatch):
     monkeypatch.setenv(MAX_BYTES_ENV, "1000000")
     cache = CompiledFitCache(tmp_path)
     first, second = _store(cache, "etiology-line", 3000), _store(cache, "random-effects", 5000)
-    cache.xla_dir.mkdir()
-    (cache.xla_dir / "machine-code").write_bytes(b"y" * 2000)
+    cache.machine_code_dir.mkdir()
+    (cache.machine_code_dir / "executable").write_bytes(b"y" * 2000)
 
     result = run("cache", "info", "--format", "json")
     assert result.exit_code == 0
@@ -57,8 +57,8 @@ def test_clear_empties_it_and_says_what_went(tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
     cache = CompiledFitCache(tmp_path)
     _store(cache, "etiology-line", 3000)
-    cache.xla_dir.mkdir()
-    (cache.xla_dir / "machine-code").write_bytes(b"y" * 2000)
+    cache.machine_code_dir.mkdir()
+    (cache.machine_code_dir / "executable").write_bytes(b"y" * 2000)
 
     result = run("cache", "clear")
     assert result.exit_code == 0

@@ -162,12 +162,15 @@ def test_entries_of_other_versions_stay_while_used_and_go_after_a_week_unused(tm
     assert in_use not in [e.key for e in cache.info().entries]
 
 
-def test_clear_empties_programs_and_compilation_cache(tmp_path):
+def test_clear_empties_programs_machine_code_and_a_legacy_compilation_cache(tmp_path):
     cache = CompiledFitCache(tmp_path)
     _store(cache, "a")
-    cache.xla_dir.mkdir(parents=True)
-    (cache.xla_dir / "jit_x-cache").write_bytes(b"x" * 100)
-    assert cache.info().xla_bytes == 100
+    _store(cache.machine_code, "a", 50)
+    cache.legacy_xla_dir.mkdir(parents=True)  # JAX's own cache, as earlier versions kept it
+    (cache.legacy_xla_dir / "jit_x-cache").write_bytes(b"x" * 100)
+    assert cache.info().xla_bytes == 100 + sum(
+        e.size_bytes for e in cache.machine_code.info().entries
+    )
     cache_clear(tmp_path)
     info = cache.info()
     assert info.entries == [] and info.total_bytes == 0
@@ -264,3 +267,18 @@ def test_a_program_is_built_by_one_process_while_the_others_wait(tmp_path):
     assert waited == [True]
     cache_clear(tmp_path)
     assert not cache.locks_dir.exists()
+
+
+def test_a_legacy_compilation_cache_goes_once_unused_for_a_week(tmp_path):
+    """JAX's own cache, as earlier versions kept it in ``xla/``: left while it may be in use."""
+    cache = CompiledFitCache(tmp_path)
+    legacy = cache.legacy_xla_dir
+    legacy.mkdir()
+    (legacy / "jit_x-cache").write_bytes(b"x" * 100)
+    _store(cache, "a")
+    assert legacy.is_dir()  # written just now
+    week_ago = time.time() - 8 * 24 * 3600
+    for path in (legacy / "jit_x-cache", legacy):
+        os.utime(path, (week_ago, week_ago))
+    _store(cache, "b")
+    assert not legacy.exists()

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -29,6 +30,8 @@ import pytest
 import engine_fixtures as fx
 from engine_checks import mcmc_disagreements, pymc_nuts
 from hlhbayes import engine
+from hlhbayes.engine.cache import MACHINE_CODE
+from hlhbayes.engine.machine_code import EXECUTABLE_FILE
 from hlhbayes.engine.programs import PROGRAM_FILE, forget_programs
 
 FAST = engine.SamplerSettings(chains=4, draws=500, tune=300)
@@ -70,12 +73,12 @@ def test_cold_processes_started_together_share_one_cache_and_a_warm_one_draws_th
     assert warm["modules"] == []  # no pymc, pytensor, numpyro, arviz, arviz_stats
     assert warm == outputs[0] | {"modules": [], "built": [], "seconds": warm["seconds"]}
     # A third process builds every program again, in a cache of its own: the same seed still
-    # gives the same numbers, for a single fit and for a batch of scenarios. (JAX's machine-code
-    # cache is shared: it is keyed on the program itself, so a program built differently would
-    # be compiled anew, not served the first build's code.)
+    # gives the same numbers, for a single fit and for a batch of scenarios. (The machine code is
+    # shared: it is keyed on the program's bytes, so a program built differently would be
+    # compiled anew, not served the first build's code.)
     other = tmp_path / "other-cache"
     other.mkdir()
-    (other / "xla").symlink_to(tmp_path / "cache" / "xla", target_is_directory=True)
+    (other / MACHINE_CODE).symlink_to(tmp_path / "cache" / MACHINE_CODE, target_is_directory=True)
     rebuilt = subprocess.run(
         [sys.executable, str(script), str(other)],
         capture_output=True,
@@ -293,6 +296,53 @@ def test_damaged_program_is_rebuilt_with_the_same_draws(tmp_path):
         np.testing.assert_array_equal(
             first.fits[0].posterior[name].values, again.fits[0].posterior[name].values
         )
+
+
+@pytest.mark.sampling
+def test_stored_machine_code_is_loaded_not_compiled_and_code_jax_refuses_is_compiled_again(
+    tmp_path,
+):
+    cache = engine.CompiledFitCache(tmp_path / "cache")  # its own, empty, machine-code store
+    data = [fx.hierarchical_data()]
+
+    def fit(log=None):
+        forget_programs()  # a new process: nothing in memory
+        return engine.sample_batch(
+            fx.hierarchical(), data, settings=FAST, cache=cache, log=log or (lambda m: None)
+        )
+
+    def same_draws(a, b):
+        for name in a.fits[0].posterior.data_vars:
+            np.testing.assert_array_equal(
+                a.fits[0].posterior[name].values, b.fits[0].posterior[name].values
+            )
+
+    compiled = fit()
+    assert "xla" in compiled.timings.wall  # compiled here, then stored
+    (stored,) = cache.machine_code.info().entries
+    assert stored.kind == "machine code" and stored.model == "test-hierarchical"
+
+    loaded = fit()
+    assert "machine_code_load" in loaded.timings.wall
+    assert not {"xla_lower", "xla"} & set(loaded.timings.wall)  # not lowered, not compiled
+    same_draws(compiled, loaded)
+
+    # stored machine code with intact checksums that this JAX cannot load: compiled again
+    entry = cache.machine_code.entries_dir / stored.key
+    meta = json.loads((entry / "meta.json").read_text())
+    garbage = b"not an executable" * 100
+    (entry / EXECUTABLE_FILE).write_bytes(garbage)
+    meta["files"][EXECUTABLE_FILE] = {
+        "bytes": len(garbage),
+        "sha256": hashlib.sha256(garbage).hexdigest(),
+    }
+    (entry / "meta.json").write_text(json.dumps(meta))
+    messages: list[str] = []
+    again = fit(messages.append)
+    assert any("could not be loaded" in m and "compiling it again" in m for m in messages)
+    assert "xla" in again.timings.wall
+    same_draws(compiled, again)
+    assert fit().timings.wall.keys().isdisjoint({"xla_lower", "xla"})  # stored again
 
 
 @pytest.mark.sampling

@@ -91,7 +91,7 @@ def info(fmt: str) -> None:
 def clear() -> None:
     """Empty the compiled-fit cache.
 
-    Removes every compiled program and stored draw, and JAX's compiled machine code.
+    Removes every compiled program and stored draw, and the programs' machine code.
     """
     from hlhbayes.engine.cache import cache_clear, cache_info
 

@@ -4,8 +4,9 @@ The first fit of a model structure builds the model with PyMC, turns its log-den
 constrain-and-deterministics graph and its forward (prior) graph into JAX with the data as
 arguments, traces numpyro's NUTS around them into one XLA program per batch layout, and stores
 the serialised programs in the compiled-fit cache (:mod:`hlhbayes.engine.cache`). Every fit
-then imports only ``jax``, ``numpy`` and ``xarray``, loads the program, gets its machine code
-from JAX's persistent compilation cache and runs it. The same seed gives the same numbers
+then imports only ``jax``, ``numpy`` and ``xarray``, loads the program, loads its machine code
+(compiled by XLA once per machine and stored in the cache: :mod:`hlhbayes.engine.machine_code`)
+and runs it. The same seed gives the same numbers
 whether the program was just built or loaded.
 
 Entry points:

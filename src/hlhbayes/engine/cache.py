@@ -8,9 +8,11 @@ Layout of the cache folder (``platformdirs.user_cache_dir("hlhbayes")``, or
                                 and SHA-256 of every file
     entries/<key>/<file>        a serialised program (``jax.export``), or stored draws
     entries/<key>/last_used     its modification time is the entry's last use
-    xla/                        JAX's persistent compilation cache (machine code)
     tmp/                        entries being written, and entries being deleted
-    locks/<key>.lock            held by the process building or compiling program <key>
+    locks/<key>.lock            held by the process building program <key>
+    machine-code/               XLA's machine code for the programs: a cache of the same kind
+                                (entries/, tmp/, locks/), keyed by the program's bytes, this
+                                machine and the devices (:mod:`hlhbayes.engine.machine_code`)
 
 Safety rules, each tested:
 
@@ -27,14 +29,20 @@ Safety rules, each tested:
 * **Concurrent writers do not corrupt an entry**: an entry is written in full to ``tmp/`` and
   then renamed into place; renaming a folder onto an existing one fails, so the first writer
   wins and the others discard their copy and use the winner's.
-* **One process builds a program at a time**: building and compiling a program hold its
-  lock (:meth:`CompiledFitCache.building`); a second process that needs it meanwhile waits,
-  then loads what the first stored, instead of compiling the same program again. The lock is
+* **One process builds a program at a time**: building a program holds its lock
+  (:meth:`CompiledFitCache.building`), and compiling it the lock of its machine code in the
+  machine-code store; a second process that needs either meanwhile waits, then loads what the
+  first stored, instead of building or compiling the same program again. The lock is
   ``fcntl.flock``, which the system releases when its holder dies; without ``fcntl`` (or on a
   file system that refuses it) programs are built without it, which is only slower.
 * **The size is bounded**: entries are evicted least-recently-used first when they take more
-  than half of the bound; JAX bounds its machine-code cache to the other half itself (with
-  its own least-recently-used eviction, under a file lock that also makes its writes safe).
+  than half of the bound; the machine code, by the same rule, when it takes more than the other
+  half.
+
+A folder ``xla/`` is JAX's own compilation cache as earlier versions used it: it is counted in
+the size shown, removed by :meth:`CompiledFitCache.clear`, and removed when a week has passed
+since anything in it was written or used (until then an earlier version sharing the cache may
+still use it).
 """
 
 from __future__ import annotations
@@ -66,6 +74,8 @@ this long: until then another installed version (or checkout) sharing the cache 
 
 META = "meta.json"
 LAST_USED = "last_used"
+MACHINE_CODE = "machine-code"
+LEGACY_XLA = "xla"
 
 
 def default_cache_dir() -> Path:
@@ -129,33 +139,36 @@ class CacheInfo:
     entries: list[EntryInfo]
     entries_bytes: int
     xla_bytes: int
+    """The programs' machine code (and a legacy ``xla/`` folder of JAX's own cache)."""
 
     @property
     def total_bytes(self) -> int:
-        """Entries plus JAX's compilation cache."""
+        """Entries plus machine code."""
         return self.entries_bytes + self.xla_bytes
 
 
 class CompiledFitCache:
     """The cache folder (see the module docstring for its layout and rules)."""
 
-    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
+    def __init__(
+        self, root: Path | None = None, max_bytes: int | None = None, budget: int | None = None
+    ) -> None:
+        """``budget``: bytes the entries may take (default: half of ``max_bytes``)."""
         self.root = Path(root) if root is not None else default_cache_dir()
         self.max_bytes = int(max_bytes) if max_bytes is not None else default_max_bytes()
+        self.entry_budget = int(budget) if budget is not None else self.max_bytes // 2
         self.entries_dir = self.root / "entries"
-        self.xla_dir = self.root / "xla"
         self.tmp_dir = self.root / "tmp"
         self.locks_dir = self.root / "locks"
+        self.machine_code_dir = self.root / MACHINE_CODE
+        self.legacy_xla_dir = self.root / LEGACY_XLA
 
     @property
-    def entry_budget(self) -> int:
-        """Bytes the entries may take (the other half is JAX's)."""
-        return self.max_bytes // 2
-
-    @property
-    def xla_budget(self) -> int:
-        """Bytes JAX's compilation cache may take."""
-        return self.max_bytes - self.entry_budget
+    def machine_code(self) -> CompiledFitCache:
+        """The store of the programs' machine code: a cache of its own, with the other half."""
+        return CompiledFitCache(
+            self.machine_code_dir, self.max_bytes, self.max_bytes - self.max_bytes // 2
+        )
 
     def load(self, key: str, on_problem: Callable[[str], None] | None = None) -> Entry | None:
         """The verified entry for ``key``, or None (a bad entry is removed, and said why)."""
@@ -286,6 +299,11 @@ class CompiledFitCache:
             removed.append(path.name)
             total -= size
         self._remove_dead_tmp()
+        if self.legacy_xla_dir.is_dir() and now - _newest(self.legacy_xla_dir) > (
+            UNUSED_OTHER_VERSION_SECONDS
+        ):
+            self._discard(self.legacy_xla_dir)
+            removed.append(LEGACY_XLA)
         return removed
 
     def info(self) -> CacheInfo:
@@ -309,17 +327,22 @@ class CompiledFitCache:
             max_bytes=self.max_bytes,
             entries=entries,
             entries_bytes=sum(e.size_bytes for e in entries),
-            xla_bytes=_folder_size(self.xla_dir),
+            xla_bytes=_folder_size(self.machine_code_dir) + _folder_size(self.legacy_xla_dir),
         )
 
     def clear(self) -> None:
-        """Remove every entry and JAX's compilation cache."""
+        """Remove every entry, the machine code and a legacy ``xla/`` folder."""
         for path in self._entry_paths():
             self._discard(path)
-        if self.xla_dir.is_dir():
-            self._discard(self.xla_dir)
+        for folder in (self.machine_code_dir, self.legacy_xla_dir):
+            if folder.is_dir():
+                self._discard(folder)
         shutil.rmtree(self.locks_dir, ignore_errors=True)
         self._remove_dead_tmp(max_age=0.0)
+
+    def discard(self, entry: Entry) -> None:
+        """Remove ``entry`` (found unusable after it was read)."""
+        self._discard(entry.path)
 
     def _read(self, key: str, path: Path) -> Entry:
         meta = _read_meta(path)
@@ -427,6 +450,15 @@ def _last_used(path: Path) -> float:
     return 0.0
 
 
+def _newest(path: Path) -> float:
+    """The latest modification time of ``path`` and everything below it."""
+    newest = 0.0
+    for p in [path, *path.rglob("*")]:
+        with contextlib.suppress(OSError):
+            newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
 def _folder_size(path: Path) -> int:
     if not path.is_dir():
         return 0
@@ -444,5 +476,5 @@ def cache_info(root: Path | None = None) -> CacheInfo:
 
 
 def cache_clear(root: Path | None = None) -> None:
-    """Empty the compiled-fit cache (its entries and JAX's compilation cache)."""
+    """Empty the compiled-fit cache (its entries and the machine code)."""
     CompiledFitCache(root).clear()

@@ -4,26 +4,26 @@ The first fit of a model structure builds the program (PyMC builds the model,
 :mod:`hlhbayes.engine.graph` jaxifies it, :mod:`hlhbayes.engine.program` traces and exports it)
 and stores it in the compiled-fit cache. Every fit, the first included, then runs the program
 *deserialised from its bytes*, so that the first fit and every later one run the same program
-and give the same numbers for the same seed. XLA's machine code for it comes from JAX's
-persistent compilation cache (or is compiled, the first time on a machine, and stored there).
+and give the same numbers for the same seed. XLA's machine code for it comes from the cache's
+machine-code store (or is compiled, the first time on a machine, and stored there:
+:mod:`hlhbayes.engine.machine_code`).
 
-Building and compiling a program hold its lock in the cache
-(:meth:`~hlhbayes.engine.cache.CompiledFitCache.building`): of several processes that need a
-new program at once, one builds and compiles it, the others wait and then load it.
+Building a program holds its lock in the cache
+(:meth:`~hlhbayes.engine.cache.CompiledFitCache.building`), and compiling it holds the lock of
+its machine code: of several processes that need a new program at once, one builds and
+compiles it, the others wait and then load it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hlhbayes.engine import runtime
 from hlhbayes.engine.cache import CompiledFitCache, Entry, cache_key
 from hlhbayes.engine.fingerprint import engine_fingerprint, package_versions
 from hlhbayes.engine.graph import ModelFunctions
@@ -40,7 +40,6 @@ def silent(_message: str) -> None:
 Signature = dict[str, tuple[tuple[int, ...], str]]
 """Data name -> (shape, dtype) of the arrays a caller passes for one scenario."""
 
-SLOW_COMPILE_NOTICE_SECONDS = 1.0
 PROGRAM_FILE = "program.jaxexport"
 
 _programs: dict[tuple[str, str], Program] = {}
@@ -60,24 +59,14 @@ class Program:
     compiled: Any = None
 
     def ensure_compiled(self, args: list[Any], log: Log, timings: Timings) -> Any:
-        """XLA code for ``args``' shapes: from JAX's cache, or compiled (and cached) now.
-
-        Under the program's lock: a process that needs the program while another compiles it
-        waits, then loads the machine code the other stored in JAX's cache.
-        """
+        """XLA code for ``args``' devices: from the machine-code store, or compiled and stored."""
         if self.compiled is None:
-            import jax
+            from hlhbayes.engine.machine_code import executable_for
 
-            notice = "compiling for this machine (first fit of this model here)"
-            with runtime.pinned_xla_flags():
-                with timings.phase("xla_lower"):
-                    lowered = jax.jit(self.exported.call).lower(*args)
-                with (
-                    timings.phase("xla"),
-                    self.cache.building(self.key, _waiting(log)),  # the wait, then the notice
-                    _notice_if_slow(log, notice),
-                ):
-                    self.compiled = lowered.compile()
+            program_sha256 = self.meta["files"][PROGRAM_FILE]["sha256"]
+            self.compiled = executable_for(
+                self.exported, program_sha256, self.meta["model"], args, self.cache, log, timings
+            )
         return self.compiled
 
 
@@ -237,18 +226,6 @@ def _shape_dtype(value: Any) -> tuple[tuple[int, ...], str]:
 
 def _describe(signature: Signature) -> str:
     return ", ".join(f"{n}{list(s)}:{d}" for n, (s, d) in sorted(signature.items()))
-
-
-@contextlib.contextmanager
-def _notice_if_slow(log: Log, message: str) -> Iterator[None]:
-    """Log ``message`` if the block still runs after a second: XLA is compiling, not loading."""
-    timer = threading.Timer(SLOW_COMPILE_NOTICE_SECONDS, log, args=(message,))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
 
 
 def forget_programs() -> None:

@@ -1,18 +1,18 @@
-"""The JAX runtime the compiled programs run in: host devices, float64, the compilation cache.
+"""The JAX runtime the compiled programs run in: host devices, float64, no compilation cache.
 
 Three settings must be in place before JAX first touches its CPU backend, and must be the same
-in every process, because they change the compiled code and the key of JAX's persistent
-compilation cache:
+in every process, because they change the compiled code:
 
 * ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``: one XLA host device per core
   (at most :data:`MAX_HOST_DEVICES`), so that chains run in parallel on separate devices.
-  Importing ``pymc.sampling.jax`` rewrites ``XLA_FLAGS`` to 100 devices; JAX hashes the
-  variable into its cache key at every compilation, so :func:`pinned_xla_flags` puts the
-  engine's value back for the duration of a compilation.
+  Importing ``pymc.sampling.jax`` rewrites ``XLA_FLAGS`` to 100 devices; XLA reads the
+  variable when it compiles, so :func:`pinned_xla_flags` puts the engine's value back for the
+  duration of a compilation.
 * ``jax_enable_x64``: PyMC models are written in float64.
-* the persistent compilation cache in the engine's cache folder, with no minimum compile time
-  and no minimum entry size (JAX's defaults would skip programs that compile in under a
-  second), and JAX's own size bound.
+* JAX's persistent compilation cache off: the engine stores the machine code of its programs
+  itself (:mod:`hlhbayes.engine.machine_code`), and only machine code that XLA has just
+  compiled can be stored that way (an executable JAX read from its own cache cannot be
+  serialised again).
 
 ``--xla_backend_optimization_level=0`` is deliberately not used: it changes the numbers and
 makes NUTS several times slower.
@@ -24,7 +24,6 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 MAX_HOST_DEVICES = 8
@@ -53,7 +52,7 @@ def engine_xla_flags(current: str | None, devices: int) -> str:
     return " ".join([f"--xla_force_host_platform_device_count={devices}", *kept])
 
 
-def configure(xla_cache_dir: Path, xla_cache_max_bytes: int) -> ModuleType:
+def configure() -> ModuleType:
     """Set up JAX for the engine (idempotent) and return the ``jax`` module.
 
     Must run before anything else initialises JAX's CPU backend in this process; if something
@@ -66,16 +65,15 @@ def configure(xla_cache_dir: Path, xla_cache_max_bytes: int) -> ModuleType:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    cache_dir = str(xla_cache_dir)
-    if _state.get("cache_dir") != cache_dir:
-        xla_cache_dir.mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", cache_dir)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-        jax.config.update("jax_compilation_cache_max_size", int(xla_cache_max_bytes))
+    if jax.config.jax_enable_compilation_cache:  # on by default, or by the user's settings
+        jax.config.update("jax_enable_compilation_cache", False)
         _reset_compilation_cache()
-        _state["cache_dir"] = cache_dir
     return jax
+
+
+def engine_flags() -> str:
+    """The ``XLA_FLAGS`` the engine compiles under (after :func:`configure`)."""
+    return _state["xla_flags"]
 
 
 def _reset_compilation_cache() -> None:
@@ -94,7 +92,7 @@ def available_devices() -> int:
 
 @contextlib.contextmanager
 def pinned_xla_flags() -> Iterator[None]:
-    """Keep ``XLA_FLAGS`` at the engine's value while JAX computes compilation cache keys."""
+    """Keep ``XLA_FLAGS`` at the engine's value while XLA compiles."""
     saved = os.environ.get("XLA_FLAGS")
     if "xla_flags" in _state:
         os.environ["XLA_FLAGS"] = _state["xla_flags"]

@@ -1,8 +1,8 @@
 """Fitting with compiled programs: one data set, a batch of scenarios, or prior draws.
 
 A warm fit imports ``jax``, ``numpy`` and ``xarray`` only (no PyMC, PyTensor, numpyro or ArviZ):
-it reads the program from the compiled-fit cache, gets its machine code from JAX's persistent
-compilation cache, runs it and returns plain xarray Datasets. The sampler program runs a chunk
+it reads the program from the compiled-fit cache, gets its machine code from the cache's
+machine-code store, runs it and returns plain xarray Datasets. The sampler program runs a chunk
 of iterations per call (:mod:`hlhbayes.engine.program`); between calls the fit reports its
 progress through ``log`` (``sampling: 40% of 6000 iterations, 2 divergent``), and a
 ``KeyboardInterrupt`` (Ctrl-C, or raised by ``log``) stops it there. Coordinates (study ids, ...) are
@@ -74,7 +74,7 @@ def fit(
     cache = cache or CompiledFitCache()
     timings = Timings()
     with timings.phase("jax_import"):
-        runtime.configure(cache.xla_dir, cache.xla_budget)
+        runtime.configure()
     prior_box: dict[str, Any] = {}
 
     def prior_worker() -> None:
@@ -165,7 +165,7 @@ def sample_batch(
     cache = cache or CompiledFitCache()
     timings = Timings()
     with timings.phase("jax_import"):
-        runtime.configure(cache.xla_dir, cache.xla_budget)
+        runtime.configure()
     signature = signature_of(scenarios)
     chunk = SCENARIO_BUCKETS[-1]
     fits: list[ScenarioFit] = []
@@ -243,7 +243,7 @@ def sample_prior(
         outputs = _unpack(stored.files[DRAWS_FILE], len(meta["prior"]) + len(meta["predictive"]))
     else:
         with timings.phase("jax_import"):
-            runtime.configure(cache.xla_dir, cache.xla_budget)
+            runtime.configure()
         program = get_program(
             payload, model, signature, partial(export_prior, draws=int(draws)), cache, log, timings
         )
