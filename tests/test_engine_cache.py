@@ -282,3 +282,15 @@ def test_a_legacy_compilation_cache_goes_once_unused_for_a_week(tmp_path):
         os.utime(path, (week_ago, week_ago))
     _store(cache, "b")
     assert not legacy.exists()
+
+
+def test_machine_code_outlives_an_engine_source_change_and_programs_do_not(tmp_path, monkeypatch):
+    """A program is keyed on the engine's source; its machine code on the program's bytes, so
+    an edit to the engine that leaves a program's bytes alone does not compile it again."""
+    from hlhbayes.engine import cache as cache_module
+
+    cache = CompiledFitCache(tmp_path)
+    program, machine_code = _store(cache, "a"), _store(cache.machine_code, "a")
+    monkeypatch.setattr(cache_module, "engine_fingerprint", lambda: "edited")
+    assert cache.load(program) is None
+    assert cache.machine_code.load(machine_code) is not None

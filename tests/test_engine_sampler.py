@@ -135,6 +135,21 @@ def test_hierarchical_posterior_equals_pymc_nuts(cache):
 
 
 @pytest.mark.sampling
+def test_a_program_holds_no_source_paths_so_its_machine_code_serves_every_checkout(cache):
+    """The machine code is keyed on the program's bytes: a path in them (JAX writes the traced
+    code's file and line into every operation by default) would make every checkout, install or
+    test folder compile the same program again."""
+    import hlhbayes
+
+    engine.sample_batch(fx.hierarchical(), [fx.hierarchical_data()], settings=FAST, cache=cache)
+    blob = (cache.entries_dir / _sampler_entries(cache)[0] / PROGRAM_FILE).read_bytes()
+    package = Path(hlhbayes.__file__).parent
+    for path in (package, Path(np.__file__).parent, Path(fx.__file__).parent):
+        assert str(path).encode() not in blob
+    assert b".py" not in blob
+
+
+@pytest.mark.sampling
 def test_one_program_serves_another_data_set_of_the_same_shapes(cache):
     data_a = fx.hierarchical_data()
     data_b = fx.hierarchical_data(r=np.minimum(fx.HIER_R + 3, fx.HIER_N), tau_sigma=0.5)

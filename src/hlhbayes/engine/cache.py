@@ -151,12 +151,21 @@ class CompiledFitCache:
     """The cache folder (see the module docstring for its layout and rules)."""
 
     def __init__(
-        self, root: Path | None = None, max_bytes: int | None = None, budget: int | None = None
+        self,
+        root: Path | None = None,
+        max_bytes: int | None = None,
+        budget: int | None = None,
+        source_keyed: bool = True,
     ) -> None:
-        """``budget``: bytes the entries may take (default: half of ``max_bytes``)."""
+        """``budget``: bytes the entries may take (default: half of ``max_bytes``).
+
+        ``source_keyed``: an entry built by another engine source is stale (programs are; the
+        machine code, keyed on a program's bytes, is not).
+        """
         self.root = Path(root) if root is not None else default_cache_dir()
         self.max_bytes = int(max_bytes) if max_bytes is not None else default_max_bytes()
         self.entry_budget = int(budget) if budget is not None else self.max_bytes // 2
+        self.source_keyed = source_keyed
         self.entries_dir = self.root / "entries"
         self.tmp_dir = self.root / "tmp"
         self.locks_dir = self.root / "locks"
@@ -167,7 +176,10 @@ class CompiledFitCache:
     def machine_code(self) -> CompiledFitCache:
         """The store of the programs' machine code: a cache of its own, with the other half."""
         return CompiledFitCache(
-            self.machine_code_dir, self.max_bytes, self.max_bytes - self.max_bytes // 2
+            self.machine_code_dir,
+            self.max_bytes,
+            self.max_bytes - self.max_bytes // 2,
+            source_keyed=False,
         )
 
     def load(self, key: str, on_problem: Callable[[str], None] | None = None) -> Entry | None:
@@ -284,7 +296,7 @@ class CompiledFitCache:
             meta = _read_meta(path)
             last_used = _last_used(path)
             unused = now - last_used > UNUSED_OTHER_VERSION_SECONDS
-            if meta is None or (unused and not _is_current(meta)):
+            if meta is None or (unused and not self._is_current(meta)):
                 self._discard(path)
                 removed.append(path.name)
             else:
@@ -352,7 +364,7 @@ class CompiledFitCache:
             raise _BadEntry(f"format {meta.get('format')!r}, expected {FORMAT}")
         if meta.get("key") != key or cache_key(meta.get("payload", {})) != key:
             raise _BadEntry("its metadata belongs to another key")
-        if not _is_current(meta):
+        if not self._is_current(meta):
             raise _BadEntry("built by other package versions or another engine source")
         listed = meta.get("files")
         if not isinstance(listed, dict) or not listed:
@@ -369,6 +381,13 @@ class CompiledFitCache:
                 raise _BadEntry(f"{name} has the wrong length or checksum")
             files[name] = data
         return Entry(key, path, meta, files)
+
+    def _is_current(self, meta: Mapping[str, Any]) -> bool:
+        return (
+            meta.get("format") == FORMAT
+            and meta.get("versions") == package_versions()
+            and (not self.source_keyed or meta.get("engine_source") == engine_fingerprint())
+        )
 
     def _entry_paths(self) -> list[Path]:
         if not self.entries_dir.is_dir():
@@ -433,14 +452,6 @@ def _read_meta(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return meta if isinstance(meta, dict) else None
-
-
-def _is_current(meta: Mapping[str, Any]) -> bool:
-    return (
-        meta.get("format") == FORMAT
-        and meta.get("versions") == package_versions()
-        and meta.get("engine_source") == engine_fingerprint()
-    )
 
 
 def _last_used(path: Path) -> float:

@@ -1,14 +1,18 @@
 """The JAX runtime the compiled programs run in: host devices, float64, no compilation cache.
 
-Three settings must be in place before JAX first touches its CPU backend, and must be the same
-in every process, because they change the compiled code:
+Four settings must be in place before JAX first touches its CPU backend, and must be the same
+in every process, because they change the programs or their machine code:
 
 * ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``: one XLA host device per core
   (at most :data:`MAX_HOST_DEVICES`), so that chains run in parallel on separate devices.
-  Importing ``pymc.sampling.jax`` rewrites ``XLA_FLAGS`` to 100 devices; XLA reads the
-  variable when it compiles, so :func:`pinned_xla_flags` puts the engine's value back for the
-  duration of a compilation.
+  Importing ``pymc.sampling.jax`` rewrites ``XLA_FLAGS`` to 100 devices;
+  :func:`pinned_xla_flags` puts the engine's value back for the duration of a compilation, and
+  the machine code is keyed on the engine's value (:func:`engine_flags`).
 * ``jax_enable_x64``: PyMC models are written in float64.
+* no Python source locations in the programs (``jax_traceback_in_locations_limit`` 0): by
+  default JAX writes the file path and line of the traced code into every operation, so the
+  same program built in two checkouts (or installs) would have different bytes, and the
+  machine code, which is keyed on the program's bytes, would be compiled once per folder.
 * JAX's persistent compilation cache off: the engine stores the machine code of its programs
   itself (:mod:`hlhbayes.engine.machine_code`), and only machine code that XLA has just
   compiled can be stored that way (an executable JAX read from its own cache cannot be
@@ -65,6 +69,7 @@ def configure() -> ModuleType:
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_traceback_in_locations_limit", 0)
     if jax.config.jax_enable_compilation_cache:  # on by default, or by the user's settings
         jax.config.update("jax_enable_compilation_cache", False)
         _reset_compilation_cache()
