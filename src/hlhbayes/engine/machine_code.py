@@ -1,10 +1,10 @@
 """XLA's machine code for a program: loaded from the compiled-fit cache, or compiled and stored.
 
-A warm fit used to hand its program to JAX, which lowered it again (about 0.3 s, and the import
-of ``scipy.linalg`` for LAPACK kernels the programs never call, about 0.2 s) only to compute the
-key under which its own persistent cache held the machine code. The engine now stores the
-compiled executable itself (``jax.experimental.serialize_executable``) in the cache's
-``machine-code/`` store and loads it back directly, without lowering.
+The engine stores the compiled executable itself (``jax.experimental.serialize_executable``) in
+the cache's ``machine-code/`` store and loads it back directly. Handing the program to JAX
+instead would lower it again in every process (about 0.3 s, and the import of ``scipy.linalg``
+for LAPACK kernels the programs never call, about 0.2 s) only to compute the key under which
+JAX's own persistent cache holds the machine code.
 
 The store is keyed by what the machine code depends on:
 
