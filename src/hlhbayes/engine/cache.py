@@ -199,6 +199,11 @@ class CompiledFitCache:
         self._touch(path)
         return entry
 
+    @staticmethod
+    def waiting_notice(log: Callable[[str], None]) -> Callable[[], None]:
+        """The ``on_wait`` of :meth:`building` that tells the user why nothing moves."""
+        return lambda: log("waiting for another hlhbayes process building the same program")
+
     @contextlib.contextmanager
     def building(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
         """Hold the lock of program ``key`` (exclusive among processes) for the ``with`` block.

@@ -95,23 +95,32 @@ def executable_for(
     payload = payload_of(program_sha256, [d.id for d in devices], runtime.available_devices())
     key = cache_key(payload)
     store = cache.machine_code
-    with timings.phase("machine_code_load"):
-        entry = store.load(key, on_problem=log)
-    if entry is None:
-        with store.building(key, _waiting(log)):
-            with timings.phase("machine_code_load"):  # compiled by another meanwhile?
-                entry = store.load(key, on_problem=log)
-            if entry is None:
-                return _compile_and_store(exported, model, args, payload, key, store, log, timings)
     in_tree = jax.tree_util.tree_structure((tuple(args), {}))
-    try:
+
+    def stored() -> Any:
+        """The stored executable, or None (code this JAX refuses is removed)."""
         with timings.phase("machine_code_load"):
-            return _load(entry, in_tree, exported.out_tree, devices)
-    except Exception as exc:  # any refusal of stored machine code means: compile it again
-        log(f"stored machine code {key[:12]} could not be loaded ({exc}); compiling it again")
-        store.discard(entry)
-    with store.building(key, _waiting(log)):
-        return _compile_and_store(exported, model, args, payload, key, store, log, timings)
+            entry = store.load(key, on_problem=log)
+            if entry is None:
+                return None
+            try:
+                return _load(entry, in_tree, exported.out_tree, devices)
+            except Exception as exc:  # any refusal of stored machine code: compile it again
+                log(
+                    f"stored machine code {key[:12]} could not be loaded ({exc}); compiling it again"
+                )
+                store.discard(entry)
+                return None
+
+    compiled = stored()
+    if compiled is None:
+        with store.building(key, store.waiting_notice(log)):
+            compiled = stored()  # compiled by another process meanwhile?
+            if compiled is None:
+                compiled = _compile_and_store(
+                    exported, model, args, payload, key, store, log, timings
+                )
+    return compiled
 
 
 def _compile_and_store(
@@ -147,11 +156,6 @@ def _load(entry: Entry, in_tree: Any, out_tree: Any, devices: list[Any]) -> Any:
     return deserialize_and_load(
         entry.files[EXECUTABLE_FILE], in_tree, out_tree, execution_devices=devices
     )
-
-
-def _waiting(log: Log) -> Callable[[], None]:
-    """What a process says when another one holds the lock of what it needs."""
-    return lambda: log("waiting for another hlhbayes process building the same program")
 
 
 def _execution_devices(args: list[Any]) -> list[Any]:

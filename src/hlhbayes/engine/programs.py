@@ -118,7 +118,7 @@ def get_program(
     with timings.phase("cache_load"):
         entry = cache.load(key, on_problem=log)
     if entry is None:
-        with cache.building(key, _waiting(log)):
+        with cache.building(key, cache.waiting_notice(log)):
             with timings.phase("cache_load"):  # another process may have built it meanwhile
                 entry = cache.load(key, on_problem=log)
             if entry is None:
@@ -150,11 +150,6 @@ def _deserialised(
     program = Program(entry.key, entry.meta, exported, cache)
     with _lock:
         return _programs.setdefault(memo, program)
-
-
-def _waiting(log: Log) -> Callable[[], None]:
-    """What a process says when another one holds the lock of the program it needs."""
-    return lambda: log("waiting for another hlhbayes process building the same program")
 
 
 def model_functions(model: CompiledModel, signature: Signature) -> ModelFunctions:
