@@ -110,6 +110,25 @@ def test_damaged_or_stale_entry_is_discarded_and_can_be_rebuilt(tmp_path, damage
     assert cache.load(key).files[PROGRAM] == b"a" * 1000
 
 
+def test_a_folder_that_cannot_be_written_gives_the_entry_unkept_and_says_so_once(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # no folder can be made below a file, whoever runs the test
+    cache = CompiledFitCache(blocker / "cache")
+    said: list[str] = []
+    payload = {"kind": "sampler", "model": "a"}
+    key = cache_key(payload)
+    entry = cache.store(key, payload, {"kind": "sampler"}, {PROGRAM: b"a"}, said.append)
+    assert entry.key == key and entry.path is None and entry.files == {PROGRAM: b"a"}
+    assert entry.meta["payload"] == payload
+    cache.store(key, payload, {"kind": "sampler"}, {PROGRAM: b"a"}, said.append)
+    cache.machine_code.store(key, payload, {"kind": "machine code"}, {PROGRAM: b"b"}, said.append)
+    assert len(said) == 1  # once for the cache and its machine-code store
+    assert f"{blocker / 'cache'}" in said[0] and "HLHBAYES_CACHE_DIR" in said[0]
+    assert cache.load(key) is None
+    cache.discard(entry)  # an unkept entry has nothing to remove
+    assert not (blocker / "cache").exists()
+
+
 def test_store_refuses_a_key_that_is_not_its_payloads(tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         CompiledFitCache(tmp_path).store("0" * 64, {"a": 1}, {}, {PROGRAM: b"x"})

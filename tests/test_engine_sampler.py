@@ -12,6 +12,7 @@
 * a scenario that cannot converge is marked, and the retry policy re-runs only it;
 * padded units (likelihood weight 0) change nothing, and padded entries leave the output;
 * a damaged program in the cache is discarded and rebuilt, with the same numbers;
+* a cache folder that cannot be written gives the same numbers, and says so once;
 * prior draws are stored and read back only for the same program, data and seed.
 """
 
@@ -289,6 +290,36 @@ def test_prior_draws_are_stored_and_read_back_for_the_same_inputs_only(cache):
     assert not read and not np.array_equal(other_seed.prior["mu"], first.prior["mu"])
     other_data, read = prior(fx.hierarchical_data(mu_sigma=3.0), 1)
     assert not read and not np.array_equal(other_data.prior["mu"], first.prior["mu"])
+
+
+@pytest.mark.sampling
+def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_fit(tmp_path, cache):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # no folder can be made below a file, whoever runs the test
+    unwritable = engine.CompiledFitCache(blocker / "cache")
+
+    def fit(cache, log):
+        forget_programs()  # a new process: nothing in memory
+        return engine.fit(
+            fx.hierarchical(),
+            fx.hierarchical_data(),
+            settings=FAST,
+            seed=5,
+            prior_draws=100,
+            cache=cache,
+            log=log,
+        )
+
+    kept = fit(cache, lambda m: None)
+    messages: list[str] = []
+    unkept = fit(unwritable, messages.append)  # program, machine code and prior draws unkept
+    (notice,) = [m for m in messages if "cannot be written" in m]
+    assert str(blocker / "cache") in notice and "HLHBAYES_CACHE_DIR" in notice
+    for group in ("posterior", "prior"):
+        for name in getattr(kept, group).data_vars:
+            np.testing.assert_array_equal(
+                getattr(kept, group)[name].values, getattr(unkept, group)[name].values
+            )
 
 
 @pytest.mark.sampling

@@ -38,6 +38,9 @@ Safety rules, each tested:
 * **The size is bounded**: entries are evicted least-recently-used first when they take more
   than half of the bound; the machine code, by the same rule, when it takes more than the other
   half.
+* **A folder that cannot be written costs speed, not the fit**: where an entry cannot be
+  written (a read-only folder, a full disk, a path through a file), :meth:`CompiledFitCache.store`
+  says so once per process and returns the entry unkept, and the caller uses it as if stored.
 
 A folder ``xla/`` is JAX's own compilation cache as earlier versions used it: it is counted in
 the size shown, removed by :meth:`CompiledFitCache.clear`, and removed when a week has passed
@@ -76,6 +79,8 @@ META = "meta.json"
 LAST_USED = "last_used"
 MACHINE_CODE = "machine-code"
 LEGACY_XLA = "xla"
+_SAID_UNWRITABLE: set[Path] = set()
+"""Cache folders this process has said cannot be written (said once each, with their stores)."""
 
 
 def default_cache_dir() -> Path:
@@ -110,10 +115,13 @@ def cache_key(payload: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """A verified cache entry: its metadata and the bytes of its files."""
+    """A verified cache entry: its metadata and the bytes of its files.
+
+    ``path`` is None for an entry that could not be written to the cache (used, not kept).
+    """
 
     key: str
-    path: Path
+    path: Path | None
     meta: dict[str, Any]
     files: dict[str, bytes]
 
@@ -192,7 +200,7 @@ class CompiledFitCache:
         except _BadEntry as problem:
             if on_problem is not None:
                 on_problem(f"compiled-fit cache entry {key[:12]} discarded: {problem}")
-            self._discard(path)
+            self._discard_refused(path)
             return None
         except FileNotFoundError:  # removed by another process while being read
             return None
@@ -234,11 +242,14 @@ class CompiledFitCache:
         payload: Mapping[str, Any],
         meta: Mapping[str, Any],
         files: Mapping[str, bytes],
+        on_problem: Callable[[str], None] | None = None,
     ) -> Entry:
         """Write an entry atomically and return the entry now in place for ``key``.
 
         When another process stored the same key first, its (verified) entry is returned and
-        this copy is discarded. Evicts least-recently-used entries beyond the size bound.
+        this copy is discarded. Evicts least-recently-used entries beyond the size bound. Where
+        the folder cannot be written, ``on_problem`` is told so (once per process) and the entry
+        is returned unkept (``path`` None).
         """
         if cache_key(payload) != key:
             raise ValueError("cache key does not match its payload")
@@ -258,14 +269,19 @@ class CompiledFitCache:
                 for name, data in files.items()
             },
         }
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.entries_dir.mkdir(parents=True, exist_ok=True)
         staging = self.tmp_dir / f"{key}.{os.getpid()}.{uuid.uuid4().hex}"
-        staging.mkdir()
-        for name, data in files.items():
-            _write_synced(staging / name, data)
-        _write_synced(staging / META, json.dumps(full_meta, sort_keys=True).encode())
-        _write_synced(staging / LAST_USED, b"")
+        try:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self.entries_dir.mkdir(parents=True, exist_ok=True)
+            staging.mkdir()
+            for name, data in files.items():
+                _write_synced(staging / name, data)
+            _write_synced(staging / META, json.dumps(full_meta, sort_keys=True).encode())
+            _write_synced(staging / LAST_USED, b"")
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            self._say_unwritable(exc, on_problem)
+            return Entry(key, None, full_meta, dict(files))
         target = self.entries_dir / key
         for _ in range(2):
             try:
@@ -358,8 +374,23 @@ class CompiledFitCache:
         self._remove_dead_tmp(max_age=0.0)
 
     def discard(self, entry: Entry) -> None:
-        """Remove ``entry`` (found unusable after it was read)."""
-        self._discard(entry.path)
+        """Remove ``entry`` (found unusable after it was read); an unkept entry has no folder."""
+        if entry.path is not None:
+            self._discard_refused(entry.path)
+
+    def _say_unwritable(self, problem: OSError, on_problem: Callable[[str], None] | None) -> None:
+        """Tell ``on_problem``, once per process and cache folder, that it cannot be written."""
+        if any(self.root == said or said in self.root.parents for said in _SAID_UNWRITABLE):
+            return
+        _SAID_UNWRITABLE.add(self.root)
+        if on_problem is not None:
+            reason = problem.strerror or str(problem)
+            where = problem.filename or self.root
+            on_problem(
+                f"the compiled-fit cache cannot be written ({where}: {reason}): programs are "
+                f"built for this process only, and the next fit builds them again; set "
+                f"{CACHE_DIR_ENV} to a folder that can be written"
+            )
 
     def _read(self, key: str, path: Path) -> Entry:
         meta = _read_meta(path)
@@ -408,6 +439,11 @@ class CompiledFitCache:
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)
+
+    def _discard_refused(self, path: Path) -> None:
+        """Remove an entry found unusable (where the folder cannot be written, it stays)."""
+        with contextlib.suppress(OSError):
+            self._discard(path)
 
     def _touch(self, path: Path) -> None:
         with contextlib.suppress(OSError):

@@ -146,7 +146,9 @@ def _compile_and_store(
         blob, in_tree, _ = serialize(compiled)
         if in_tree != jax.tree_util.tree_structure((tuple(args), {})):
             raise RuntimeError(f"machine code of {model}: unexpected argument structure {in_tree}")
-        store.store(key, payload, {"kind": "machine code", "model": model}, {EXECUTABLE_FILE: blob})
+        store.store(
+            key, payload, {"kind": "machine code", "model": model}, {EXECUTABLE_FILE: blob}, log
+        )
     return compiled
 
 

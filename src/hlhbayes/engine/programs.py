@@ -133,7 +133,7 @@ def get_program(
                     meta = {"kind": payload["kind"], "model": model.name, **program_meta(functions)}
                     blob = export(functions)
                 with timings.phase("cache_store"):
-                    entry = cache.store(key, payload, meta, {PROGRAM_FILE: blob})
+                    entry = cache.store(key, payload, meta, {PROGRAM_FILE: blob}, log)
                 return _deserialised(memo, entry, cache, timings)
     log(f"loading the compiled {payload['kind']} program for {model.name}")
     return _deserialised(memo, entry, cache, timings)

@@ -263,6 +263,7 @@ def sample_prior(
                     "predictive": meta["predictive"],
                 },
                 {DRAWS_FILE: _pack(outputs)},
+                log,
             )
     with timings.phase("postprocess"):
         n_prior = len(meta["prior"])
