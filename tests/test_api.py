@@ -56,7 +56,7 @@ def test_bad_input_fails_before_sampling():
 def test_fit_summary_is_the_95_percent_interval_of_the_draws(short_fit):
     frame = short_fit.summary()
     assert frame.attrs == {"interval": 0.95, "converged": False}
-    assert list(frame.columns) == SUMMARY_COLUMNS  # those of summary.csv
+    assert list(frame.columns) == SUMMARY_COLUMNS  # those of summary.json's records
     assert {"q2.5", "q50", "q97.5"} <= set(frame.columns)
     rates = frame[frame["quantity"].isin(["rate_typical", "rate_new"])]
     assert len(rates) == 2 * 5 * 2  # no cell asked for: every etiology x line

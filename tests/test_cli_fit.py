@@ -265,7 +265,8 @@ def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     assert summary["diagnostics"]["converged"] is False
     assert set(summary["diagnostics"]) == DIAGNOSTIC_KEYS
     cells = {(r["quantity"], r["etiology"], r["line"]) for r in summary["summary"]}
-    assert ("rate_new", "infection", "later") in cells
+    cell_later_new = ("rate_new", "infection", "later")
+    assert cell_later_new in cells
     tree = az.from_netcdf(out / "fit.nc")
     for group in (
         "posterior",
@@ -287,6 +288,22 @@ def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     assert (again / "summary.json").read_text() == (out / "summary.json").read_text()
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))  # so does every CSV row
     assert rows and {r["converged"] for r in rows} == {"False"}
+    # the run folder's summary.csv: every record, each with what its estimate rests on
+    saved = list(csv.DictReader(io.StringIO((again / "summary.csv").read_text())))
+    assert [r["quantity"] for r in saved] == [r["quantity"] for r in summary["summary"]]
+    later = next(r for r in saved if (r["quantity"], r["etiology"], r["line"]) == cell_later_new)
+    (support,) = [
+        c for c in summary["support"]["cells"] if (c["etiology"], c["line"]) == cell_later_new[1:]
+    ]
+    assert later["words"] == support["words"] and later["words"]
+    assert later["flags"] == ", ".join(support["flags"])
+    assert float(later["direct_patients"]) == support["direct_patients"]
+    assert float(later["borrowed"]) == support["borrowed"]
+    printed = {(r["quantity"], r["etiology"], r["line"]): r for r in rows}
+    for row in saved:  # the same row as fit --format csv prints, without its converged column
+        key = (row["quantity"], row["etiology"], row["line"])
+        assert {**row, "converged": "False"} == printed.get(key, {**row, "converged": "False"})
+    assert sum((r["quantity"], r["etiology"], r["line"]) in printed for r in saved) == len(rows)
 
 
 @pytest.mark.slow

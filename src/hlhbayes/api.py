@@ -266,8 +266,9 @@ class Fit:
     def summary(self, all_cells: bool = False) -> pd.DataFrame:
         """One row per quantity and cell: mean, sd, 95 % equal-tailed interval, MCSE, ESS, R-hat.
 
-        The columns are those of ``summary.csv``: ``quantity, etiology, line, mean, sd, q2.5,
-        q50, q97.5, mcse_mean, ess_bulk, r_hat``; ``q2.5`` and ``q97.5`` bound the 95 %
+        The columns are those of ``summary.json``'s records (``summary.csv`` adds what each
+        estimate rests on): ``quantity, etiology, line, mean, sd, q2.5, q50, q97.5, mcse_mean,
+        ess_bulk, r_hat``; ``q2.5`` and ``q97.5`` bound the 95 %
         interval (not ArviZ's default 89 %). The hyperparameters come first (no etiology or
         line), then ``rate_typical`` and ``rate_new`` of the cells the fit was asked for (all
         cells with ``all_cells``). ``DataFrame.attrs["converged"]`` carries the gate's verdict.

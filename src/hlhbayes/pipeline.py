@@ -80,6 +80,19 @@ class FitResult:
             out["notes"] = list(self.notes)
         return out
 
+    def summary_table(self, records: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """``records`` (default: every record) each with what its estimate rests on.
+
+        The rows of ``summary.csv`` and of ``fit --format csv``: the summary columns
+        (:data:`hlhbayes.runs.SUMMARY_COLUMNS`), then :data:`hlhbayes.support.SUPPORT_COLUMNS`
+        (empty where the fit has no support block).
+        """
+        from hlhbayes.runs import SUMMARY_COLUMNS
+        from hlhbayes.support import SUPPORT_COLUMNS, with_support
+
+        rows = with_support(self.records if records is None else records, self.support)
+        return [{k: row.get(k) for k in (*SUMMARY_COLUMNS, *SUPPORT_COLUMNS)} for row in rows]
+
 
 @dataclass
 class Prepared:

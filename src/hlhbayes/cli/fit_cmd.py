@@ -254,11 +254,7 @@ def fit(
     elif fmt == "csv":
         import pandas as pd
 
-        from hlhbayes.runs import SUMMARY_COLUMNS
-        from hlhbayes.support import SUPPORT_COLUMNS, with_support
-
-        rows = with_support(records, result.support)
-        frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + SUPPORT_COLUMNS)
+        frame = pd.DataFrame(result.summary_table(records))
         emit_frame(frame.assign(converged=d.converged), "csv")
         if result.sensitivity is not None:  # one table on stdout: the other is in the run
             log(f"sensitivity table: {target / SENSITIVITY_CSV}")

@@ -5,7 +5,8 @@ A run folder holds
 - ``fit.nc``: the DataTree (posterior, sample_stats, prior, prior_predictive,
   posterior_predictive, log_likelihood, observed_data); absent for an ``--method exact`` fit;
 - ``summary.json``: the contract of DESIGN section 4 (model, outcome, data hash, seed, one record
-  per quantity, diagnostics), and ``summary.csv``: the same records as a table;
+  per quantity, diagnostics), and ``summary.csv``: the same records as a table, each with what
+  its estimate rests on (direct patients and studies, share borrowed, flags, in words);
 - ``probabilities.json``: P(rate > threshold) per quantity, cell and threshold;
 - ``provenance.json``: data hash and source, model spec, seed, method, units, package versions,
   time, command, the cells the fit was asked for and (for a user's table) how its columns were
@@ -76,6 +77,10 @@ class RunContent(Protocol):
         """The ``summary.json`` contract."""
         ...
 
+    def summary_table(self) -> list[dict[str, Any]]:
+        """The rows of ``summary.csv``: each record with what its estimate rests on."""
+        ...
+
 
 def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """The summary records as a frame with the contract's columns."""
@@ -105,10 +110,13 @@ def write_run(result: RunContent, out: Path, keep_previous: Path | None = None) 
 
 def fill_run(result: RunContent, folder: Path) -> None:
     """Write the files of a run folder into the (empty) ``folder``."""
+    import pandas as pd
+
     if result.idata is not None:
         result.idata.to_netcdf(folder / FIT)
     write_json(folder / SUMMARY, result.summary_json())
-    summary_frame(result.records).to_csv(folder / SUMMARY_CSV, index=False)
+    table = pd.DataFrame(result.summary_table())
+    inert_frame(table).to_csv(folder / SUMMARY_CSV, index=False, lineterminator="\n")
     write_json(folder / PROBABILITIES, result.probabilities)
     write_json(folder / PROVENANCE, result.provenance)
     if result.sensitivity is not None:
