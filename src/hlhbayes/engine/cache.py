@@ -380,17 +380,17 @@ class CompiledFitCache:
 
     def _say_unwritable(self, problem: OSError, on_problem: Callable[[str], None] | None) -> None:
         """Tell ``on_problem``, once per process and cache folder, that it cannot be written."""
-        if any(self.root == said or said in self.root.parents for said in _SAID_UNWRITABLE):
+        said = any(self.root == r or r in self.root.parents for r in _SAID_UNWRITABLE)
+        if said or on_problem is None:
             return
         _SAID_UNWRITABLE.add(self.root)
-        if on_problem is not None:
-            reason = problem.strerror or str(problem)
-            where = problem.filename or self.root
-            on_problem(
-                f"the compiled-fit cache cannot be written ({where}: {reason}): programs are "
-                f"built for this process only, and the next fit builds them again; set "
-                f"{CACHE_DIR_ENV} to a folder that can be written"
-            )
+        reason = problem.strerror or str(problem)
+        where = problem.filename or self.root
+        on_problem(
+            f"the compiled-fit cache cannot be written ({where}: {reason}): programs are "
+            f"built for this process only, and the next fit builds them again; set "
+            f"{CACHE_DIR_ENV} to a folder that can be written"
+        )
 
     def _read(self, key: str, path: Path) -> Entry:
         meta = _read_meta(path)
