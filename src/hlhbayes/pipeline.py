@@ -84,8 +84,8 @@ class FitResult:
         """``records`` (default: every record) each with what its estimate rests on.
 
         The rows of ``summary.csv`` and of ``fit --format csv``: the summary columns
-        (:data:`hlhbayes.runs.SUMMARY_COLUMNS`), then :data:`hlhbayes.support.SUPPORT_COLUMNS`
-        (empty where the fit has no support block).
+        (``hlhbayes.runs.SUMMARY_COLUMNS``), then ``hlhbayes.support.SUPPORT_COLUMNS`` (empty
+        where the fit has no support block).
         """
         from hlhbayes.runs import SUMMARY_COLUMNS
         from hlhbayes.support import SUPPORT_COLUMNS, with_support
