@@ -217,8 +217,9 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
     text = result.stdout
     u = build_units(load_evidence(), Filters()).describe()  # the default units of the base
     assert (
-        f"dry run: etiology-line, outcome response: {u['studies']} studies ({u['patients']} "
-        f"patients, {u['strata']} strata; {u['events']}/{u['total']} events)"
+        f"dry run: etiology-line, outcome response: {u['studies']} studies, {u['events']} events "
+        f"in {u['total']} patients ({u['patients']} reported one by one, "
+        f"{u['total'] - u['patients']} in {u['strata']} aggregate strata); data "
     ) in text
     priors = {r["parameter"]: r["prior"] for r in records(text, "priors:")}
     assert priors == {

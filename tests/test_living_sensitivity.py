@@ -186,7 +186,10 @@ def test_list_shows_the_plan_without_fitting(tmp_path):
     header, rows = read_table(result.stdout)
     assert header == ["scenario", "group", "units", "plan", "description"]
     u = BASELINE.describe()
-    units = f"{u['studies']} studies ({u['patients']} patients, {u['strata']} strata)"
+    units = (
+        f"{u['studies']} studies, {u['total']} patients ({u['patients']} reported one by one, "
+        f"{u['total'] - u['patients']} in {u['strata']} aggregate strata)"
+    )
     assert rows[0][:4] == ["baseline", "baseline", units, "fit"]
     assert rows[1][3] == "not run"
     assert rows[1][4].endswith(" [the same evidence units as the baseline]")  # not markup

@@ -1,4 +1,4 @@
-"""Units: the pooled compositions behind unknown-mix priors, and the population filter."""
+"""Units: the pooled compositions behind unknown-mix priors, the population filter, in words."""
 
 from __future__ import annotations
 
@@ -73,3 +73,32 @@ def test_population_filter_leaves_out_the_strata_of_mixed_studies(data_copy):
     assert sum(i.startswith("Baverez2022#") for i in children.pat_ids) == sum(
         p.age is not None and p.age < 18 for p in baverez
     )
+
+
+def test_units_in_words_say_how_the_patients_were_reported():
+    from hlhbayes.evidence import load_evidence
+    from hlhbayes.models.units import Filters, build_units
+
+    both = build_units(load_evidence(), Filters())
+    u = both.describe()
+    assert u["patients"] and u["strata"]  # the shipped base: one by one and in strata
+    assert both.in_words(events=True) == (
+        f"{u['studies']} studies, {u['events']} events in {u['total']} patients "
+        f"({u['patients']} reported one by one, {u['total'] - u['patients']} in "
+        f"{u['strata']} aggregate strata)"
+    )
+    assert both.in_words() == (
+        f"{u['studies']} studies, {u['total']} patients ({u['patients']} reported one by one, "
+        f"{u['total'] - u['patients']} in {u['strata']} aggregate strata)"
+    )
+    only_strata = strata(np.full((2, K), np.nan), np.array([np.nan, np.nan]), [10, 30])
+    assert only_strata.in_words(events=True) == (
+        "1 study, 2 events in 40 patients (in 2 aggregate strata)"
+    )  # a user's table of counts: no patient rows to speak of
+    one = strata(np.full((1, K), np.nan), np.array([np.nan]), [1])
+    assert one.in_words(events=True) == "1 study, 1 event in 1 patient (in 1 aggregate stratum)"
+    others = tuple(s for s in both.studies if s != "Baverez2022")
+    baverez = build_units(load_evidence(), Filters(exclude_studies=others))
+    n = baverez.describe()["patients"]
+    assert baverez.describe()["strata"] == 0
+    assert baverez.in_words() == f"1 study, {n} patients (reported one by one)"

@@ -295,9 +295,8 @@ def _header(prepared) -> str:
     frames = u.get("death_timeframes")
     deaths = "; deaths " + ", ".join(f"{k} ({n})" for k, n in frames.items()) if frames else ""
     return (
-        f"{spec.model}, outcome {spec.filters.outcome}: {u['studies']} studies "
-        f"({u['patients']} patients, {u['strata']} strata; {u['events']}/{u['total']} events"
-        f"{deaths}); data {prepared.data_hash[:12]}"
+        f"{spec.model}, outcome {spec.filters.outcome}: {prepared.units.in_words(events=True)}"
+        f"{deaths}; data {prepared.data_hash[:12]}"
     )
 
 

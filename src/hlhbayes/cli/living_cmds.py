@@ -171,9 +171,7 @@ def _print_plans(plans) -> None:
 
 
 def _units(prepared) -> str:
-    u = prepared.units.describe()
-    studies = f"{u['studies']} {'study' if u['studies'] == 1 else 'studies'}"
-    return f"{studies} ({u['patients']} patients, {u['strata']} strata)"
+    return prepared.units.in_words()
 
 
 def _print_update(u) -> None:

@@ -473,7 +473,7 @@ def run_sensitivity(
         )
         eta = f", about {left:.0f} s left" if left else ""
         log(
-            f"[{k + 1}/{len(scenarios)}] {ch.scenario.name}: {_describe(ch.prepared.units)}, "
+            f"[{k + 1}/{len(scenarios)}] {ch.scenario.name}: {ch.prepared.units.in_words()}, "
             f"fitted in {fit.seconds:.1f} s, {state}{settings}{eta}"
         )
         info = {
@@ -561,19 +561,6 @@ def _no_data_reason(outcome: str, cell: str) -> str:
 
 def _cell_text(cell: tuple[str | None, str | None]) -> str:
     return f"{cell[0]}/{cell[1]}"
-
-
-def _describe(units: Units) -> str:
-    u = units.describe()
-    return (
-        f"{_plural(u['studies'], 'study', 'studies')}, "
-        f"{_plural(u['patients'], 'patient', 'patients')}, "
-        f"{_plural(u['strata'], 'stratum', 'strata')}"
-    )
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def _rows(

@@ -290,11 +290,7 @@ def run_update(
 
 
 def _units(prepared: pipeline.Prepared) -> str:
-    u = prepared.units.describe()
-    return (
-        f"data {prepared.data_hash[:12]}: {u['studies']} studies, {u['patients']} patients, "
-        f"{u['strata']} strata"
-    )
+    return f"data {prepared.data_hash[:12]}: {prepared.units.in_words()}"
 
 
 def write_update(updates: list[AnalysisUpdate], force: bool = False) -> None:

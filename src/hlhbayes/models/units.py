@@ -234,6 +234,32 @@ class Units:
             described["left_out"] = dict(self.left_out)
         return described
 
+    def in_words(self, events: bool = False) -> str:
+        """The units in plain words, with the events when asked.
+
+        ``8 studies, 58 events in 65 patients (21 reported one by one, 44 in 8 aggregate
+        strata)``; a kind of unit the fit has none of is left out.
+        """
+        u = self.describe()
+        patients = _counted(u["total"], "patient", "patients")
+        if events:
+            patients = f"{_counted(u['events'], 'event', 'events')} in {patients}"
+        one_by_one, n_strata = u["patients"], u["strata"]
+        strata = _counted(n_strata, "aggregate stratum", "aggregate strata")
+        if one_by_one and n_strata:
+            detail = f" ({one_by_one} reported one by one, {u['total'] - one_by_one} in {strata})"
+        elif one_by_one:
+            detail = " (reported one by one)"
+        elif n_strata:
+            detail = f" (in {strata})"
+        else:
+            detail = ""
+        return f"{_counted(u['studies'], 'study', 'studies')}, {patients}{detail}"
+
+
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
 
 def build_units(base: EvidenceBase, filters: Filters) -> Units:
     """Select and encode the units of ``base`` that pass ``filters``.
