@@ -206,3 +206,14 @@ def test_the_pymc_variable_takes_tensors_as_parameters():
     model.set_data("scale", 0.5)
     logp = pm.logp(model["x"], point).eval(mode="FAST_COMPILE")
     np.testing.assert_allclose(logp, stats.halfnorm(scale=0.5).logpdf(point), rtol=1e-10)
+
+
+def test_the_short_forms_in_words_name_every_family_and_parameter_in_order():
+    from hlhbayes.priors import short_forms
+
+    forms = dict(form.split(":") for form in short_forms().split("; "))
+    assert list(forms) == list(FAMILIES)
+    assert forms["normal"] == "mean,sd" and forms["halfstudentt"] == "df,scale"
+    for family, words in forms.items():  # as many words as the short form takes numbers
+        numbers = ",".join(str(i + 1) for i in range(len(words.split(","))))
+        assert Prior.parse(f"{family}:{numbers}").family == family

@@ -29,6 +29,20 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 """Prior families and the names of their parameters, in the order the short form takes them."""
 
 POSITIVE_FAMILIES = {"halfnormal", "halfcauchy", "halfstudentt", "exponential"}
+PARAMETER_WORDS = {"mu": "mean", "sigma": "scale", "beta": "scale", "nu": "df", "lam": "rate"}
+"""What each parameter is, in the words of the short form's help (a half family's ``sigma`` is
+the scale of the distribution it folds; the normal's is its sd)."""
+
+
+def short_forms() -> str:
+    """Every family's short form in words: ``normal:mean,sd; halfnormal:scale; ...``."""
+    return "; ".join(
+        f"{family}:"
+        + ",".join(
+            "sd" if (family, p) == ("normal", "sigma") else PARAMETER_WORDS[p] for p in params
+        )
+        for family, params in FAMILIES.items()
+    )
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from hlhbayes.cli.progress_display import finish
 from hlhbayes.cli.tables import interval, print_table
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
+from hlhbayes.priors import short_forms
 from hlhbayes.rounding import probability, rate
 
 
@@ -84,7 +85,8 @@ from hlhbayes.rounding import probability, rate
     "prior_texts",
     multiple=True,
     metavar="NAME=FAMILY:PARAMS",
-    help="Override a prior, e.g. tau=halfcauchy:0.5, gamma=normal:0,0.5 (repeatable).",
+    help="Override a prior, e.g. tau=halfcauchy:0.5, gamma=normal:0,0.5 (repeatable). "
+    f"FAMILY:PARAMS is one of {short_forms()}.",
 )
 @click.option("--prior-mu-mean", type=float, help="Mean of the normal prior on mu (alpha).")
 @click.option("--prior-mu-sd", type=float, help="SD of the normal prior on mu (alpha).")
