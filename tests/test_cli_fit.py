@@ -251,6 +251,18 @@ def test_dry_run_prints_model_and_samples_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_a_death_fit_says_when_its_deaths_were_counted_in_patients():
+    from hlhbayes.evidence.schema import TIMEFRAME_WORDS
+
+    result = run("fit", "--outcome", "death", "--dry-run")
+    assert result.exit_code == 0, result.output
+    u = build_units(load_evidence(), Filters(outcome="death")).describe()
+    frames = u["death_timeframes"]
+    assert sum(frames.values()) == u["total"]  # every patient once, in one timeframe
+    said = ", ".join(f"{TIMEFRAME_WORDS[k]} ({n} patients)" for k, n in frames.items())
+    assert f"; deaths counted {said}; data " in result.stdout
+
+
 @pytest.mark.sampling
 def test_failed_gate_exits_3_and_still_writes_results(tmp_path):
     out = tmp_path / "r"

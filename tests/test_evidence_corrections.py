@@ -178,8 +178,8 @@ def test_the_default_death_fit_uses_last_follow_up_and_not_stated_and_says_so(
     for sid in units.studies:
         record = shipped.study(sid)
         for s in record.strata:
-            if s.outcome == "death" and s.events is not None:
-                expected[s.timeframe] = expected.get(s.timeframe, 0) + 1
+            if s.outcome == "death" and s.events is not None:  # patients, not strata
+                expected[s.timeframe] = expected.get(s.timeframe, 0) + s.total
         rows = shipped.patients_of(sid)
         if rows:
             frame = record.study.patient_death_timeframe
@@ -201,12 +201,13 @@ def test_fixed_horizon_deaths_enter_only_when_selected(data_copy: Path) -> None:
     assert "deaths counted in_hospital" in default.excluded["Kumar2017"]
     chosen = build_units(base, Filters(outcome="death", death_timeframes=("in_hospital",)))
     assert chosen.studies == ("Kumar2017",)
-    assert chosen.death_timeframes == {"in_hospital": 1}
+    (kumar,) = [s.total for s in base.study("Kumar2017").strata if s.outcome == "death"]
+    assert chosen.death_timeframes == {"in_hospital": kumar}  # patients, not strata
     assert chosen.left_out == {}  # only studies in the fit are listed there
     both = build_units(
         base, Filters(outcome="death", death_timeframes=("in_hospital", "last_follow_up"))
     )
-    assert both.death_timeframes == {"in_hospital": 1, "last_follow_up": 21}
+    assert both.death_timeframes == {"in_hospital": kumar, "last_follow_up": 21}
     assert "Imperial2020" in both.excluded  # its deaths carry no timeframe (not_stated)
 
 

@@ -35,7 +35,7 @@ from hlhbayes.cli.options import (
 from hlhbayes.cli.progress_display import finish
 from hlhbayes.cli.tables import interval, print_table
 from hlhbayes.errors import HlhBayesError
-from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAMES
+from hlhbayes.evidence.schema import CONDITIONS, TIMEFRAME_WORDS, TIMEFRAMES
 from hlhbayes.priors import short_forms
 from hlhbayes.rounding import probability, rate
 
@@ -295,7 +295,12 @@ def _header(prepared) -> str:
     spec = prepared.request.spec
     u = prepared.units.describe()
     frames = u.get("death_timeframes")
-    deaths = "; deaths " + ", ".join(f"{k} ({n})" for k, n in frames.items()) if frames else ""
+    deaths = (
+        "; deaths counted "
+        + ", ".join(f"{TIMEFRAME_WORDS[k]} ({n} patients)" for k, n in frames.items())
+        if frames
+        else ""
+    )
     return (
         f"{spec.model}, outcome {spec.filters.outcome}: {prepared.units.in_words(events=True)}"
         f"{deaths}; data {prepared.data_hash[:12]}"

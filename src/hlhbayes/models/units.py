@@ -134,7 +134,8 @@ class Units:
     """Units of the studies in the fit that a filter left out: unit id (``study/stratum``, or
     ``study#patients`` for a study's patient rows) -> reason."""
     death_timeframes: dict[str, int] = field(default_factory=dict)
-    """Death fits: the number of units (patients and strata) per timeframe code that entered."""
+    """Death fits: the number of patients per timeframe code that entered (a patient reported
+    one by one counts one, an aggregate stratum its total)."""
 
     @property
     def n_units(self) -> int:
@@ -216,7 +217,7 @@ class Units:
     def describe(self) -> dict:
         """Counts for dry runs and reports.
 
-        Death fits also list the timeframes that entered (``death_timeframes``: code -> units),
+        Death fits also list the timeframes that entered (``death_timeframes``: code -> patients),
         and every fit the units a filter left out of studies otherwise in it (``left_out``).
         """
         described = {
@@ -418,8 +419,11 @@ def _timeframe_counts(
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     frames = [base.studies[p.study].study.patient_death_timeframe for p in pats]
-    for frame in [*frames, *(s.timeframe for _, s in strata)]:
-        counts[frame] = counts.get(frame, 0) + 1
+    for frame, patients in [
+        *((f, 1) for f in frames),
+        *((s.timeframe, s.total) for _, s in strata),
+    ]:
+        counts[frame] = counts.get(frame, 0) + int(patients)
     return {t: counts[t] for t in TIMEFRAMES if t in counts}
 
 
