@@ -300,6 +300,29 @@ class CompiledForm(Protocol):
         ...
 
 
+class BuiltFromData:
+    """:meth:`ModelDefinition.build` for a model that provides :class:`CompiledForm`.
+
+    Its one graph (:meth:`CompiledForm.model_from_data`) on the structure, data and coordinates
+    of the given units; a model class inherits it instead of writing it again.
+    """
+
+    def build(
+        self,
+        units: Units,
+        priors: Mapping[str, Prior],
+        options: Mapping[str, Any],
+        include: np.ndarray | None = None,
+    ) -> pm.Model:
+        """The PyMC model of ``units`` (``model_from_data`` on their data)."""
+        form: Any = self
+        return form.model_from_data(
+            form.structure(units, priors, options),
+            form.data(units, priors, options, include),
+            form.coords(units),
+        )
+
+
 COMPILED_MEMBERS: tuple[str, ...] = (
     "data_dims",
     "data_fill",

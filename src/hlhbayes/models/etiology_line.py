@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from hlhbayes.evidence import EvidenceBase
-from hlhbayes.models.base import ModelText
+from hlhbayes.models.base import BuiltFromData, ModelText
 from hlhbayes.models.include import unit_weights
 from hlhbayes.models.numerics import use_strict_numerics
 from hlhbayes.models.study_effects import centred_studies, study_effects
@@ -186,7 +186,7 @@ DATA_FILL: dict[str, Any] = {
 PRIORS = ("alpha", "sigma_eta", "tau", "gamma")
 
 
-class EtiologyLine:
+class EtiologyLine(BuiltFromData):
     """The ``etiology-line`` model (see the module docstring)."""
 
     name = "etiology-line"
@@ -293,20 +293,6 @@ class EtiologyLine:
             "later_beta": np.float64(1.0 + concentration * (1.0 - later)),
             **prior_data({n: priors[n] for n in PRIORS}),
         }
-
-    def build(
-        self,
-        units: Units,
-        priors: Mapping[str, Prior],
-        options: Mapping[str, Any],
-        include: np.ndarray | None = None,
-    ):
-        """The PyMC model of ``units`` (:meth:`model_from_data` on their data)."""
-        return self.model_from_data(
-            self.structure(units, priors, options),
-            self.data(units, priors, options, include),
-            self.coords(units),
-        )
 
     def model_from_data(
         self,

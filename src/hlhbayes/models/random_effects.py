@@ -12,7 +12,7 @@ import xarray as xr
 
 from hlhbayes.errors import HlhBayesError
 from hlhbayes.evidence import EvidenceBase
-from hlhbayes.models.base import ModelText, OneCell
+from hlhbayes.models.base import BuiltFromData, ModelText, OneCell
 from hlhbayes.models.include import unit_weights
 from hlhbayes.models.numerics import use_strict_numerics
 from hlhbayes.models.study_effects import centred_studies, study_effects
@@ -132,7 +132,7 @@ class Quadrature:
         return records, probabilities, post.notes()
 
 
-class RandomEffects:
+class RandomEffects(BuiltFromData):
     """The ``random-effects`` model (see the module docstring)."""
 
     name = "random-effects"
@@ -196,20 +196,6 @@ class RandomEffects:
             "study_centred": centred_studies(units, weights, priors["tau"]),
             **prior_data({n: priors[n] for n in PRIORS}),
         }
-
-    def build(
-        self,
-        units: Units,
-        priors: Mapping[str, Prior],
-        options: Mapping[str, Any],
-        include: np.ndarray | None = None,
-    ):
-        """The PyMC model of ``units`` (:meth:`model_from_data` on their data)."""
-        return self.model_from_data(
-            self.structure(units, priors, options),
-            self.data(units, priors, options, include),
-            self.coords(units),
-        )
 
     def model_from_data(
         self,
