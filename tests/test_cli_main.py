@@ -98,3 +98,18 @@ def test_the_executable_ends_without_the_final_collection_and_after_every_exit_h
     assert "Commands:" in out.stdout
     frozen, later = (int(part.rsplit(" ", 1)[1]) for part in out.stderr.split(", "))
     assert frozen > 1000 and later == 0
+
+
+def test_output_to_a_reader_that_left_ends_quietly():
+    """``hlhbayes data list | head -0``: no "error: Broken pipe", no traceback at exit."""
+    code = (
+        "import sys; sys.argv = ['hlhbayes', 'data', 'list']\nfrom hlhbayes.cli import run\nrun()\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.close()  # the reader leaves before the first line
+    with process.stderr:
+        stderr = process.stderr.read().decode()
+    assert process.wait() == 1
+    assert stderr == ""

@@ -122,6 +122,8 @@ class LazyGroup(click.Group):
         """Run the subcommand; a domain or file-system error becomes ``error: ...``, exit 1.
 
         Ctrl-C becomes ``interrupted: ...``, exit 130, also when a library caught it and went on.
+        Output to a reader that left (``hlhbayes fit | head``) ends the command without a message,
+        exit 1, as click ends it (what was written before, a run folder, stays).
         """
         locking.set_patience(locking.DEFAULT_PATIENCE)  # until a --wait or --no-wait says
         try:
@@ -137,6 +139,8 @@ class LazyGroup(click.Group):
             raise Interrupted() from None
         except HlhBayesError as exc:
             raise DomainError(exc.user_message()) from None
+        except BrokenPipeError:  # the reader of the output left (`| head`): click ends quietly
+            raise
         except OSError as exc:  # a disk full, a permission refused: one line, no traceback
             where = f"{exc.filename}: " if exc.filename else ""
             raise DomainError(f"{where}{exc.strerror or exc}") from None
